@@ -1,0 +1,37 @@
+# Frame Shift — `make` lists the targets.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+SYSTEM_PACKAGES := ffmpeg redis-server chromium
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help system-deps deps dev-deps run test check bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+system-deps: ## Install FFmpeg, redis-server and Chromium with apt (when missing and root)
+	@bash scripts/system-deps.sh $(SYSTEM_PACKAGES)
+
+deps: system-deps ## Install the runtime Python packages
+	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise" 2>/dev/null \
+		|| $(PIP) install -q -r requirements.txt
+
+dev-deps: system-deps ## Install runtime and test Python packages
+	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pytest, playwright, yaml" 2>/dev/null \
+		|| $(PIP) install -q -r requirements-dev.txt
+
+run: deps ## Run the whole system on this machine (web, monitor, one worker, Flower, redis)
+	$(PYTHON) scripts/run.py
+
+test: dev-deps ## Run the whole test suite
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+check: dev-deps ## Lint and format check with ruff
+	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .
+
+bench: deps ## Run the benchmarks (figures printed and saved under bench/results/)
+	$(PYTHON) bench/run_all.py
+
+clean: ## Remove caches (keeps data/ and media/)
+	rm -rf .pytest_cache .ruff_cache **/__pycache__

@@ -1,0 +1,60 @@
+"""The leader: Flask factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the leader's Flask app; config overrides environment settings (tests pass a mapping)."""
+    from app.config import load_config
+
+    flask_app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "app" / "static"))
+    flask_app.config.update(load_config(config))
+    register_extensions(flask_app)
+    register_blueprints(flask_app)
+    register_errorhandlers(flask_app)
+    register_cli(flask_app)
+    return flask_app
+
+
+def register_extensions(flask_app: Flask) -> None:
+    """Bind the database, Redis and the Celery client to this app."""
+    from app.extensions import db, redis_store
+    from tasks.celery_app import celery_app
+
+    db.init_app(flask_app)
+    redis_store.init_app(flask_app)
+    celery_app.conf.update(broker_url=flask_app.config["REDIS_URL"], result_backend=flask_app.config["REDIS_URL"])
+    with flask_app.app_context():
+        from app import models  # noqa: F401
+
+        db.create_all()
+
+
+def register_blueprints(flask_app: Flask) -> None:
+    """Attach the JSON API and the pages."""
+    from app.views import api, pages, stream
+
+    flask_app.register_blueprint(api.bp)
+    flask_app.register_blueprint(stream.bp)
+    flask_app.register_blueprint(pages.bp)
+
+
+def register_errorhandlers(flask_app: Flask) -> None:
+    """Answer errors as JSON under /api and as a page elsewhere; never a stack trace."""
+    from app.views.errors import register
+
+    register(flask_app)
+
+
+def register_cli(flask_app: Flask) -> None:
+    """Add `flask monitor`."""
+    from app.cli import monitor_command
+
+    flask_app.cli.add_command(monitor_command)

@@ -1,0 +1,53 @@
+"""Extensions, unbound here and bound to the app with init_app."""
+
+from __future__ import annotations
+
+import redis
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every model."""
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class RedisClient:
+    """A lazily created redis-py client bound to the app's REDIS_URL."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self._client: redis.Redis | None = None
+
+    def init_app(self, flask_app: Flask) -> None:
+        """Remember the URL; connect on first use."""
+        self.url = flask_app.config["REDIS_URL"]
+        self._client = None
+        flask_app.extensions["frameshift_redis"] = self
+
+    @property
+    def client(self) -> redis.Redis:
+        """Return the shared client."""
+        if self._client is None:
+            self._client = redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10)
+        return self._client
+
+
+redis_store = RedisClient()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL and a busy timeout: the web process and the monitor write at the same time."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,7 @@
+"""Database models."""
+
+from app.models.follower import Follower
+from app.models.job import ACTIVE, FINISHED, Attempt, Job, JobStatus, utcnow
+from app.models.setting import Setting
+
+__all__ = ["ACTIVE", "FINISHED", "Attempt", "Follower", "Job", "JobStatus", "Setting", "utcnow"]

@@ -1,0 +1,122 @@
+"""Just-in-time dispatch: hand a waiting job to a follower only when it has a free slot."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from celery import Celery
+from celery.utils import worker_direct
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Attempt, Follower, Job, JobStatus
+from app.monitor.registry import Registry
+from app.services.live import job_message, publish
+from app.services.settings import QUEUE_PAUSED, get_setting
+from app.services.transitions import transition
+from tasks.signing import sign
+
+log = logging.getLogger("frameshift.monitor")
+SCAN_FACTOR = 20
+
+
+@dataclass
+class Slot:
+    """Free capacity on one follower."""
+
+    name: str
+    free: int
+    encoders: set[str]
+
+
+def free_slots(registry: Registry) -> list[Slot]:
+    """Return followers that are online, not draining, with free slots (most free first)."""
+    draining = {
+        row.name for row in db.session.execute(select(Follower).where(Follower.draining.is_(True))).scalars()
+    }
+    busy = registry.busy_counts()
+    slots = []
+    for name, state in registry.followers.items():
+        if name in draining or state.shutting_down or not registry.online(name):
+            continue
+        free = state.concurrency - busy.get(name, 0)
+        if free > 0:
+            slots.append(Slot(name, free, set(state.encoders)))
+    slots.sort(key=lambda s: (-s.free, s.name))
+    return slots
+
+
+def payload_for(job: Job, task_id: str) -> dict:
+    """Return the signed payload a follower receives."""
+    body = {
+        "job_id": job.id,
+        "attempt": job.attempt,
+        "task_id": task_id,
+        "input": job.input_path,
+        "output": job.output_path,
+        "spec": job.spec,
+    }
+    return sign(body, current_app.config["SHARED_TOKEN"])
+
+
+def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
+    """Send as many waiting jobs as there are free slots; return how many were sent."""
+    if get_setting(QUEUE_PAUSED, False):
+        return 0
+    slots = free_slots(registry)
+    capacity = sum(s.free for s in slots)
+    if capacity == 0:
+        return 0
+    known_encoders = set().union(*(set(s.encoders) for s in registry.followers.values())) if registry.followers else set()
+    candidates = db.session.execute(
+        select(Job).where(Job.status == JobStatus.QUEUED.value)
+        .order_by(Job.priority.desc(), Job.position, Job.id).limit(capacity * SCAN_FACTOR)
+    ).scalars().all()
+    sent = 0
+    for job in candidates:
+        if not slots:
+            break
+        need = job.required_encoder
+        slot = next((s for s in slots if not need or need in s.encoders), None)
+        if slot is None:
+            reason = (f"waiting: no follower online has the {need} encoder" if need not in known_encoders
+                      else f"waiting for a free slot on a follower with {need}")
+            if job.waiting_reason != reason:
+                job.waiting_reason = reason
+                publish(job_message(job.to_dict()))
+            continue
+        send_job(celery_app, job, slot.name)
+        sent += 1
+        slot.free -= 1
+        if slot.free == 0:
+            slots.remove(slot)
+        else:
+            slots.sort(key=lambda s: (-s.free, s.name))
+    db.session.commit()
+    return sent
+
+
+def send_job(celery_app: Celery, job: Job, follower: str) -> None:
+    """Make a new attempt of job and send it to follower's own queue."""
+    task_id = str(uuid.uuid4())
+    job.attempt += 1
+    job.task_id = task_id
+    job.follower = follower
+    job.attempts.append(Attempt(number=job.attempt, task_id=task_id, follower=follower))
+    transition(job, JobStatus.DISPATCHED)
+    db.session.commit()  # the attempt exists before any event about it can arrive
+    try:
+        celery_app.send_task(
+            "transcode.run", args=[payload_for(job, task_id)], task_id=task_id,
+            queue=worker_direct(follower),
+        )
+    except Exception as exc:  # noqa: BLE001
+        log.error("could not send job %s to %s: %s", job.id, follower, exc)
+        transition(job, JobStatus.QUEUED, attempt_outcome=JobStatus.FAILED.value)
+        job.waiting_reason = f"could not reach the broker: {exc}"
+        db.session.commit()
+        raise
+    publish(job_message(job.to_dict()))

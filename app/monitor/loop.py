@@ -1,0 +1,149 @@
+"""The monitor process: one loop that owns every job change after creation."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from celery import Celery
+from flask import Flask
+
+from app.extensions import db, redis_store
+from app.monitor.dispatcher import dispatch_ready
+from app.monitor.events import EventHandler
+from app.monitor.reaper import enforce_cancels, reap_lost
+from app.monitor.reconcile import reconcile
+from app.monitor.registry import Registry
+from tasks import keys
+
+log = logging.getLogger("frameshift.monitor")
+TICK = 0.5
+
+
+class Monitor:
+    """Consume Celery events, dispatch, reap, reconcile; all database work on one thread."""
+
+    def __init__(self, flask_app: Flask, celery_app: Celery) -> None:
+        self.flask_app = flask_app
+        self.celery_app = celery_app
+        self.registry = Registry(lost_after=flask_app.config["FOLLOWER_LOST_AFTER"])
+        self.events = EventHandler(celery_app, self.registry)
+        self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.stopping = threading.Event()
+        self.ready = threading.Event()
+
+    def receive_events(self) -> None:
+        """Thread: put every Celery event in the inbox; reconnect after broker failures."""
+        while not self.stopping.is_set():
+            try:
+                with self.celery_app.connection_for_read() as connection:
+                    receiver = self.celery_app.events.Receiver(
+                        connection, handlers={"*": lambda e: self.inbox.put(("event", e))}
+                    )
+                    self.ready.set()
+                    receiver.capture(limit=None, timeout=None, wakeup=True)
+            except Exception as exc:  # noqa: BLE001  (broker outages)
+                if self.stopping.is_set():
+                    return
+                log.warning("event stream interrupted (%s); reconnecting", exc)
+                self.inbox.put(("reconnected", None))
+                time.sleep(1.0)
+
+    def receive_wakeups(self) -> None:
+        """Thread: turn 'new work' messages from the web process into immediate dispatch."""
+        while not self.stopping.is_set():
+            try:
+                pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(keys.WAKE_CHANNEL)
+                while not self.stopping.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message:
+                        self.inbox.put(("wake", None))
+            except Exception as exc:  # noqa: BLE001
+                log.warning("wake-up channel interrupted (%s); retrying", exc)
+                time.sleep(1.0)
+
+    def start_threads(self) -> None:
+        """Start the event and wake-up receivers."""
+        for target in (self.receive_events, self.receive_wakeups):
+            threading.Thread(target=target, name=target.__name__, daemon=True).start()
+
+    def run(self, max_seconds: float | None = None) -> None:
+        """Run until stopped (or for max_seconds)."""
+        started = time.monotonic()
+        with self.flask_app.app_context():
+            self.start_threads()
+            self.ready.wait(timeout=10)
+            self.safely(reconcile, self.celery_app, self.registry)
+            next_tick = 0.0
+            want_dispatch = True
+            while not self.stopping.is_set():
+                if max_seconds is not None and time.monotonic() - started > max_seconds:
+                    break
+                timeout = max(0.0, next_tick - time.monotonic())
+                batch = self.take(timeout)
+                if batch:
+                    want_dispatch |= self.apply(batch)
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + TICK
+                    self.tick()
+                    want_dispatch = True
+                if want_dispatch:
+                    want_dispatch = False
+                    self.safely(dispatch_ready, self.celery_app, self.registry)
+            db.session.remove()
+
+    def take(self, timeout: float, limit: int = 500) -> list[tuple[str, Any]]:
+        """Wait up to timeout for the first inbox item, then take what else is there."""
+        batch: list[tuple[str, Any]] = []
+        try:
+            batch.append(self.inbox.get(timeout=timeout))
+            while len(batch) < limit:
+                batch.append(self.inbox.get_nowait())
+        except queue.Empty:
+            pass
+        return batch
+
+    def apply(self, batch: list[tuple[str, Any]]) -> bool:
+        """Apply a batch of inbox items; return True when dispatch may have new room or work."""
+        wake = False
+        for kind, item in batch:
+            if kind == "event":
+                self.safely(self.events.handle, item)
+            elif kind == "reconnected":
+                self.safely(reconcile, self.celery_app, self.registry)
+                wake = True
+            else:
+                wake = True
+        if self.events.finished_any:
+            self.events.finished_any = False
+            wake = True
+        return wake
+
+    def tick(self) -> None:
+        """Twice a second: flush progress, reap lost work, push follower state to the database."""
+        self.safely(self.events.flush)
+        self.safely(reap_lost, self.registry)
+        self.safely(enforce_cancels, self.celery_app)
+        self.safely(self.sync_followers)
+
+    def sync_followers(self) -> None:
+        """Refresh advertisements every few seconds and write the follower table."""
+        now = time.monotonic()
+        if now - getattr(self, "_last_refresh", 0.0) > 5:
+            self._last_refresh = now
+            self.registry.refresh_all()
+        self.registry.sync_db()
+        db.session.commit()
+
+    def safely(self, func, *args: Any) -> Any:
+        """Run one step; log and roll back on error so the loop never dies."""
+        try:
+            return func(*args)
+        except Exception:  # noqa: BLE001
+            log.exception("monitor step %s failed", getattr(func, "__name__", func))
+            db.session.rollback()
+            return None

@@ -1,0 +1,248 @@
+"""Creating, cancelling, retrying, reordering and clearing jobs."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+
+from app.extensions import db, redis_store
+from app.models import ACTIVE, FINISHED, Job, JobStatus, utcnow
+from app.services.errors import Conflict, NotFound, ServiceError
+from app.services.live import job_message, publish, wake_dispatcher
+from app.services.transitions import transition
+from tasks import keys
+from tasks.command import build_argv
+from tasks.paths import PathError, plan_output, resolve_inside
+from tasks.spec import ConversionSpec, SpecError, parse_spec
+
+MAX_BATCH = 5000
+
+
+def media_roots() -> list[Path]:
+    """Return the configured media roots."""
+    return current_app.config["MEDIA_ROOTS"]
+
+
+def validate_spec(data: dict[str, Any] | None) -> ConversionSpec:
+    """Parse a spec or raise ServiceError naming the field."""
+    try:
+        return parse_spec(data)
+    except SpecError as exc:
+        raise ServiceError(f"{exc.field}: {exc.message}", field=exc.field) from None
+
+
+def _taken_outputs() -> set[str]:
+    rows = db.session.execute(
+        select(Job.output_path).where(Job.status.notin_([s.value for s in FINISHED]))
+    ).scalars()
+    return set(rows)
+
+
+def preview_argv(spec: ConversionSpec, source: str, output: str) -> list[str]:
+    """Return the argv a follower will run (it writes to a temporary name first)."""
+    return build_argv(spec, source, output)
+
+
+def create_jobs(inputs: list[str], spec_data: dict[str, Any] | None, priority: int = 0) -> list[Job]:
+    """Create one queued job per input file with one spec; all or nothing."""
+    if not isinstance(inputs, list) or not inputs:
+        raise ServiceError("inputs: give a list of one or more file paths", field="inputs")
+    if len(inputs) > MAX_BATCH:
+        raise ServiceError(f"inputs: at most {MAX_BATCH} files per request", field="inputs")
+    spec = validate_spec(spec_data)
+    roots = media_roots()
+    output_dir = None
+    if spec.output_dir:
+        try:
+            output_dir = resolve_inside(spec.output_dir, roots)
+        except PathError as exc:
+            raise ServiceError(f"output_dir: {exc}", field="output_dir") from None
+        if not output_dir.is_dir():
+            raise ServiceError(f"output_dir: {spec.output_dir} is not a folder", field="output_dir")
+    taken = _taken_outputs()
+    position = (db.session.execute(select(func.max(Job.position))).scalar() or 0.0) + 1
+    batch = str(uuid.uuid4()) if len(inputs) > 1 else None
+    jobs: list[Job] = []
+    for raw in inputs:
+        try:
+            source = resolve_inside(str(raw), roots)
+        except PathError as exc:
+            raise ServiceError(f"inputs: {exc}", field="inputs") from None
+        if not source.is_file():
+            raise ServiceError(f"inputs: {raw} is not a file", field="inputs")
+        try:
+            output = plan_output(source, spec.container, spec.if_exists, output_dir, taken)
+        except PathError as exc:
+            raise ServiceError(f"output: {exc}", field="output") from None
+        taken.add(str(output))
+        job = Job(
+            name=source.name,
+            batch_id=batch,
+            input_path=str(source),
+            output_path=str(output),
+            spec=spec.to_dict(),
+            argv=preview_argv(spec, str(source), str(output)),
+            required_encoder=spec.required_encoder(),
+            status=JobStatus.QUEUED.value,
+            priority=priority,
+            position=position,
+            input_size=source.stat().st_size,
+        )
+        position += 1
+        jobs.append(job)
+    db.session.add_all(jobs)
+    db.session.commit()
+    wake_dispatcher()
+    for job in jobs:
+        publish(job_message(job.to_dict()))
+    return jobs
+
+
+def get_job(job_id: int) -> Job:
+    """Return a job or raise NotFound."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist")
+    return job
+
+
+def cancel_job(job_id: int) -> Job:
+    """Cancel a waiting job now, or ask the follower running it to stop."""
+    job = get_job(job_id)
+    status = job.status_enum
+    if status is JobStatus.QUEUED:
+        transition(job, JobStatus.CANCELLED, error="cancelled before it started")
+    elif status in ACTIVE:
+        if job.cancel_requested_at is None:
+            job.cancel_requested_at = utcnow()
+            request_stop(job.task_id, "cancel")
+    else:
+        raise Conflict(f"job {job_id} is already {status.value}; nothing to cancel")
+    db.session.commit()
+    publish(job_message(job.to_dict()))
+    return job
+
+
+def request_stop(task_id: str | None, reason: str) -> None:
+    """Set the cancel flag the running attempt checks, and revoke a message not yet started."""
+    if not task_id:
+        return
+    try:
+        redis_store.client.set(keys.cancel(task_id), reason, ex=7 * 24 * 3600)
+    except Exception as exc:  # noqa: BLE001
+        current_app.logger.warning("could not set the cancel flag for %s: %s", task_id, exc)
+    from tasks.celery_app import celery_app
+
+    try:
+        celery_app.control.revoke(task_id)
+    except Exception as exc:  # noqa: BLE001
+        current_app.logger.warning("could not revoke %s: %s", task_id, exc)
+
+
+def retry_job(job_id: int) -> Job:
+    """Queue a failed or cancelled job again as its next attempt."""
+    job = get_job(job_id)
+    if job.status_enum not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise Conflict(f"job {job_id} is {job.status}; only failed or cancelled jobs can be retried")
+    try:
+        source = resolve_inside(job.input_path, media_roots())
+    except PathError as exc:
+        raise Conflict(f"cannot retry: {exc}") from None
+    if not source.is_file():
+        raise Conflict(f"cannot retry: {job.input_path} is no longer there")
+    transition(job, JobStatus.QUEUED, error=None, waiting_reason=None, log_tail=None)
+    job.position = (db.session.execute(select(func.max(Job.position))).scalar() or 0.0) + 1
+    db.session.commit()
+    wake_dispatcher()
+    publish(job_message(job.to_dict()))
+    return job
+
+
+def delete_job(job_id: int) -> None:
+    """Delete a finished or waiting job (a running one must be cancelled first)."""
+    job = get_job(job_id)
+    if job.status_enum in ACTIVE:
+        raise Conflict(f"job {job_id} is {job.status}; cancel it first")
+    db.session.delete(job)
+    db.session.commit()
+    publish({"type": "deleted", "id": job_id})
+
+
+def clear_finished(statuses: list[str] | None = None) -> int:
+    """Delete finished jobs (all three final states by default); return how many."""
+    wanted = statuses or [s.value for s in FINISHED]
+    bad = [s for s in wanted if s not in {f.value for f in FINISHED}]
+    if bad:
+        raise ServiceError(f"statuses: only finished states can be cleared, not {', '.join(bad)}", field="statuses")
+    ids = select(Job.id).where(Job.status.in_(wanted))
+    from app.models import Attempt
+
+    db.session.execute(delete(Attempt).where(Attempt.job_id.in_(ids)))
+    count = db.session.execute(delete(Job).where(Job.status.in_(wanted))).rowcount
+    db.session.commit()
+    publish({"type": "cleared", "statuses": wanted, "count": count})
+    return count
+
+
+def move_job(job_id: int, where: str, other_id: int | None = None) -> Job:
+    """Reorder a waiting job: 'top', 'bottom', 'up', 'down', or 'before' another job."""
+    job = get_job(job_id)
+    if job.status_enum is not JobStatus.QUEUED:
+        raise Conflict(f"job {job_id} is {job.status}; only waiting jobs can be reordered")
+    queued = Job.status == JobStatus.QUEUED.value
+    if where == "top":
+        job.position = (db.session.execute(select(func.min(Job.position)).where(queued)).scalar() or 0.0) - 1
+    elif where == "bottom":
+        job.position = (db.session.execute(select(func.max(Job.position)).where(queued)).scalar() or 0.0) + 1
+    elif where in ("up", "down"):
+        order = Job.position.desc() if where == "up" else Job.position.asc()
+        compare = Job.position < job.position if where == "up" else Job.position > job.position
+        neighbour = db.session.execute(select(Job).where(queued, compare).order_by(order).limit(1)).scalar()
+        if neighbour is not None:
+            job.position, neighbour.position = neighbour.position, job.position
+            publish(job_message(neighbour.to_dict()))
+    elif where == "before":
+        other = get_job(other_id) if other_id is not None else None
+        if other is None or other.status_enum is not JobStatus.QUEUED:
+            raise ServiceError("before: give the id of another waiting job", field="before")
+        previous = db.session.execute(
+            select(func.max(Job.position)).where(queued, Job.position < other.position, Job.id != job.id)
+        ).scalar()
+        job.position = (other.position - 1) if previous is None else (previous + other.position) / 2
+    else:
+        raise ServiceError("where: use top, bottom, up, down or before", field="where")
+    db.session.commit()
+    publish(job_message(job.to_dict()))
+    return job
+
+
+def list_jobs(status: str | None = None, page: int = 1, per_page: int = 50, search: str | None = None) -> dict[str, Any]:
+    """Return one page of jobs, newest first (waiting jobs in queue order), with counts."""
+    if status and status not in {s.value for s in JobStatus}:
+        raise ServiceError(f"status: use one of {', '.join(s.value for s in JobStatus)}", field="status")
+    per_page = max(1, min(int(per_page), 500))
+    page = max(1, int(page))
+    query = select(Job)
+    if status:
+        query = query.where(Job.status == status)
+    if search:
+        query = query.where(Job.name.ilike(f"%{search.strip()}%"))
+    if status == JobStatus.QUEUED.value:
+        query = query.order_by(Job.priority.desc(), Job.position, Job.id)
+    else:
+        query = query.order_by(Job.id.desc())
+    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar()
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    return {"jobs": rows, "total": total, "page": page, "per_page": per_page, "counts": status_counts()}
+
+
+def status_counts() -> dict[str, int]:
+    """Return how many jobs are in each status."""
+    counts = {s.value: 0 for s in JobStatus}
+    for status, count in db.session.execute(select(Job.status, func.count()).group_by(Job.status)):
+        counts[status] = count
+    return counts

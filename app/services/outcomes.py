@@ -1,0 +1,106 @@
+"""What the monitor records when an attempt starts, progresses, ends or is lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
+from app.extensions import db
+from app.services.transitions import transition
+from tasks.errors import TranscodeCancelled, TranscodeError
+
+PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size")
+
+
+def mark_running(job: Job, follower: str | None = None) -> bool:
+    """Record that the attempt started; return True if the status changed."""
+    if follower:
+        job.follower = follower
+    if job.status_enum is JobStatus.DISPATCHED:
+        transition(job, JobStatus.RUNNING)
+        return True
+    return False
+
+
+def apply_progress(job: Job, fields: dict[str, Any]) -> None:
+    """Copy progress figures onto the job."""
+    if job.status_enum is JobStatus.DISPATCHED:
+        transition(job, JobStatus.RUNNING)
+    for key in PROGRESS_FIELDS:
+        if fields.get(key) is not None:
+            setattr(job, key, fields[key])
+    if fields.get("argv"):
+        job.argv = fields["argv"]
+    if fields.get("duration"):
+        job.duration = fields["duration"]
+    job.progress_at = utcnow()
+
+
+def mark_succeeded(job: Job, result: dict[str, Any]) -> None:
+    """Record a verified output."""
+    if job.status_enum in FINISHED:
+        return
+    transition(
+        job, JobStatus.SUCCEEDED,
+        output_path=result.get("output") or job.output_path,
+        output_size=result.get("output_size"),
+        input_size=result.get("input_size") or job.input_size,
+        duration=result.get("duration") or job.duration,
+        argv=result.get("argv") or job.argv,
+        exit_code=result.get("exit_code", 0),
+        log_tail=result.get("log_tail"),
+        result=result,
+        error=None,
+    )
+    _count(job.follower, done=1)
+
+
+def mark_exception(job: Job, exc: BaseException | Any) -> None:
+    """Record the end of an attempt from the exception its task raised."""
+    if job.status_enum in FINISHED:
+        return
+    if isinstance(exc, TranscodeCancelled) or job.cancel_requested_at is not None:
+        transition(job, JobStatus.CANCELLED, error="cancelled by user", log_tail=getattr(exc, "log_tail", None) or job.log_tail)
+        return
+    if isinstance(exc, TranscodeError):
+        fail_or_retry(job, exc.message, exc.exit_code, exc.log_tail, retryable=exc.exit_code is None and "refused" not in exc.message)
+        return
+    name = type(exc).__name__
+    message = str(exc) or name
+    if name == "WorkerLostError":
+        message = f"the worker process on {job.follower} died while converting ({message})"
+    fail_or_retry(job, message, None, None, retryable=name == "WorkerLostError")
+
+
+def fail_or_retry(job: Job, reason: str, exit_code: int | None, log_tail: list[str] | None, retryable: bool = True) -> None:
+    """Fail the job, or queue it again when automatic retries remain and the cause may pass."""
+    retries = int(current_app.config.get("AUTO_RETRY", 0))
+    follower = job.follower
+    if retryable and job.attempt <= retries and job.cancel_requested_at is None:
+        transition(job, JobStatus.QUEUED, error=f"attempt {job.attempt} failed: {reason}; retrying",
+                   attempt_outcome=JobStatus.FAILED.value, exit_code=exit_code)
+        job.attempts[-1].error = reason if job.attempts else None
+    else:
+        transition(job, JobStatus.FAILED, error=reason, exit_code=exit_code, log_tail=log_tail or job.log_tail)
+    _count(follower, failed=1)
+
+
+def mark_lost(job: Job, follower: str) -> None:
+    """The follower running this job stopped answering."""
+    if job.status_enum not in ACTIVE:
+        return
+    if job.cancel_requested_at is not None:
+        transition(job, JobStatus.CANCELLED, error=f"cancelled (follower {follower} was lost)")
+        return
+    fail_or_retry(job, f"follower {follower} was lost", None, None, retryable=True)
+
+
+def _count(name: str | None, done: int = 0, failed: int = 0) -> None:
+    if not name:
+        return
+    row = db.session.get(Follower, name)
+    if row is not None:
+        row.jobs_done += done
+        row.jobs_failed += failed

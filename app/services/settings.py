@@ -1,0 +1,26 @@
+"""Run-time settings stored in the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.extensions import db
+from app.models import Setting
+
+QUEUE_PAUSED = "queue_paused"
+
+
+def get_setting(key: str, default: Any = None) -> Any:
+    """Return a stored setting, or default."""
+    row = db.session.get(Setting, key)
+    return default if row is None else row.value
+
+
+def set_setting(key: str, value: Any) -> None:
+    """Store a setting and commit."""
+    row = db.session.get(Setting, key)
+    if row is None:
+        db.session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+    db.session.commit()

@@ -1,0 +1,10 @@
+"""The follower: Celery app, transcode task and the pure FFmpeg layer.
+
+Never imports app/ and never opens the database. `celery -A tasks worker` finds celery_app here.
+"""
+
+from tasks.celery_app import celery_app
+from tasks import transcode as _transcode  # noqa: F401  (registers transcode.run)
+from tasks import worker_signals as _signals  # noqa: F401
+
+__all__ = ["celery_app"]

@@ -1,0 +1,136 @@
+"""One conversion attempt, independent of Celery: check, probe, run, verify, place."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tasks.command import build_argv
+from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeRefused
+from tasks.ffmpeg_lib import ProbeError, probe
+from tasks.follower import FollowerSettings
+from tasks.paths import PathError, free_name, map_path, resolve_inside, temp_output, unmap_path
+from tasks.progress import Progress
+from tasks.runner import run_ffmpeg
+from tasks.spec import SpecError, parse_spec
+
+log = logging.getLogger(__name__)
+
+
+def media_summary(info: dict[str, Any]) -> dict[str, Any]:
+    """Pick duration, size and codecs out of ffprobe JSON."""
+    fmt = info.get("format", {})
+    streams = info.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"), {})
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
+    return {
+        "duration": float(fmt.get("duration") or video.get("duration") or 0) or None,
+        "size": int(fmt.get("size") or 0),
+        "format": fmt.get("format_name", ""),
+        "video_codec": video.get("codec_name"),
+        "audio_codec": audio.get("codec_name"),
+        "width": video.get("width"),
+        "height": video.get("height"),
+        "pix_fmt": video.get("pix_fmt"),
+    }
+
+
+def place_output(temp: Path, final: Path, if_exists: str) -> Path:
+    """Move the verified temporary file into place without ever silently overwriting."""
+    if if_exists == "overwrite":
+        os.replace(temp, final)
+        return final
+    target = final
+    for _ in range(100):
+        try:
+            os.link(temp, target)  # fails if target exists: no race with another writer
+        except FileExistsError:
+            if if_exists == "fail":
+                raise TranscodeError(f"{final} appeared while converting; not overwriting it") from None
+            target = free_name(final)
+            continue
+        os.unlink(temp)
+        return target
+    raise TranscodeError(f"could not find a free name beside {final}")
+
+
+def run_attempt(
+    payload: dict[str, Any],
+    settings: FollowerSettings,
+    report: Callable[[dict[str, Any]], None],
+    should_cancel: Callable[[], bool],
+    tag: str,
+) -> dict[str, Any]:
+    """Convert payload['input'] to payload['output']; return the result or raise TranscodeError."""
+    try:
+        spec = parse_spec(payload.get("spec"))
+    except SpecError as exc:
+        raise TranscodeRefused(f"invalid conversion spec: {exc}") from None
+    local_in = map_path(str(payload.get("input", "")), settings.path_map)
+    local_out = map_path(str(payload.get("output", "")), settings.path_map)
+    try:
+        source = resolve_inside(local_in, settings.media_roots)
+    except PathError as exc:
+        raise TranscodeRefused(f"input not usable on this follower: {exc}") from None
+    try:
+        final = resolve_inside(local_out, settings.media_roots, must_exist=False)
+    except PathError as exc:
+        raise TranscodeRefused(f"output not allowed on this follower: {exc}") from None
+    if final == source:
+        raise TranscodeRefused("the output would replace the source file")
+    if not final.parent.is_dir():
+        raise TranscodeError(f"the output folder {final.parent} does not exist on this follower")
+    try:
+        source_info = media_summary(probe(str(source), settings.ffprobe_bin))
+    except ProbeError as exc:
+        raise TranscodeError(f"cannot read the input as video: {exc}") from None
+    temp = temp_output(final, tag)
+    argv = build_argv(spec, str(source), str(temp), settings.threads, settings.ffmpeg_bin)
+    report({"stage": "starting", "percent": 0.0, "argv": argv, "duration": source_info["duration"],
+            "input_size": source_info["size"]})
+
+    def on_progress(progress: Progress) -> None:
+        report({"stage": "encoding", **progress.to_dict()})
+
+    try:
+        outcome = run_ffmpeg(argv, source_info["duration"], on_progress, should_cancel,
+                             on_start=lambda pid: report({"stage": "started", "ffmpeg_pid": pid, "percent": 0.0}))
+        if outcome.cancelled:
+            raise TranscodeCancelled("cancelled", None, outcome.log_tail[-20:])
+        if outcome.exit_code != 0:
+            last = next((line for line in reversed(outcome.log_tail) if line.strip()), "")
+            raise TranscodeError(
+                f"FFmpeg exited with code {outcome.exit_code}: {last}".rstrip(": "),
+                outcome.exit_code, outcome.log_tail[-40:],
+            )
+        try:
+            out_info = media_summary(probe(str(temp), settings.ffprobe_bin))
+        except ProbeError as exc:
+            raise TranscodeError(f"the output failed verification: {exc}", 0, outcome.log_tail[-40:]) from None
+        expected = source_info["duration"]
+        if expected and out_info["duration"] and abs(out_info["duration"] - expected) > max(1.0, 0.05 * expected):
+            raise TranscodeError(
+                f"the output lasts {out_info['duration']:.1f} s but the input {expected:.1f} s", 0,
+                outcome.log_tail[-40:],
+            )
+        placed = place_output(temp, final, spec.if_exists)
+    finally:
+        if temp.exists():
+            temp.unlink()
+    return {
+        "output": unmap_path(str(placed), settings.path_map),
+        "argv": argv,
+        "exit_code": 0,
+        "input_size": source_info["size"],
+        "output_size": placed.stat().st_size,
+        "duration": out_info["duration"],
+        "video_codec": out_info["video_codec"],
+        "audio_codec": out_info["audio_codec"],
+        "format": out_info["format"],
+        "width": out_info["width"],
+        "height": out_info["height"],
+        "log_tail": outcome.log_tail[-20:],
+    }

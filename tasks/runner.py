@@ -1,0 +1,132 @@
+"""Run one FFmpeg process: own process group, parent-death signal, graceful stop."""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tasks.progress import Progress, ProgressParser
+
+PR_SET_PDEATHSIG = 1
+LOG_LINES = 200
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the process that started us dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: the process group kill still applies
+        pass
+
+
+@dataclass
+class RunResult:
+    """How an FFmpeg run ended."""
+
+    exit_code: int
+    cancelled: bool
+    log_tail: list[str]
+    last: Progress | None
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 2.0) -> None:
+    """Ask FFmpeg to quit ('q'), then SIGTERM its group, then SIGKILL: done within ~4 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        if proc.stdin:
+            proc.stdin.write(b"q")
+            proc.stdin.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+    for sig, wait in ((None, grace), (signal.SIGTERM, 1.0), (signal.SIGKILL, 1.0)):
+        if sig is not None:
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_ffmpeg(
+    argv: list[str],
+    duration: float | None,
+    on_progress: Callable[[Progress], None],
+    should_cancel: Callable[[], bool],
+    on_start: Callable[[int], None] | None = None,
+    poll: float = 0.25,
+) -> RunResult:
+    """Run argv, report each progress block, stop when should_cancel() turns true."""
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+    if on_start:
+        on_start(proc.pid)
+    tail: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read_stderr() -> None:
+        for raw in proc.stderr:  # type: ignore[union-attr]
+            tail.append(raw.decode("utf-8", "replace").rstrip())
+
+    def read_stdout() -> None:
+        for raw in proc.stdout:  # type: ignore[union-attr]
+            lines.put(raw.decode("utf-8", "replace"))
+        lines.put(None)
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (read_stderr, read_stdout)]
+    for reader in readers:
+        reader.start()
+    parser = ProgressParser(duration)
+    last: Progress | None = None
+    cancelled = False
+    next_check = 0.0
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=poll)
+            except queue.Empty:
+                line = ""
+            if line is None:
+                # Output closed: FFmpeg is finishing its file; let it exit by itself.
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    pass
+                break
+            if line:
+                report = parser.feed(line)
+                if report is not None:
+                    last = report
+                    on_progress(report)
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + poll
+                if should_cancel():
+                    cancelled = True
+                    stop_process(proc)
+                    break
+    finally:
+        # Whatever happened to us (SystemExit from a revoke, an exception), FFmpeg goes too.
+        stop_process(proc, grace=0.5)
+    code = proc.wait()
+    for reader in readers:
+        reader.join(timeout=2)
+    return RunResult(exit_code=code, cancelled=cancelled, log_tail=list(tail), last=last)
