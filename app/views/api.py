@@ -100,9 +100,9 @@ def preview():
     data = body()
     spec = job_service.validate_spec(data.get("spec"))
     source = str(data.get("input") or "/media/example.mkv")
-    from tasks.paths import default_output
-
     from pathlib import Path
+
+    from tasks.paths import default_output
 
     output = data.get("output") or str(default_output(Path(source), spec.container))
     return jsonify({"argv": job_service.preview_argv(spec, source, output), "spec": spec.to_dict()})
