@@ -130,3 +130,18 @@ def test_cancel_waiting_job_and_retry_it(leader, stack, clips):
     assert final["status"] == "succeeded", final
     assert final["attempt"] == 1  # the cancelled one never ran
     Path(final["output_path"]).unlink()
+
+
+def test_ffmpeg_error_gives_exit_code_and_log_tail(leader, stack, clips):
+    client = leader.test_client()
+    # Valid for our checks, rejected by FFmpeg itself: the encoder does not accept this preset.
+    spec = {"mode": "custom", "custom_args": "-c:v libx264 -preset not-a-preset", "container": "mkv"}
+    job = client.post("/api/jobs", json={"inputs": [str(clips["other"])], "spec": spec}).get_json()["jobs"][0]
+    final = wait_for(lambda: (d := job_json(client, job["id"]))["status"] in ("succeeded", "failed") and d, 60,
+                     what="failing job to end")
+    assert final["status"] == "failed"
+    assert final["exit_code"] not in (None, 0)
+    assert f"FFmpeg exited with code {final['exit_code']}" in final["error"]
+    assert final["log_tail"] and any("preset" in line.lower() for line in final["log_tail"])
+    assert not Path(final["output_path"]).exists()
+    assert not list(Path(final["output_path"]).parent.glob(f".*frameshift-{final['task_id'][:8]}*"))
