@@ -1,7 +1,9 @@
 """Database models."""
 
+from app.models.browse import MediaProbe, Selection  # noqa: F401  (UI-files)
 from app.models.follower import Follower
 from app.models.job import ACTIVE, FINISHED, Attempt, Job, JobStatus, utcnow
+from app.models.preset import Preset  # noqa: F401  (UI-files)
 from app.models.setting import Setting
 
 __all__ = ["ACTIVE", "FINISHED", "Attempt", "Follower", "Job", "JobStatus", "Setting", "utcnow"]
