@@ -221,17 +221,23 @@ def move_job(job_id: int, where: str, other_id: int | None = None) -> Job:
 
 
 def list_jobs(status: str | None = None, page: int = 1, per_page: int = 50, search: str | None = None) -> dict[str, Any]:
-    """Return one page of jobs, newest first (waiting jobs in queue order), with counts."""
-    if status and status not in {s.value for s in JobStatus}:
+    """Return one page of jobs, newest first (waiting jobs in queue order), with counts.
+
+    status may name several statuses separated by commas (the UI's "running" tab is "dispatched,running").
+    """
+    statuses = [s.strip() for s in (status or "").split(",") if s.strip()]
+    if any(s not in {js.value for js in JobStatus} for s in statuses):
         raise ServiceError(f"status: use one of {', '.join(s.value for s in JobStatus)}", field="status")
     per_page = max(1, min(int(per_page), 500))
     page = max(1, int(page))
     query = select(Job)
-    if status:
-        query = query.where(Job.status == status)
+    if len(statuses) == 1:
+        query = query.where(Job.status == statuses[0])
+    elif statuses:
+        query = query.where(Job.status.in_(statuses))
     if search:
         query = query.where(Job.name.ilike(f"%{search.strip()}%"))
-    if status == JobStatus.QUEUED.value:
+    if statuses == [JobStatus.QUEUED.value]:
         query = query.order_by(Job.priority.desc(), Job.position, Job.id)
     else:
         query = query.order_by(Job.id.desc())
