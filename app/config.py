@@ -24,7 +24,23 @@ DEFAULTS: dict[str, str] = {
     "CANCEL_GRACE": "8",
     "FLOWER_URL": "http://127.0.0.1:5555",
     "PORT": "5000",
+    "HOST": "127.0.0.1",  # the address the web process binds (gunicorn.conf.py and make run read it too)
+    "AUTH_DISABLED": "0",  # 1 = no login; refused unless HOST is loopback
+    "FRAME_SHIFT_ADMIN_USER": "admin",
+    "FRAME_SHIFT_ADMIN_PASSWORD": "",  # empty: generated on first start and printed once
+    "SESSION_COOKIE_SECURE": "0",  # 1 behind HTTPS
+    "METRICS_PUBLIC": "0",  # 1 = /metrics without a token
+    "SENTRY_DSN": "",
+    "SENTRY_ENVIRONMENT": "production",
+    "SENTRY_TRACES_SAMPLE_RATE": "0",
+    "DISCORD_WEBHOOK_URL": "",
+    "PUSHOVER_API_TOKEN": "",
+    "PUSHOVER_USER_KEY": "",
+    "APPRISE_URLS": "",  # extra Apprise targets, separated by spaces or commas
 }
+LOOPBACK = ("127.0.0.1", "::1", "localhost", "[::1]")
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off", "")
 
 
 class ConfigError(ValueError):
@@ -55,7 +71,9 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
     problems: list[str] = []
     instance = raw["INSTANCE_TYPE"].lower()
     if instance not in ("standalone", "leader"):
-        problems.append(f"INSTANCE_TYPE={raw['INSTANCE_TYPE']!r}: use 'standalone' or 'leader' (followers run `celery -A tasks worker`)")
+        problems.append(
+            f"INSTANCE_TYPE={raw['INSTANCE_TYPE']!r}: use 'standalone' or 'leader' (followers run `celery -A tasks worker`)"
+        )
     data_dir = Path(raw["DATA_DIR"]).expanduser().resolve()
     roots_text = raw["MEDIA_ROOTS"] or raw["FRAME_SHIFT_HOME"]
     roots = parse_roots(roots_text)
@@ -77,8 +95,11 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
         problems.append(f"REDIS_URL={raw['REDIS_URL']!r}: must start with redis://, rediss:// or unix://")
     token = raw["SHARED_TOKEN"]
     if instance == "leader" and len(token) < 16:
-        problems.append("SHARED_TOKEN is missing or shorter than 16 characters: distributed mode signs every task with it; "
-                        "set the same long random value on the leader and every follower")
+        problems.append(
+            "SHARED_TOKEN is missing or shorter than 16 characters: distributed mode signs every task with it; "
+            "set the same long random value on the leader and every follower"
+        )
+    problems += _check_deploy(raw)
     if problems:
         raise ConfigError(problems)
     if not token:
@@ -99,6 +120,94 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
         "FLOWER_URL": raw["FLOWER_URL"],
         "PORT": ints["PORT"],
         "JSON_SORT_KEYS": False,
+        "HOST": raw["HOST"],
+        "AUTH_DISABLED": _flag(raw["AUTH_DISABLED"]),
+        "FRAME_SHIFT_ADMIN_USER": raw["FRAME_SHIFT_ADMIN_USER"],
+        "FRAME_SHIFT_ADMIN_PASSWORD": raw["FRAME_SHIFT_ADMIN_PASSWORD"],
+        "SESSION_COOKIE_SECURE": _flag(raw["SESSION_COOKIE_SECURE"]),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "METRICS_PUBLIC": _flag(raw["METRICS_PUBLIC"]),
+        "SENTRY_DSN": raw["SENTRY_DSN"],
+        "SENTRY_ENVIRONMENT": raw["SENTRY_ENVIRONMENT"],
+        "SENTRY_TRACES_SAMPLE_RATE": float(raw["SENTRY_TRACES_SAMPLE_RATE"]),
+        "NOTIFY_URLS": env_notify_urls(raw),
     }
     config.update(overrides)
     return config
+
+
+def _flag(value: str) -> bool:
+    return str(value).strip().lower() in TRUE
+
+
+def _check_deploy(raw: dict[str, str]) -> list[str]:
+    """Problems with login, Sentry and notification settings, one line each."""
+    problems: list[str] = []
+    for key in ("AUTH_DISABLED", "SESSION_COOKIE_SECURE", "METRICS_PUBLIC"):
+        if str(raw[key]).strip().lower() not in TRUE + FALSE:
+            problems.append(f"{key}={raw[key]!r}: use 1 or 0")
+    if _flag(raw["AUTH_DISABLED"]) and raw["HOST"].strip() not in LOOPBACK:
+        problems.append(
+            f"AUTH_DISABLED=1 is only allowed when the web process listens on loopback, but HOST={raw['HOST']!r}: "
+            "set HOST=127.0.0.1 or turn login back on (AUTH_DISABLED=0)"
+        )
+    password = raw["FRAME_SHIFT_ADMIN_PASSWORD"]
+    if password and len(password) < 8:
+        problems.append(
+            "FRAME_SHIFT_ADMIN_PASSWORD is shorter than 8 characters: choose a longer one, or unset it "
+            "to have one generated and printed on first start"
+        )
+    if not raw["FRAME_SHIFT_ADMIN_USER"].strip():
+        problems.append("FRAME_SHIFT_ADMIN_USER is empty: give the first account a name (default: admin)")
+    dsn = raw["SENTRY_DSN"]
+    if dsn and not dsn.startswith(("http://", "https://")):
+        problems.append(f"SENTRY_DSN={dsn!r}: must be the https://KEY@HOST/PROJECT address from your Sentry project")
+    try:
+        rate = float(raw["SENTRY_TRACES_SAMPLE_RATE"])
+        if not 0 <= rate <= 1:
+            raise ValueError
+    except ValueError:
+        problems.append(f"SENTRY_TRACES_SAMPLE_RATE={raw['SENTRY_TRACES_SAMPLE_RATE']!r}: must be a number from 0 to 1")
+    hook = raw["DISCORD_WEBHOOK_URL"]
+    if hook and not hook.startswith(("https://", "http://", "discord://")):
+        problems.append(
+            f"DISCORD_WEBHOOK_URL={hook!r}: paste the webhook address Discord gives (https://discord.com/api/webhooks/...)"
+        )
+    if bool(raw["PUSHOVER_API_TOKEN"]) != bool(raw["PUSHOVER_USER_KEY"]):
+        problems.append("Pushover needs both PUSHOVER_API_TOKEN and PUSHOVER_USER_KEY: set both or neither")
+    for url in split_urls(raw["APPRISE_URLS"]):
+        if "://" not in url:
+            problems.append(
+                f"APPRISE_URLS entry {url!r} is not an Apprise URL (like tgram://TOKEN/CHAT or mailto://...)"
+            )
+    return problems
+
+
+def split_urls(text: str) -> list[str]:
+    """Split a list of URLs separated by spaces, commas or newlines."""
+    return [part for part in text.replace(",", " ").split() if part]
+
+
+def env_notify_urls(raw: dict[str, str]) -> list[str]:
+    """Apprise URLs configured by environment (Discord and Pushover keep the original's variables)."""
+    urls = []
+    if raw["DISCORD_WEBHOOK_URL"]:
+        urls.append(raw["DISCORD_WEBHOOK_URL"])
+    if raw["PUSHOVER_API_TOKEN"] and raw["PUSHOVER_USER_KEY"]:
+        urls.append(f"pover://{raw['PUSHOVER_USER_KEY']}@{raw['PUSHOVER_API_TOKEN']}")
+    return urls + split_urls(raw["APPRISE_URLS"])
+
+
+def startup_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load config for a process start: on problems print one line each and exit (tests get ConfigError)."""
+    try:
+        return load_config(overrides)
+    except ConfigError as exc:
+        if overrides is not None:
+            raise
+        import sys
+
+        for problem in exc.problems:
+            print(f"frameshift: configuration problem: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None

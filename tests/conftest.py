@@ -57,6 +57,7 @@ def app(tmp_path, redis_server, clips):
         "REDIS_URL": redis_server.url,
         "SHARED_TOKEN": TOKEN,
         "TESTING": True,
+        "AUTH_DISABLED": True,
     })
     yield flask_app
     from app.extensions import db

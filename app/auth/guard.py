@@ -1,0 +1,82 @@
+"""The login guard: every request needs a session or an API token, unless auth is off."""
+
+from __future__ import annotations
+
+from flask import current_app, g, jsonify, redirect, request, session, url_for
+
+from app.auth.csrf import SAFE_METHODS, csrf_ok
+from app.extensions import db
+from app.models.user import User
+
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "ops.healthz", "static"})
+
+
+def template_user() -> dict:
+    """Expose the logged-in user (or None) and whether login is on to every template."""
+    return {"current_user": g.get("user"), "auth_enabled": not current_app.config.get("AUTH_DISABLED")}
+
+
+def _json_wanted() -> bool:
+    return (
+        request.path.startswith("/api/")
+        or request.path == "/metrics"
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
+def deny(message: str, status: int = 401):
+    """Answer an unauthenticated or forged request."""
+    if status == 401 and not _json_wanted():
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    response = jsonify({"error": message})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="frameshift"'
+    return response
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def require_login():
+    """before_request: find who is asking; refuse anonymous and CSRF-less cookie requests."""
+    from app.auth.accounts import authenticate, user_for_token
+
+    g.user, g.via_token = None, False
+    if request.endpoint in PUBLIC_ENDPOINTS or current_app.config.get("AUTH_DISABLED"):
+        return None
+    token = _bearer()
+    if token is not None:
+        user = user_for_token(token)
+        if user is None:
+            return deny(
+                "the API token is not valid (revoked or mistyped): create one on the Account page "
+                "or with `flask --app app token create NAME`"
+            )
+        g.user, g.via_token = user, True
+        return None
+    basic = request.authorization
+    if request.endpoint == "auth.create_token" and basic is not None and basic.type == "basic":
+        user = authenticate(basic.username or "", basic.password or "")
+        if user is None:
+            return deny("wrong user name or password")
+        g.user, g.via_token = user, True
+        return None
+    user_id = session.get("user_id")
+    user = db.session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        if request.endpoint == "ops.metrics" and current_app.config.get("METRICS_PUBLIC"):
+            return None
+        session.pop("user_id", None)
+        return deny("login required: log in on /login, or send an API token as 'Authorization: Bearer TOKEN'")
+    g.user = user
+    if request.method not in SAFE_METHODS and not csrf_ok():
+        return deny(
+            "the CSRF token is missing or wrong: reload the page and try again "
+            "(scripts should use an API token instead of the session cookie)",
+            403,
+        )
+    return None
