@@ -12,10 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the leader's Flask app; config overrides environment settings (tests pass a mapping)."""
-    from app.config import load_config
+    from app.config import startup_config
 
     flask_app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "app" / "static"))
-    flask_app.config.update(load_config(config))
+    flask_app.config.update(startup_config(config))
     register_extensions(flask_app)
     register_blueprints(flask_app)
     register_errorhandlers(flask_app)
@@ -31,10 +31,9 @@ def register_extensions(flask_app: Flask) -> None:
     db.init_app(flask_app)
     redis_store.init_app(flask_app)
     celery_app.conf.update(broker_url=flask_app.config["REDIS_URL"], result_backend=flask_app.config["REDIS_URL"])
-    with flask_app.app_context():
-        from app import models  # noqa: F401
+    from app.services.schema import upgrade_database
 
-        db.create_all()
+    upgrade_database(flask_app)
 
 
 def register_blueprints(flask_app: Flask) -> None:
@@ -44,6 +43,11 @@ def register_blueprints(flask_app: Flask) -> None:
     flask_app.register_blueprint(api.bp)
     flask_app.register_blueprint(stream.bp)
     flask_app.register_blueprint(pages.bp)
+    from app.auth import init_auth
+    from app.views import ops
+
+    init_auth(flask_app)
+    flask_app.register_blueprint(ops.bp)
 
 
 def register_errorhandlers(flask_app: Flask) -> None:
