@@ -72,6 +72,7 @@ def leader(stack):
         "REDIS_URL": stack.redis_server.url,
         "SHARED_TOKEN": TOKEN,
         "TESTING": True,
+        "AUTH_DISABLED": True,
     })
     yield flask_app
     from app.extensions import db
