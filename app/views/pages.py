@@ -20,9 +20,3 @@ def queue():
 def job(job_id: int):
     """One job in full."""
     return render_template("pages/job.html", job=job_service.get_job(job_id))
-
-
-@bp.get("/healthz")
-def healthz():
-    """Liveness for load balancers and compose healthchecks."""
-    return {"status": "ok"}
