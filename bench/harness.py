@@ -1,0 +1,454 @@
+"""What every benchmark shares: a private system (redis, workers, monitor, web), a small HTTP
+client, database reads, /proc sampling, statistics, and the results table/JSON.
+
+Benchmarks import this as `from bench.harness import ...`; each script puts the project root on
+sys.path first, so `python bench/<name>.py` works from anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tasks import keys  # noqa: E402
+from tests.support import (  # noqa: E402
+    HOSTNAME,
+    Proc,
+    RedisServer,
+    base_env,
+    free_port,
+    make_clip,
+    monitor_argv,
+    wait_for,
+    worker_argv,
+)
+
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+TOKEN = "bench-shared-token-0123456789abcdef"
+__all__ = ["HOSTNAME", "make_clip", "wait_for", "System", "Api", "Figure", "Result", "parse_args"]
+
+
+def parse_args(description: str, **extra: Any) -> argparse.Namespace:
+    """Common flags: --quick (fewer runs, smaller sizes), --runs N, --keep (leave the temp folder)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="fewer runs and smaller sizes (a smoke run)")
+    parser.add_argument("--runs", type=int, default=None, help="override the number of runs")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
+    for name, kwargs in extra.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", **kwargs)
+    return parser.parse_args()
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Return the q-th percentile (0..100) with linear interpolation between ranks."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def median(values: list[float]) -> float:
+    """Return the median."""
+    return percentile(values, 50)
+
+
+def db_time(text: str | None) -> float | None:
+    """Turn a naive-UTC timestamp as SQLAlchemy stores it in SQLite into epoch seconds."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+
+
+# ---------------------------------------------------------------- the machine
+
+
+def machine() -> dict[str, Any]:
+    """Describe this machine: CPU model, cores, RAM, FFmpeg, Python, kernel."""
+    cpu = ""
+    try:
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        match = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+        mem_kb = int(match.group(1)) if match else 0
+    except OSError:
+        pass
+    try:
+        ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
+    except OSError:
+        ffmpeg = "missing"
+    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.strip()
+    return {
+        "cpu": cpu or platform.processor(),
+        "cores": os.cpu_count(),
+        "ram_gb": round(mem_kb / 1024 / 1024, 1),
+        "ffmpeg": ffmpeg,
+        "redis": redis_version,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+# ---------------------------------------------------------------- /proc sampling
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return user+system CPU seconds used so far by pid (from /proc/<pid>/stat)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of the full line)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Return the resident set size of pid in MiB (from /proc/<pid>/status)."""
+    match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class Figure:
+    """One measured figure, with its target when the issue sets one."""
+
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    met: bool | None = None
+    note: str = ""
+
+    def row(self) -> list[str]:
+        verdict = {True: "yes", False: "NO", None: ""}[self.met]
+        return [self.name, fmt(self.value), self.unit, self.target, verdict, self.note]
+
+
+def fmt(value: float) -> str:
+    """Format a figure with sensible precision."""
+    if value != value:  # NaN
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
+
+
+@dataclass
+class Result:
+    """What one benchmark writes: its figures, how it was run, and raw details."""
+
+    benchmark: str
+    quick: bool
+    runs: int
+    figures: list[Figure] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    setup: str = ""
+
+    def add(self, *args: Any, **kwargs: Any) -> Figure:
+        figure = Figure(*args, **kwargs)
+        self.figures.append(figure)
+        return figure
+
+    def save(self) -> Path:
+        """Print the table and write results/<benchmark>.json (quick runs to <benchmark>.quick.json)."""
+        print()
+        print(table([f.row() for f in self.figures], ["figure", "value", "unit", "target", "met", "note"]))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / f"{self.benchmark}{'.quick' if self.quick else ''}.json"
+        data = {
+            "benchmark": self.benchmark,
+            "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "quick": self.quick,
+            "runs": self.runs,
+            "setup": self.setup,
+            "machine": machine(),
+            "figures": [vars(f) for f in self.figures],
+            "details": self.details,
+        }
+        path.write_text(json.dumps(data, indent=2, default=float) + "\n")
+        print(f"\nwrote {path.relative_to(ROOT)}")
+        return path
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """Render rows as a plain-text table."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+class Api:
+    """A keep-alive HTTP/JSON client for the web process."""
+
+    def __init__(self, port: int, token: str = "", host: str = "127.0.0.1") -> None:
+        self.host, self.port, self.token = host, port, token
+        self.conn = http.client.HTTPConnection(host, port, timeout=300)
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, float]:
+        """Send one request; return (status, body bytes, seconds from send to last byte)."""
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                response = self.conn.getresponse()
+                payload = response.read()
+                return response.status, payload, time.perf_counter() - started
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def create_jobs(self, inputs: list[str], spec: dict[str, Any]) -> list[dict[str, Any]]:
+        """POST /api/jobs; return the created jobs or raise with the server's message."""
+        status, payload, _ = self.request("POST", "/api/jobs", {"inputs": inputs, "spec": spec})
+        if status != 201:
+            raise RuntimeError(f"POST /api/jobs answered {status}: {payload[:500]!r}")
+        return json.loads(payload)["jobs"]
+
+
+# ---------------------------------------------------------------- the system
+
+
+class System:
+    """A private Frame Shift: redis-server, followers, monitor and web, in a temporary folder."""
+
+    def __init__(self, name: str, keep: bool = False, **env: str) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"frameshift-bench-{name}-"))
+        self.keep = keep
+        self.media = self.tmp / "media"
+        self.data = self.tmp / "data"
+        self.logs = self.tmp / "logs"
+        for folder in (self.media, self.data, self.logs):
+            folder.mkdir()
+        self.redis_server = RedisServer(self.tmp).start()
+        self.extra_env = env
+        self.procs: list[Proc] = []
+        self.monitor: Proc | None = None
+        self.web: Proc | None = None
+        self.web_port = 0
+        import redis
+
+        self.redis = redis.Redis.from_url(self.redis_server.url)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data / "frameshift.db"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Production-like settings: default visibility timeout and lost-follower bound."""
+        env = base_env(
+            self.redis_server.url,
+            self.media,
+            self.data,
+            TOKEN,
+            FOLLOWER_LOST_AFTER="10",
+            CELERY_VISIBILITY_TIMEOUT="43200",
+        )
+        env.pop("CELERY_UNACKED_RESTORE_INTERVAL", None)
+        env.update(self.extra_env)
+        env.update(extra)
+        return env
+
+    def start_workers(
+        self,
+        names: list[str],
+        concurrency: int = 1,
+        extra_args: list[str] | None = None,
+        timeout: float = 120,
+        **env: str,
+    ) -> list[Proc]:
+        """Start followers (the documented command) and wait until each has advertised itself."""
+        started = []
+        for name in names:
+            self.redis.delete(keys.follower(f"{name}@{HOSTNAME}"))
+            argv = worker_argv(name, concurrency) + list(extra_args or [])
+            proc = Proc(argv, self.env(**env), self.logs / f"{name}.log").start()
+            self.procs.append(proc)
+            started.append(proc)
+        for name, proc in zip(names, started):
+            key = keys.follower(f"{name}@{HOSTNAME}")
+            wait_for(
+                lambda k=key, p=proc: self.redis.get(k) or not p.alive(),
+                timeout,
+                0.2,
+                what=f"worker {name} to advertise itself",
+            )
+            if not proc.alive():
+                raise RuntimeError(f"worker {name} died:\n{proc.output()[-3000:]}")
+        return started
+
+    def start_monitor(self, wrapper: list[str] | None = None, wait_online: int = 0, **env: str) -> Proc:
+        """Start `flask --app app monitor` (optionally under a profiler); wait for N followers online."""
+        argv = monitor_argv()
+        if wrapper:
+            argv = [sys.executable, *wrapper, *argv[1:]]
+        self.monitor = Proc(argv, self.env(**env), self.logs / "monitor.log").start()
+        self.procs.append(self.monitor)
+        if wait_online:
+            wait_for(
+                lambda: self.followers_online() >= wait_online or not self.monitor.alive(),
+                60,
+                0.2,
+                what=f"{wait_online} followers online in the monitor",
+            )
+            if not self.monitor.alive():
+                raise RuntimeError(f"monitor died:\n{self.monitor.output()[-3000:]}")
+        return self.monitor
+
+    def start_web(self, threads: int = 8) -> Api:
+        """Start the web process under gunicorn (one gthread worker, as in production) and wait for it."""
+        self.web_port = free_port()
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{self.web_port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--timeout",
+            "300",
+            "--log-level",
+            "warning",
+            "app:create_app()",
+        ]
+        self.web = Proc(argv, self.env(), self.logs / "web.log").start()
+        self.procs.append(self.web)
+        api = Api(self.web_port)
+
+        def healthy() -> bool:
+            if not self.web.alive():
+                raise RuntimeError(f"web died:\n{self.web.output()[-3000:]}")
+            try:
+                return api.request("GET", "/healthz")[0] == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, 60, 0.1, what="web process to answer /healthz")
+        # Login stays on: requests carry an API token, as scripts are told to.
+        made = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", "token", "create", "bench"],
+            env=self.env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode != 0:
+            raise RuntimeError(f"could not create an API token: {made.stderr[-1500:]}")
+        api.token = made.stdout.strip().splitlines()[-1]
+        return api
+
+    # -- database reads (the leader's database is the source of truth)
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """Run a read-only query on the leader's SQLite database."""
+        if not self.db_path.exists():
+            return []
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30) as conn:
+            return conn.execute(sql, args).fetchall()
+
+    def followers_online(self) -> int:
+        try:
+            return self.query("SELECT count(*) FROM followers WHERE online = 1")[0][0]
+        except sqlite3.OperationalError:
+            return 0
+
+    def status_counts(self) -> dict[str, int]:
+        try:
+            return dict(self.query("SELECT status, count(*) FROM jobs GROUP BY status"))
+        except sqlite3.OperationalError:
+            return {}
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        """Return one job row as a dict."""
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        conn.row_factory = sqlite3.Row
+        try:
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            return dict(row) if row else {}
+        finally:
+            conn.close()
+
+    def wait_finished(self, job_ids: list[int], timeout: float, interval: float = 0.01) -> list[dict[str, Any]]:
+        """Poll the database until every job is finished; return their rows."""
+        marks = ",".join("?" * len(job_ids))
+
+        def done() -> bool:
+            rows = self.query(
+                f"SELECT count(*) FROM jobs WHERE id IN ({marks}) AND status IN ('succeeded','failed','cancelled')",
+                tuple(job_ids),
+            )
+            return rows[0][0] == len(job_ids)
+
+        wait_for(done, timeout, interval, what=f"jobs {job_ids[:5]}... to finish")
+        return [self.job(i) for i in job_ids]
+
+    def stop(self) -> None:
+        """Stop every process (newest first) and remove the folder unless asked to keep it."""
+        for proc in reversed(self.procs):
+            proc.stop(timeout=20)
+        self.redis_server.stop()
+        if self.keep:
+            print(f"kept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self) -> System:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            for proc in self.procs:
+                if proc.log.exists():
+                    print(f"--- last lines of {proc.log.name}:\n{proc.output()[-1500:]}", file=sys.stderr)
+        self.stop()
