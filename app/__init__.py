@@ -38,11 +38,12 @@ def register_extensions(flask_app: Flask) -> None:
 
 def register_blueprints(flask_app: Flask) -> None:
     """Attach the JSON API and the pages."""
-    from app.views import api, pages, stream
+    from app.views import api, followers, jobs, settings, stream
 
     flask_app.register_blueprint(api.bp)
     flask_app.register_blueprint(stream.bp)
-    flask_app.register_blueprint(pages.bp)
+    for pages in (jobs, followers, settings):
+        flask_app.register_blueprint(pages.bp)
     from app.auth import init_auth
     from app.views import ops
 

@@ -1,0 +1,107 @@
+// Frame Shift: what every page shares — theme toggle, CSRF-aware fetch, messages, formatting.
+(function () {
+  "use strict";
+  const FS = (window.FrameShift = window.FrameShift || {});
+  const root = document.documentElement;
+  const THEME_KEY = "frameshift-theme";
+  const systemDark = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+
+  function effectiveTheme() {
+    if (root.dataset.theme === "light" || root.dataset.theme === "dark") return root.dataset.theme;
+    return systemDark && systemDark.matches ? "dark" : "light";
+  }
+
+  function paintToggle() {
+    const button = document.getElementById("theme-toggle");
+    if (!button) return;
+    const next = effectiveTheme() === "dark" ? "light" : "dark";
+    button.setAttribute("aria-label", "Switch to " + next + " theme");
+    button.title = "Switch to " + next + " theme";
+    button.dataset.current = effectiveTheme();
+  }
+
+  FS.setTheme = function (theme) {
+    root.dataset.theme = theme;
+    try { localStorage.setItem(THEME_KEY, theme); } catch (e) { /* private mode: not remembered */ }
+    paintToggle();
+  };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    paintToggle();
+    const button = document.getElementById("theme-toggle");
+    if (button) button.addEventListener("click", () => FS.setTheme(effectiveTheme() === "dark" ? "light" : "dark"));
+    if (systemDark && systemDark.addEventListener) systemDark.addEventListener("change", paintToggle);
+  });
+
+  FS.csrfToken = function () {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  };
+
+  // Show a message in the page's alert area (errors from the server included, never a stack trace).
+  FS.flash = function (message, kind) {
+    const area = document.getElementById("flash");
+    if (!area) return;
+    const p = document.createElement("p");
+    p.className = "flash flash-" + (kind || "error");
+    p.textContent = message;
+    area.replaceChildren(p);
+    if (kind === "ok") setTimeout(() => { if (p.parentNode) p.remove(); }, 5000);
+  };
+
+  // fetch() with JSON, the CSRF header on writes, and a clear Error carrying the server's message.
+  FS.api = async function (url, options) {
+    const opts = Object.assign({ method: "GET", headers: {} }, options || {});
+    opts.headers = Object.assign({ Accept: "application/json" }, opts.headers);
+    if (opts.method !== "GET") opts.headers["X-CSRF-Token"] = FS.csrfToken();
+    if (opts.json !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(opts.json);
+      delete opts.json;
+    }
+    let response;
+    try {
+      response = await fetch(url, Object.assign({ credentials: "same-origin" }, opts));
+    } catch (e) {
+      throw new Error("The server could not be reached; check your connection and try again.");
+    }
+    let data = null;
+    const type = response.headers.get("Content-Type") || "";
+    if (type.includes("application/json")) data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const message = (data && data.error) || ("The server answered " + response.status + " " + response.statusText);
+      const error = new Error(message);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  };
+
+  // Fetch a server-rendered fragment (HTML) for a part of the page.
+  FS.fragment = async function (url) {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!response.ok) throw new Error("Could not refresh this part of the page (" + response.status + ").");
+    return response.text();
+  };
+
+  FS.format = {
+    percent: (v) => (v == null ? "" : Math.floor(v) + "%"),
+    fps: (v) => (v == null ? "—" : (v >= 100 ? Math.round(v) : v.toFixed(1)) + " fps"),
+    speed: (v) => (v == null ? "—" : v.toFixed(2) + "×"),
+    eta: function (v) {
+      if (v == null) return "—";
+      const s = Math.max(0, Math.round(v));
+      const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+      if (h) return h + "h " + String(m).padStart(2, "0") + "m";
+      if (m) return m + "m " + String(sec).padStart(2, "0") + "s";
+      return sec + "s";
+    },
+    size: function (v) {
+      if (v == null) return "—";
+      const units = ["B", "KB", "MB", "GB", "TB"];
+      let size = v, i = 0;
+      while (Math.abs(size) >= 1000 && i < units.length - 1) { size /= 1000; i++; }
+      return i === 0 ? size + " B" : size.toFixed(1) + " " + units[i];
+    },
+  };
+})();

@@ -1,0 +1,50 @@
+// The followers page: refresh every few seconds and on job changes; drain/resume; pause/resume the queue.
+(function () {
+  "use strict";
+  const FS = window.FrameShift;
+  const box = document.getElementById("followers");
+  if (!box) return;
+  let timer = null;
+
+  async function refresh() {
+    clearTimeout(timer);
+    try {
+      box.innerHTML = await FS.fragment(box.dataset.listUrl);
+    } catch (e) {
+      FS.flash(e.message);
+    }
+    timer = setTimeout(refresh, 5000);
+  }
+  timer = setTimeout(refresh, 5000);
+  let pending = null;
+  FS.live.on("job", function () {
+    if (!pending) pending = setTimeout(function () { pending = null; refresh(); }, 1000);
+  });
+  FS.live.onResync(refresh);
+
+  document.addEventListener("click", async function (event) {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const action = button.dataset.action;
+    const card = button.closest("[data-follower]");
+    let url;
+    if (action === "drain" || action === "resume") url = "/api/followers/" + encodeURIComponent(card.dataset.follower) + "/" + action;
+    else if (action === "queue-pause" || action === "queue-resume") url = "/api/queue/" + action.slice(6);
+    else return;
+    button.disabled = true;
+    try {
+      await FS.api(url, { method: "POST" });
+      if (action.startsWith("queue-")) {
+        const paused = action === "queue-pause";
+        document.querySelector('[data-action="queue-pause"]').hidden = paused;
+        document.querySelector('[data-action="queue-resume"]').hidden = !paused;
+        document.getElementById("paused-banner").hidden = !paused;
+        button.disabled = false;
+      }
+      await refresh();
+    } catch (e) {
+      FS.flash(e.message);
+      button.disabled = false;
+    }
+  });
+})();

@@ -1,0 +1,60 @@
+"""The queue (home page) and job detail pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from app.services import jobs as job_service
+from app.services.errors import ServiceError
+from app.services.settings import QUEUE_PAUSED, get_setting
+from app.views.ui import TABS, int_arg, register_template_helpers
+
+bp = Blueprint("jobs", __name__)
+PER_PAGE = 50
+FILTERS = {key: value for key, _label, value in TABS} | {"dispatched": "dispatched", "running": "running"}
+
+
+@bp.record_once
+def _install_helpers(state) -> None:
+    register_template_helpers(state.app)
+
+
+def queue_context() -> dict:
+    """Parse the queue's filter, search and page arguments and fetch that page."""
+    tab = request.args.get("status") or "all"
+    if tab not in FILTERS:
+        raise ServiceError(f"status: {tab!r} is not a queue filter; use one of {', '.join(FILTERS)}", field="status")
+    search = (request.args.get("q") or "").strip()[:200]
+    page = int_arg("page", 1)
+    per_page = int_arg("per_page", PER_PAGE, 1, 500)
+    result = job_service.list_jobs(FILTERS[tab] or None, page=page, per_page=per_page, search=search or None)
+    counts = result["counts"]
+    tab_counts = {key: sum(counts.get(s, 0) for s in value.split(",")) if value else sum(counts.values())
+                  for key, _label, value in TABS}
+    pages = max(1, -(-result["total"] // per_page))
+    return {**result, "tab": tab, "tabs": TABS, "tab_counts": tab_counts, "search": search, "pages": pages,
+            "paused": bool(get_setting(QUEUE_PAUSED, False))}
+
+
+@bp.get("/")
+def index():
+    """The queue: jobs by status with live progress, actions, search and pages."""
+    return render_template("jobs/index.html", **queue_context())
+
+
+@bp.get("/queue/list")
+def rows():
+    """The queue's list alone, for the page to refresh itself after a change."""
+    return render_template("jobs/_list.html", **queue_context())
+
+
+@bp.get("/jobs/<int:job_id>")
+def show(job_id: int):
+    """One job in full: paths, spec and argv, attempts, timings, sizes, log."""
+    return render_template("jobs/show.html", job=job_service.get_job(job_id))
+
+
+@bp.get("/jobs/<int:job_id>/panel")
+def panel(job_id: int):
+    """The job's details alone, for the page to refresh itself after a change."""
+    return render_template("jobs/_detail.html", job=job_service.get_job(job_id))
