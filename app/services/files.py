@@ -1,0 +1,284 @@
+"""The file browser: list a folder inside the media roots, sorted, filtered and paged by cursor."""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.services.errors import NotFound, ServiceError
+from tasks.paths import VIDEO_EXTENSIONS, PathError, resolve_inside
+
+SORTS = ("name", "size", "date")
+ORDERS = ("asc", "desc")
+PAGE_SIZE = 200
+MAX_PAGE_SIZE = 1000
+CONVERTED_SUFFIX = "_converted"
+# Sizes and dates of big folders are reused for a few seconds while the folder is unchanged, so paging and
+# re-sorting do not stat 10,000 files each time; a file growing in place shows its new size after STAT_TTL.
+STAT_TTL = 3.0
+STAT_CACHE_FOLDERS = 16
+_stat_cache: OrderedDict[str, tuple[int, float, dict[str, tuple[int, int]]]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+@dataclass
+class Entry:
+    """One file or folder in a listing."""
+
+    name: str
+    path: str
+    is_dir: bool
+    size: int
+    mtime_ns: int
+    video: bool = False
+    converted: bool = False
+    duration: float | None = None
+    selected: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the entry as JSON values."""
+        return {
+            "name": self.name, "path": self.path, "is_dir": self.is_dir, "size": None if self.is_dir else self.size,
+            "mtime": self.mtime_ns / 1e9, "video": self.video, "converted": self.converted,
+            "duration": self.duration, "selected": self.selected,
+        }
+
+
+@dataclass
+class Listing:
+    """One page of one folder."""
+
+    folder: Path
+    root: Path
+    crumbs: list[tuple[str, str]]
+    entries: list[Entry]
+    total: int
+    sort: str = "name"
+    order: str = "asc"
+    videos_only: bool = False
+    search: str = ""
+    next_cursor: str | None = None
+    cursor: str | None = None
+    roots: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the listing as JSON values."""
+        return {
+            "folder": str(self.folder), "root": str(self.root),
+            "crumbs": [{"name": n, "path": p} for n, p in self.crumbs],
+            "entries": [e.to_dict() for e in self.entries], "total": self.total, "sort": self.sort,
+            "order": self.order, "videos_only": self.videos_only, "search": self.search,
+            "cursor": self.cursor, "next_cursor": self.next_cursor,
+        }
+
+
+def is_hidden(name: str) -> bool:
+    """Hidden names (FFmpeg's temporary outputs start with a dot) are never shown or selected."""
+    return name.startswith(".")
+
+
+def original_stem(name: str) -> str | None:
+    """Return NAME for NAME_converted.EXT or NAME_converted (2).EXT, else None."""
+    stem = os.path.splitext(name)[0]
+    if stem.endswith(")") and " (" in stem:
+        stem = stem[: stem.rindex(" (")]
+    return stem[: -len(CONVERTED_SUFFIX)] if stem.endswith(CONVERTED_SUFFIX) else None
+
+
+def is_converted_output(name: str) -> bool:
+    """Return True for Frame Shift's own outputs."""
+    return original_stem(name) is not None
+
+
+def resolve_folder(path: str | None, roots: list[Path]) -> Path:
+    """Return the folder to list (the first root when none is given), refusing paths outside the roots."""
+    if not path:
+        return roots[0]
+    try:
+        folder = resolve_inside(path, roots)
+    except PathError as exc:
+        raise (NotFound if "does not exist" in str(exc) else ServiceError)(f"path: {exc}", field="path") from None
+    if not folder.is_dir():
+        raise ServiceError(f"path: {path} is not a folder", field="path")
+    return folder
+
+
+def root_of(folder: Path, roots: list[Path]) -> Path:
+    """Return the media root that holds folder (the deepest one when roots nest)."""
+    holding = [r for r in roots if folder == r or r in folder.parents]
+    return max(holding, key=lambda r: len(r.parts))
+
+
+def breadcrumbs(folder: Path, root: Path) -> list[tuple[str, str]]:
+    """Return (label, path) pairs from the root down to folder."""
+    crumbs = [(root.name or str(root), str(root))]
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        crumbs.append((part, str(current)))
+    return crumbs
+
+
+def scan_names(folder: Path, roots: list[Path]) -> list[tuple[str, bool]]:
+    """Return (name, is_dir) for every visible entry, without a stat; symlinks leading outside the roots are left out."""
+    found: list[tuple[str, bool]] = []
+    with os.scandir(folder) as it:
+        for item in it:
+            name = item.name
+            if name[0] == ".":
+                continue
+            try:
+                if item.is_symlink():
+                    target = Path(item.path).resolve()
+                    if not any(target == r or r in target.parents for r in roots):
+                        continue
+                    found.append((name, item.is_dir()))
+                else:
+                    found.append((name, item.is_dir(follow_symlinks=False)))
+            except OSError:
+                continue  # vanished or unreadable while listing
+    return found
+
+
+def stat_names(folder: Path, names: list[str]) -> dict[str, tuple[int, int]]:
+    """Return (size, mtime_ns) per name; a folder's stats are reused for STAT_TTL seconds while it is unchanged."""
+    try:
+        dir_mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        dir_mtime = -1
+    key, now = str(folder), time.monotonic()
+    with _cache_lock:
+        cached = _stat_cache.get(key)
+    fresh = cached is not None and cached[0] == dir_mtime and now - cached[1] < STAT_TTL
+    stats = dict(cached[2]) if fresh else {}
+    missing = [n for n in names if n not in stats]
+    base = str(folder)
+    for name in missing:
+        try:
+            st = os.stat(os.path.join(base, name))
+            stats[name] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stats[name] = (0, 0)
+    if missing:
+        with _cache_lock:
+            _stat_cache[key] = (dir_mtime, cached[1] if fresh else now, stats)
+            _stat_cache.move_to_end(key)
+            while len(_stat_cache) > STAT_CACHE_FOLDERS:
+                _stat_cache.popitem(last=False)
+    return stats
+
+
+def is_video_name(name: str) -> bool:
+    """Return True when the name ends in a video extension."""
+    dot = name.rfind(".")
+    return dot > 0 and name[dot:].lower() in VIDEO_EXTENSIONS
+
+
+def encode_cursor(is_dir: bool, name: str, value: int, sort: str) -> str:
+    """Return an opaque cursor naming the last entry of a page."""
+    raw = json.dumps([is_dir, name, value, sort])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[bool, tuple[int, str, str]]:
+    """Turn a cursor back into (is_dir, sort key), or raise a clear error."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        is_dir, name, value, cursor_sort = json.loads(raw)
+        if cursor_sort != sort or not isinstance(name, str):
+            raise ValueError
+        return bool(is_dir), (int(value), name.casefold(), name)
+    except (ValueError, TypeError):
+        raise ServiceError("cursor: this page link is not valid (it belongs to another sort); go back to the first page",
+                           field="cursor") from None
+
+
+def list_folder(
+    path: str | None, roots: list[Path], *, sort: str = "name", order: str = "asc", videos_only: bool = False,
+    search: str = "", cursor: str | None = None, limit: int = PAGE_SIZE,
+) -> Listing:
+    """Return one page of a folder: folders first, then files, in the chosen order; `cursor` continues a listing."""
+    if sort not in SORTS:
+        raise ServiceError(f"sort: use one of {', '.join(SORTS)}", field="sort")
+    if order not in ORDERS:
+        raise ServiceError("order: use asc or desc", field="order")
+    limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+    folder = resolve_folder(path, roots)
+    root = root_of(folder, roots)
+    try:
+        items = scan_names(folder, roots)
+    except PermissionError:
+        raise ServiceError(f"path: Frame Shift may not read {folder}; check its permissions", field="path") from None
+    originals = {original_stem(n) for n, d in items if not d and CONVERTED_SUFFIX in n} - {None}
+    needle = search.strip().casefold()
+    if needle:
+        items = [(n, d) for n, d in items if needle in n.casefold()]
+    if videos_only:
+        items = [(n, d) for n, d in items if d or is_video_name(n)]
+    stats = stat_names(folder, [n for n, _ in items]) if sort != "name" else {}
+    pick = 0 if sort == "size" else 1
+
+    def key(name: str, is_dir: bool) -> tuple[int, str, str]:
+        value = 0 if sort == "name" or (is_dir and sort == "size") else stats[name][pick]
+        return (value, name.casefold(), name)
+
+    groups = [sorted(key(n, d) for n, d in items if d), sorted(key(n, d) for n, d in items if not d)]
+    start = 0
+    if cursor:
+        cursor_dir, cursor_key = decode_cursor(cursor, sort)
+        group = groups[0 if cursor_dir else 1]
+        if order == "asc":
+            pos = bisect.bisect_right(group, cursor_key)
+        else:
+            pos = len(group) - bisect.bisect_left(group, cursor_key)
+        start = pos + (0 if cursor_dir else len(groups[0]))
+    if order == "desc":
+        groups = [g[::-1] for g in groups]
+    ordered = [(k, True) for k in groups[0]] + [(k, False) for k in groups[1]]
+    window = ordered[start:start + limit]
+    page_stats = stats or stat_names(folder, [k[2] for k, _ in window])
+    base = str(folder)
+    entries = []
+    for (_, _, name), is_dir in window:
+        size, mtime_ns = page_stats.get(name, (0, 0))
+        video = not is_dir and is_video_name(name)
+        converted = video and name.rpartition(".")[0] in originals
+        entries.append(Entry(name, os.path.join(base, name), is_dir, size, mtime_ns, video, converted))
+    more = start + limit < len(ordered)
+    last = window[-1] if window else None
+    return Listing(
+        folder=folder, root=root, crumbs=breadcrumbs(folder, root), entries=entries, total=len(ordered), sort=sort,
+        order=order, videos_only=videos_only, search=search.strip(), cursor=cursor,
+        next_cursor=encode_cursor(last[1], last[0][2], last[0][0], sort) if more and last else None, roots=list(roots),
+    )
+
+
+def videos_under(path: str, roots: list[Path], limit: int) -> list[str]:
+    """Return every video file in a folder and its subfolders (not hidden, not already a converted output)."""
+    folder = resolve_folder(path, roots)
+    found: list[str] = []
+    for current, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not is_hidden(d))
+        for name in sorted(files):
+            if is_hidden(name) or is_converted_output(name):
+                continue
+            if os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
+                continue
+            candidate = os.path.join(current, name)
+            try:
+                resolved = resolve_inside(candidate, roots)
+            except PathError:
+                continue  # a symlink leading outside the media roots
+            if resolved.is_file():
+                found.append(str(resolved))
+            if len(found) > limit:
+                raise ServiceError(f"{path} holds more than {limit} videos; select a smaller folder", field="folders")
+    return found

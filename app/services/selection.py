@@ -1,0 +1,71 @@
+"""The server-side selection of files a browser session is about to configure."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from app.extensions import db
+from app.models import Selection
+from app.services.errors import ServiceError
+from app.services.files import videos_under
+from app.services.jobs import MAX_BATCH
+from tasks.paths import PathError, resolve_inside
+
+
+def get_selection(selection_id: str | None) -> list[str]:
+    """Return the selected paths in the order they were picked (empty for an unknown id)."""
+    row = db.session.get(Selection, selection_id) if selection_id else None
+    return list(row.paths) if row else []
+
+
+def _file(raw: object, roots: list[Path]) -> str:
+    if not isinstance(raw, str):
+        raise ServiceError("add: give file paths as strings", field="add")
+    try:
+        path = resolve_inside(raw, roots)
+    except PathError as exc:
+        raise ServiceError(f"add: {exc}", field="add") from None
+    if not path.is_file():
+        raise ServiceError(f"add: {raw} is not a file; use 'folders' to select a folder's videos", field="add")
+    return str(path)
+
+
+def change_selection(
+    selection_id: str | None, roots: list[Path], *, add: list | None = None, remove: list | None = None,
+    folders: list | None = None, clear: bool = False,
+) -> tuple[str, list[str]]:
+    """Apply additions, removals and recursive folder picks; return the (possibly new) id and the paths."""
+    for name, value in (("add", add), ("remove", remove), ("folders", folders)):
+        if value is not None and not isinstance(value, list):
+            raise ServiceError(f"{name}: give a list of paths", field=name)
+    row = db.session.get(Selection, selection_id) if selection_id else None
+    if row is None:
+        row = Selection(id=str(uuid.uuid4()), paths=[])
+        db.session.add(row)
+    current: dict[str, None] = {} if clear else dict.fromkeys(row.paths or [])
+    for raw in add or []:
+        current[_file(raw, roots)] = None
+    for raw in folders or []:
+        if not isinstance(raw, str):
+            raise ServiceError("folders: give folder paths as strings", field="folders")
+        current.update(dict.fromkeys(videos_under(raw, roots, MAX_BATCH)))
+    for raw in remove or []:
+        current.pop(str(raw), None)
+        try:
+            current.pop(str(resolve_inside(str(raw), roots, must_exist=False)), None)
+        except PathError:
+            pass
+    if len(current) > MAX_BATCH:
+        raise ServiceError(f"at most {MAX_BATCH} files can be selected at once; pick fewer", field="add")
+    row.paths = list(current)
+    db.session.commit()
+    return row.id, row.paths
+
+
+def clear_selection(selection_id: str | None) -> None:
+    """Forget a selection (after its jobs were created)."""
+    row = db.session.get(Selection, selection_id) if selection_id else None
+    if row is not None:
+        row.paths = []
+        db.session.commit()

@@ -1,0 +1,173 @@
+"""The configure page: conversion settings for the selected files, presets, command preview, submit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session
+from werkzeug.datastructures import MultiDict
+
+from app.services import jobs as job_service
+from app.services import presets as preset_service
+from app.services.errors import ServiceError
+from app.services.selection import clear_selection, get_selection
+from app.views.files import SELECTION_KEY
+from tasks import spec as spec_rules
+from tasks.paths import PathError, plan_output, resolve_inside
+
+bp = Blueprint("configure", __name__)
+
+BASIC_FIELDS = ("video_codec", "rate_mode", "crf", "video_bitrate", "preset", "bit_depth", "max_height",
+                "audio_codec", "audio_quality", "container", "subtitles", "threads")
+HELP = {
+    "mode": "Basic builds the command from the fields below; custom uses your own FFmpeg options instead.",
+    "video_codec": "libx265 (H.265) is small and widely supported; libx264 plays everywhere; libsvtav1 (AV1) is "
+                   "smallest but slow on old devices; copy keeps the video stream as it is.",
+    "rate_mode": "CRF keeps the quality constant (recommended); bitrate aims at a fixed rate instead.",
+    "crf": "Lower means better quality and bigger files: 0–51 for H.264/H.265 (22 is a good start), 0–63 for AV1.",
+    "video_bitrate": "Used with the bitrate mode, e.g. 4M or 2500k.",
+    "preset": "Slower presets give smaller files at the same quality but take longer.",
+    "bit_depth": "10-bit avoids banding and is usually smaller; choose 8-bit for old players.",
+    "max_height": "Shrink taller videos to this many lines, keeping the aspect ratio; empty keeps the size.",
+    "audio_codec": "Opus is small and good; AAC plays everywhere; copy keeps the audio as it is.",
+    "audio_quality": "The audio bitrate: low, medium or high.",
+    "container": "The output file type. WebM holds only AV1 video and Opus audio.",
+    "subtitles": "copy keeps subtitles (converted to what the container holds); none drops them.",
+    "threads": "FFmpeg threads for these jobs; 0 uses the follower's FFMPEG_THREADS.",
+    "custom_args": "FFmpeg output options only, e.g. -c:v libx264 -crf 20 -c:a copy. Frame Shift adds the input, "
+                   "the output and progress reporting; inputs, outputs, files and URLs are refused.",
+    "output_dir": "A folder inside the media folders; each output is NAME_converted.EXT in it.",
+    "if_exists": "If NAME_converted.EXT exists already: rename (NAME_converted (2).EXT), fail, or overwrite it.",
+}
+CHOICES = {
+    "mode": spec_rules.MODES, "video_codec": spec_rules.VIDEO_CODECS, "rate_mode": spec_rules.RATE_MODES,
+    "preset": spec_rules.PRESETS, "bit_depth": (10, 8), "audio_codec": spec_rules.AUDIO_CODECS,
+    "audio_quality": spec_rules.AUDIO_QUALITIES, "container": spec_rules.CONTAINERS,
+    "subtitles": spec_rules.SUBTITLE_MODES, "if_exists": spec_rules.IF_EXISTS,
+}
+
+
+def spec_from_form(form: MultiDict) -> dict[str, Any]:
+    """Turn the configure form into spec JSON (parse_spec validates it)."""
+    spec: dict[str, Any] = {k: form.get(k) for k in BASIC_FIELDS if form.get(k) is not None}
+    spec["mode"] = form.get("mode") or "basic"
+    spec["custom_args"] = form.get("custom_args") or ""
+    spec["if_exists"] = form.get("if_exists") or "rename"
+    spec["output_dir"] = None
+    if form.get("output_location") == "folder":
+        folder = (form.get("output_dir") or "").strip()
+        if not folder:
+            raise ServiceError("output_dir: type a folder inside the media folders, or choose 'beside the source'",
+                               field="output_dir")
+        spec["output_dir"] = folder
+    return spec
+
+
+def form_values(spec: dict[str, Any], form: MultiDict | None = None) -> dict[str, Any]:
+    """Return what the form shows: a spec's values, or exactly what the user typed after an error."""
+    values = {**spec_rules.ConversionSpec().to_dict(), **{k: v for k, v in spec.items() if k in HELP}}
+    values["output_location"] = "folder" if values.get("output_dir") else "beside"
+    if form is not None:
+        values.update({k: form.get(k) for k in (*HELP, "output_location") if form.get(k) is not None})
+    values["max_height"] = values.get("max_height") or ""
+    values["output_dir"] = values.get("output_dir") or ""
+    return values
+
+
+def render_form(values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200):
+    """Render the configure page."""
+    paths = get_selection(session.get(SELECTION_KEY))
+    presets = [p.to_dict() for p in preset_service.list_presets()]
+    return render_template(
+        "configure/index.html", values=values, errors=errors or {}, paths=paths, presets=presets, help=HELP,
+        choices=CHOICES, roots=current_app.config["MEDIA_ROOTS"], preset_id=request.args.get("preset_id", type=int),
+    ), status
+
+
+@bp.get("/configure")
+def index():
+    """The settings form for the selected files (a preset's values with ?preset=ID)."""
+    spec: dict[str, Any] = {}
+    preset_id = request.args.get("preset_id", type=int)
+    if preset_id:
+        spec = preset_service.get_preset(preset_id).spec
+    return render_form(form_values(spec))
+
+
+@bp.post("/configure")
+def submit():
+    """Create one job per selected file, then go to the queue."""
+    paths = get_selection(session.get(SELECTION_KEY))
+    try:
+        if not paths:
+            raise ServiceError("inputs: no files are selected; pick some on the Files page first", field="inputs")
+        created = job_service.create_jobs(paths, spec_from_form(request.form))
+    except ServiceError as exc:
+        return render_form(form_values({}, request.form), {exc.field or "form": exc.message}, exc.status)
+    clear_selection(session.get(SELECTION_KEY))
+    flash(f"{len(created)} job{'s' if len(created) != 1 else ''} queued", "ok")
+    return redirect("/")
+
+
+@bp.post("/api/configure/preview")
+def preview():
+    """The exact FFmpeg command the first selected file would get (form-encoded fields, like the page posts)."""
+    spec = job_service.validate_spec(spec_from_form(request.form))
+    roots = current_app.config["MEDIA_ROOTS"]
+    paths = get_selection(session.get(SELECTION_KEY))
+    if not paths:
+        raise ServiceError("inputs: no files are selected; pick some on the Files page first", field="inputs")
+    steps = (("inputs", lambda: resolve_inside(paths[0], roots)),
+             ("output_dir", lambda: resolve_inside(spec.output_dir, roots) if spec.output_dir else None))
+    found = {}
+    for field, step in steps:
+        try:
+            found[field] = step()
+        except PathError as exc:
+            raise ServiceError(f"{field}: {exc}", field=field) from None
+    source, folder = found["inputs"], found["output_dir"]
+    if folder is not None and not folder.is_dir():
+        raise ServiceError(f"output_dir: {spec.output_dir} is not a folder", field="output_dir")
+    try:
+        output = plan_output(source, spec.container, spec.if_exists, folder)
+    except PathError as exc:
+        raise ServiceError(f"output: {exc}", field="output") from None
+    argv = job_service.preview_argv(spec, str(source), str(output))
+    return jsonify({"argv": argv, "input": str(source), "output": str(output), "count": len(paths)})
+
+
+def preset_payload() -> tuple[Any, Any]:
+    """Read a preset's name and spec from JSON ({"name", "spec"}) or from the configure form."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise ServiceError("the request body must be a JSON object")
+        return data.get("name"), data.get("spec")
+    return request.form.get("preset_name"), spec_from_form(request.form)
+
+
+@bp.get("/api/presets")
+def list_presets():
+    """Every preset, built-in ones first."""
+    return jsonify({"presets": [p.to_dict() for p in preset_service.list_presets()]})
+
+
+@bp.post("/api/presets")
+def create_preset():
+    """Save a new preset."""
+    name, spec = preset_payload()
+    return jsonify(preset_service.create_preset(name, spec).to_dict()), 201
+
+
+@bp.put("/api/presets/<int:preset_id>")
+def update_preset(preset_id: int):
+    """Rename a preset or replace its settings."""
+    name, spec = preset_payload()
+    return jsonify(preset_service.update_preset(preset_id, name, spec).to_dict())
+
+
+@bp.delete("/api/presets/<int:preset_id>")
+def delete_preset(preset_id: int):
+    """Delete a preset of one's own."""
+    preset_service.delete_preset(preset_id)
+    return jsonify({"deleted": preset_id})
