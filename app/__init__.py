@@ -44,6 +44,10 @@ def register_blueprints(flask_app: Flask) -> None:
     flask_app.register_blueprint(stream.bp)
     for pages in (jobs, followers, settings):
         flask_app.register_blueprint(pages.bp)
+    from app.views import configure, files  # UI-files: file browser and configure page
+
+    flask_app.register_blueprint(files.bp)
+    flask_app.register_blueprint(configure.bp)
     from app.auth import init_auth
     from app.views import ops
 
