@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from app.services import preferences
+from app.services import notify, preferences
 from app.services.errors import ServiceError
 from tasks import spec as spec_choices
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+EVENT_LABELS = {"job_failed": "a job fails", "job_succeeded": "a job succeeds",
+                "batch_finished": "every job of a batch (one submit) has finished"}
 
 
 def page(error: ServiceError | None = None, section: str | None = None, status: int = 200):
@@ -16,8 +18,8 @@ def page(error: ServiceError | None = None, section: str | None = None, status: 
     form = request.form if error else {}
     return render_template(
         "settings/index.html",
-        notify=preferences.notify_settings(),
-        events=preferences.EVENTS,
+        notify=notify.notification_settings(),
+        events=EVENT_LABELS,
         defaults={**preferences.job_defaults(), **(form if section == "defaults" else {})},
         targets_text=form.get("targets") if section == "notifications" else None,
         auto_retry=form.get("auto_retry") if section == "retry" else preferences.auto_retry(),
@@ -46,17 +48,25 @@ def index():
 
 @bp.post("/notifications")
 def notifications():
-    """Store notification targets and events."""
+    """Store notification targets (one Apprise URL a line) and events."""
     def action():
-        targets = preferences.save_notify_settings(request.form.get("targets", ""), request.form.getlist("events"))
-        return f"Notification settings saved ({len(targets)} target{'s' if len(targets) != 1 else ''} added here)."
+        lines = [line.strip() for line in request.form.get("targets", "").splitlines()]
+        urls = [line for line in lines if line and not line.startswith("#")]
+        notify.update_notification_settings(urls=urls, events=request.form.getlist("events"))
+        return f"Notification settings saved ({len(urls)} target{'s' if len(urls) != 1 else ''} added here)."
     return save("notifications", action)
 
 
 @bp.post("/notifications/test")
 def test_notification():
-    """Send a test notification to every target."""
-    return save("notifications", lambda: preferences.send_test_notification().capitalize() + ".")
+    """Send a test notification to every target and say what happened."""
+    def action():
+        result = notify.send_test()
+        if not result["ok"]:
+            problems = "; ".join(result["errors"])
+            raise ServiceError(f"the test notification reached {result['sent']} target(s); {problems}", status=502)
+        return f"Test notification sent to {result['sent']} target{'s' if result['sent'] != 1 else ''}."
+    return save("notifications", action)
 
 
 @bp.post("/defaults")
