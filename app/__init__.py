@@ -31,9 +31,13 @@ def register_extensions(flask_app: Flask) -> None:
     db.init_app(flask_app)
     redis_store.init_app(flask_app)
     celery_app.conf.update(broker_url=flask_app.config["REDIS_URL"], result_backend=flask_app.config["REDIS_URL"])
+    from app import observability
+    from app.services import notify
     from app.services.schema import upgrade_database
 
+    observability.init_app(flask_app)
     upgrade_database(flask_app)
+    notify.install()
 
 
 def register_blueprints(flask_app: Flask) -> None:
