@@ -1,9 +1,11 @@
-"""Operations endpoints: /healthz for healthchecks, /metrics for Prometheus."""
+"""Operations endpoints: /healthz, /metrics (Prometheus) and the notification settings API."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
+from app.services import notify
+from app.services.errors import ServiceError
 from app.services.metrics import collect_health, render_metrics
 
 bp = Blueprint("ops", __name__)
@@ -20,3 +22,24 @@ def healthz():
 def metrics() -> Response:
     """Prometheus text format: jobs by status, queue length, follower slots, encode seconds, bytes saved."""
     return Response(render_metrics(), mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+@bp.get("/api/notifications")
+def notification_settings():
+    """Notification targets (environment ones with secrets hidden) and which events send."""
+    return jsonify(notify.notification_settings())
+
+
+@bp.put("/api/notifications")
+def update_notifications():
+    """Store targets and events: {"urls": [...Apprise URLs], "events": ["job_failed", ...]}."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ServiceError('send a JSON object like {"urls": [...], "events": [...]}')
+    return jsonify(notify.update_notification_settings(data.get("urls"), data.get("events")))
+
+
+@bp.post("/api/notifications/test")
+def test_notification():
+    """Send a test message to every target now; report what each one said."""
+    return jsonify(notify.send_test())

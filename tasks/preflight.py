@@ -1,0 +1,62 @@
+"""A follower's settings checked when the worker starts, one clear line per problem."""
+
+from __future__ import annotations
+
+import shutil
+
+from tasks.paths import parse_roots
+
+WHOLE = (
+    "FFMPEG_THREADS",
+    "FFMPEG_DECODER_THREADS",
+    "FFMPEG_ENCODER_THREADS",
+    "JOB_LEASE_SECONDS",
+    "CELERY_VISIBILITY_TIMEOUT",
+    "CELERY_RESULT_EXPIRES",
+)
+
+
+def follower_problems(env: dict[str, str]) -> list[str]:
+    """Return what is wrong with a follower's environment (empty when it may start)."""
+    problems: list[str] = []
+    token = env.get("SHARED_TOKEN", "")
+    if len(token) < 16:
+        problems.append(
+            "SHARED_TOKEN is missing or shorter than 16 characters: set the same long random value "
+            "as on the leader (make run and docker-compose pass it for you)"
+        )
+    roots_text = env.get("MEDIA_ROOTS") or env.get("FRAME_SHIFT_HOME") or ""
+    roots = parse_roots(roots_text)
+    if not roots:
+        problems.append(
+            "no media folder: set FRAME_SHIFT_HOME (or MEDIA_ROOTS) to the shared media path, "
+            "the same path the leader uses"
+        )
+    for root in roots:
+        if not root.is_dir():
+            problems.append(
+                f"media folder {root} does not exist here: mount the shared media at the same path as "
+                "on the leader, or fix FRAME_SHIFT_HOME/MEDIA_ROOTS"
+            )
+    url = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append(f"REDIS_URL={url!r}: must start with redis://, rediss:// or unix://")
+    for key in WHOLE:
+        value = env.get(key)
+        if value not in (None, "") and not (value.isdigit()):
+            problems.append(f"{key}={value!r}: must be a whole number >= 0")
+    interval = env.get("PROGRESS_INTERVAL")
+    if interval not in (None, ""):
+        try:
+            if float(interval) <= 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"PROGRESS_INTERVAL={interval!r}: must be a number of seconds above 0")
+    for key, default in (("FFMPEG_BIN", "ffmpeg"), ("FFPROBE_BIN", "ffprobe")):
+        binary = env.get(key) or default
+        if shutil.which(binary) is None:
+            problems.append(f"{key}: {binary!r} was not found: install FFmpeg (apt-get install ffmpeg) or set {key}")
+    dsn = env.get("SENTRY_DSN", "")
+    if dsn and not dsn.startswith(("http://", "https://")):
+        problems.append(f"SENTRY_DSN={dsn!r}: must be the https://KEY@HOST/PROJECT address from your Sentry project")
+    return problems

@@ -1,0 +1,100 @@
+"""Sentry: a real worker reports a task's exception to a local Sentry endpoint; no DSN, no SDK."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import TOKEN
+from tests.deploy.recorder import Recorder
+from tests.support import HOSTNAME, ROOT, Proc, base_env, wait_for, worker_argv
+
+
+def envelope_events(bodies: list[bytes]) -> list[dict]:
+    """Error events in Sentry envelopes (newline-separated JSON: header, item header, item)."""
+    events = []
+    for body in bodies:
+        lines = body.split(b"\n")
+        for header, payload in zip(lines[1::2], lines[2::2]):
+            if header and json.loads(header).get("type") == "event":
+                events.append(json.loads(payload))
+    return events
+
+
+def test_exception_in_a_task_reaches_sentry(tmp_path, redis_server, clips):
+    from tasks.celery_app import celery_app
+
+    with Recorder() as sentry:
+        dsn = f"http://publickey@127.0.0.1:{sentry.port}/42"
+        env = base_env(redis_server.url, clips["root"], tmp_path, TOKEN, SENTRY_DSN=dsn,
+                       SENTRY_ENVIRONMENT="ci-check")
+        worker = Proc(worker_argv("sentry"), env, tmp_path / "sentry-worker.log").start()
+        try:
+            celery_app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
+            wait_for(lambda: celery_app.control.ping(destination=[f"sentry@{HOSTNAME}"], timeout=0.5)
+                     or not worker.alive(), 60, what="worker to answer")
+            assert worker.alive(), worker.output()[-3000:]
+            # A payload that is not a dict: the task breaks with an unexpected AttributeError.
+            result = celery_app.send_task("transcode.run", args=[["not", "a", "payload"]],
+                                          queue=f"sentry@{HOSTNAME}.dq2")
+            with pytest.raises(AttributeError):
+                result.get(timeout=30)
+            events = wait_for(lambda: envelope_events(sentry.bodies("/api/42/envelope/")), 30,
+                              what="an event at the Sentry endpoint")
+        finally:
+            worker.stop()
+    event = events[0]
+    assert event["environment"] == "ci-check"
+    assert event["exception"]["values"][-1]["type"] == "AttributeError"
+    assert event["tags"]["component"] == "worker" and event["tags"]["celery_task_id"] == result.id
+    assert event["contexts"]["trace"]["op"] == "queue.task.celery"
+
+
+def test_flask_errors_reach_sentry_and_nothing_without_dsn(tmp_path, redis_server, clips):
+    import sentry_sdk
+
+    from app import create_app, observability
+    from tasks.observability import init_sentry
+
+    assert init_sentry("", "x", "web") is False
+    with Recorder() as sentry:
+        flask_app = create_app({"FRAME_SHIFT_HOME": str(clips["root"]), "DATA_DIR": str(tmp_path / "data"),
+                                "REDIS_URL": redis_server.url, "SHARED_TOKEN": TOKEN, "AUTH_DISABLED": True,
+                                "SENTRY_DSN": f"http://k@127.0.0.1:{sentry.port}/7", "SENTRY_ENVIRONMENT": "stage"})
+
+        def boom():
+            raise RuntimeError("view exploded")
+
+        flask_app.add_url_rule("/boom-for-sentry", "boom", boom)
+        try:
+            response = flask_app.test_client().get("/boom-for-sentry")
+            assert response.status_code == 500 and "view exploded" not in response.get_data(as_text=True)
+            sentry_sdk.flush(5)
+            events = wait_for(lambda: envelope_events(sentry.bodies("/api/7/envelope/")), 10, what="web event")
+        finally:
+            sentry_sdk.init()  # back to a client without DSN for the rest of the session
+            observability._started = None
+    assert any(e["environment"] == "stage" and e["tags"]["component"] == "web"
+               and "view exploded" in json.dumps(e) for e in events)
+    assert sentry_sdk.get_client().transport is None  # no DSN: nothing can be sent
+
+
+def test_worker_refuses_bad_settings_with_one_line_each(tmp_path):
+    env = base_env("redis://127.0.0.1:1/0", tmp_path / "missing", tmp_path, "short", FFMPEG_THREADS="many",
+                   SENTRY_DSN="nope")
+    done = subprocess.run(worker_argv("bad"), env=env, capture_output=True, text=True, timeout=60,
+                          cwd=str(ROOT))
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if "configuration problem" in line]
+    assert lines == [
+        "frameshift worker: configuration problem: SHARED_TOKEN is missing or shorter than 16 characters: set the same "
+        "long random value as on the leader (make run and docker-compose pass it for you)",
+        f"frameshift worker: configuration problem: media folder {tmp_path / 'missing'} does not exist here: mount the "
+        "shared media at the same path as on the leader, or fix FRAME_SHIFT_HOME/MEDIA_ROOTS",
+        "frameshift worker: configuration problem: FFMPEG_THREADS='many': must be a whole number >= 0",
+        "frameshift worker: configuration problem: SENTRY_DSN='nope': must be the https://KEY@HOST/PROJECT address "
+        "from your Sentry project",
+    ]
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
