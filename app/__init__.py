@@ -52,6 +52,9 @@ def register_blueprints(flask_app: Flask) -> None:
 
     flask_app.register_blueprint(files.bp)
     flask_app.register_blueprint(configure.bp)
+    from app.views import followers_api  # followers: /api/followers, /api/queue
+
+    flask_app.register_blueprint(followers_api.bp)
     from app.auth import init_auth
     from app.views import ops
 

@@ -1,0 +1,45 @@
+"""JSON API for followers and the queue switch (the Followers page's buttons call these)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from app.services import followers as follower_service
+
+bp = Blueprint("followers_api", __name__, url_prefix="/api")
+
+
+@bp.get("/followers")
+def index():
+    """Every follower: state, slots, current jobs, heartbeat, encoders, FFmpeg version, done/failed."""
+    return jsonify({"followers": follower_service.list_followers()})
+
+
+@bp.post("/followers/<name>/drain")
+def drain(name: str):
+    """Finish current jobs, take no new ones."""
+    return jsonify(follower_service.drain_follower(name))
+
+
+@bp.post("/followers/<name>/resume")
+def resume(name: str):
+    """Take new jobs again."""
+    return jsonify(follower_service.resume_follower(name))
+
+
+@bp.get("/queue")
+def queue():
+    """Whether the queue is paused, with job counts and capacity."""
+    return jsonify(follower_service.queue_state())
+
+
+@bp.post("/queue/pause")
+def pause():
+    """Start nothing new; running jobs go on."""
+    return jsonify(follower_service.pause_queue())
+
+
+@bp.post("/queue/resume")
+def resume_queue():
+    """Start dispatching again."""
+    return jsonify(follower_service.resume_queue())
