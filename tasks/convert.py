@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.command import build_argv
-from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeRefused
+from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted, TranscodeRefused
 from tasks.ffmpeg_lib import ProbeError, probe
 from tasks.follower import FollowerSettings
 from tasks.paths import PathError, free_name, map_path, resolve_inside, temp_output, unmap_path
@@ -57,32 +57,51 @@ def place_output(temp: Path, final: Path, if_exists: str) -> Path:
     raise TranscodeError(f"could not find a free name beside {final}")
 
 
+def mapping_note(leader_path: str, local_path: str, pairs: list[tuple[str, str]]) -> str:
+    """Explain how this follower translated a leader path, for error messages."""
+    if not pairs:
+        return ("; FOLLOWER_PATH_MAP is not set, so this follower looks for the leader's path as it is: mount the "
+                "media at the same path, or set FOLLOWER_PATH_MAP=LEADER_FOLDER=LOCAL_FOLDER")
+    shown = ";".join(f"{leader}={local}" for leader, local in pairs)
+    if local_path != leader_path:
+        return f"; the leader's path {leader_path} was mapped to {local_path} by FOLLOWER_PATH_MAP={shown}"
+    return f"; no entry of FOLLOWER_PATH_MAP={shown} matches the leader's path {leader_path}"
+
+
 def run_attempt(
     payload: dict[str, Any],
     settings: FollowerSettings,
     report: Callable[[dict[str, Any]], None],
-    should_cancel: Callable[[], bool],
+    should_stop: Callable[[], str | None],
     tag: str,
 ) -> dict[str, Any]:
-    """Convert payload['input'] to payload['output']; return the result or raise TranscodeError."""
+    """Convert payload['input'] to payload['output']; return the result or raise TranscodeError.
+
+    should_stop() returns None to go on, 'shutdown' when this follower is stopping, or why the
+    leader wants the attempt stopped.
+    """
     try:
         spec = parse_spec(payload.get("spec"))
     except SpecError as exc:
         raise TranscodeRefused(f"invalid conversion spec: {exc}") from None
-    local_in = map_path(str(payload.get("input", "")), settings.path_map)
-    local_out = map_path(str(payload.get("output", "")), settings.path_map)
+    leader_in, leader_out = str(payload.get("input", "")), str(payload.get("output", ""))
+    local_in = map_path(leader_in, settings.path_map)
+    local_out = map_path(leader_out, settings.path_map)
     try:
         source = resolve_inside(local_in, settings.media_roots)
     except PathError as exc:
-        raise TranscodeRefused(f"input not usable on this follower: {exc}") from None
+        note = mapping_note(leader_in, local_in, settings.path_map)
+        raise TranscodeRefused(f"input not usable on this follower: {exc}{note}") from None
     try:
         final = resolve_inside(local_out, settings.media_roots, must_exist=False)
     except PathError as exc:
-        raise TranscodeRefused(f"output not allowed on this follower: {exc}") from None
+        note = mapping_note(leader_out, local_out, settings.path_map)
+        raise TranscodeRefused(f"output not allowed on this follower: {exc}{note}") from None
     if final == source:
         raise TranscodeRefused("the output would replace the source file")
     if not final.parent.is_dir():
-        raise TranscodeError(f"the output folder {final.parent} does not exist on this follower")
+        note = mapping_note(leader_out, local_out, settings.path_map)
+        raise TranscodeError(f"the output folder {final.parent} does not exist on this follower{note}")
     try:
         source_info = media_summary(probe(str(source), settings.ffprobe_bin))
     except ProbeError as exc:
@@ -96,10 +115,13 @@ def run_attempt(
         report({"stage": "encoding", **progress.to_dict()})
 
     try:
-        outcome = run_ffmpeg(argv, source_info["duration"], on_progress, should_cancel,
+        outcome = run_ffmpeg(argv, source_info["duration"], on_progress, lambda: bool(should_stop()),
                              on_start=lambda pid: report({"stage": "started", "ffmpeg_pid": pid, "percent": 0.0}))
         if outcome.cancelled:
-            raise TranscodeCancelled("cancelled", None, outcome.log_tail[-20:])
+            reason = should_stop() or "cancel"
+            if reason == "shutdown":
+                raise TranscodeInterrupted("interrupted: this follower was shutting down", None, outcome.log_tail[-20:])
+            raise TranscodeCancelled("cancelled" if reason == "cancel" else reason, None, outcome.log_tail[-20:])
         if outcome.exit_code != 0:
             last = next((line for line in reversed(outcome.log_tail) if line.strip()), "")
             raise TranscodeError(

@@ -9,7 +9,8 @@ def cancel(task_id: str) -> str:
 
 
 def claim(task_id: str) -> str:
-    """Set once (NX) by the follower that starts an attempt: an attempt never runs twice."""
+    """Set once (NX) by whoever decides an attempt's fate first: the follower that starts it,
+    or the leader that gives it up before it started. An attempt never runs twice."""
     return f"{PREFIX}:claim:{task_id}"
 
 
@@ -23,6 +24,12 @@ def follower(hostname: str) -> str:
     return f"{PREFIX}:follower:{hostname}"
 
 
+def stopping(hostname: str) -> str:
+    """Set by a follower's main process on SIGTERM: its running attempts stop and report interrupted."""
+    return f"{PREFIX}:stopping:{hostname}"
+
+
+LEADER_CLAIM = "leader:given-up"
 FOLLOWERS = f"{PREFIX}:followers"
 LIVE_CHANNEL = f"{PREFIX}:live"
 WAKE_CHANNEL = f"{PREFIX}:wake"

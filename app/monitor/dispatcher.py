@@ -21,6 +21,7 @@ from tasks.signing import sign
 
 log = logging.getLogger("frameshift.monitor")
 SCAN_FACTOR = 20
+REASON_SCAN = 200
 
 
 @dataclass
@@ -34,9 +35,7 @@ class Slot:
 
 def free_slots(registry: Registry) -> list[Slot]:
     """Return followers that are online, not draining, with free slots (most free first)."""
-    draining = {
-        row.name for row in db.session.execute(select(Follower).where(Follower.draining.is_(True))).scalars()
-    }
+    draining = draining_names()
     busy = registry.busy_counts()
     slots = []
     for name, state in registry.followers.items():
@@ -62,30 +61,48 @@ def payload_for(job: Job, task_id: str) -> dict:
     return sign(body, current_app.config["SHARED_TOKEN"])
 
 
+def waiting_reason(need: str | None, registry: Registry, draining: set[str], paused: bool) -> str:
+    """Say why a queued job is not running yet, in words a user understands."""
+    if paused:
+        return "waiting: the queue is paused"
+    up = [s for name, s in registry.followers.items() if registry.online(name) and not s.shutting_down]
+    if not up:
+        return "waiting: no follower is online"
+    if need:
+        able = [s for s in up if need in s.encoders]
+        if not able:
+            return f"waiting: no follower online has the {need} encoder"
+        if all(s.name in draining for s in able):
+            return f"waiting: every follower with the {need} encoder is draining"
+        return f"waiting for a free slot on a follower with {need}"
+    if all(s.name in draining for s in up):
+        return "waiting: every follower is draining"
+    return "waiting for a free follower slot"
+
+
 def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
-    """Send as many waiting jobs as there are free slots; return how many were sent."""
-    if get_setting(QUEUE_PAUSED, False):
-        return 0
-    slots = free_slots(registry)
+    """Send as many waiting jobs as there are free slots; return how many were sent.
+
+    Jobs that cannot go now get a waiting_reason (first REASON_SCAN in queue order).
+    """
+    paused = bool(get_setting(QUEUE_PAUSED, False))
+    slots = [] if paused else free_slots(registry)
     capacity = sum(s.free for s in slots)
-    if capacity == 0:
-        return 0
-    known_encoders = set().union(*(set(s.encoders) for s in registry.followers.values())) if registry.followers else set()
+    draining = draining_names()
     candidates = db.session.execute(
         select(Job).where(Job.status == JobStatus.QUEUED.value)
-        .order_by(Job.priority.desc(), Job.position, Job.id).limit(capacity * SCAN_FACTOR)
+        .order_by(Job.priority.desc(), Job.position, Job.id).limit(max(capacity * SCAN_FACTOR, REASON_SCAN))
     ).scalars().all()
     sent = 0
+    reasons: dict[str | None, str] = {}
     for job in candidates:
-        if not slots:
-            break
         need = job.required_encoder
         slot = next((s for s in slots if not need or need in s.encoders), None)
         if slot is None:
-            reason = (f"waiting: no follower online has the {need} encoder" if need not in known_encoders
-                      else f"waiting for a free slot on a follower with {need}")
-            if job.waiting_reason != reason:
-                job.waiting_reason = reason
+            if need not in reasons:
+                reasons[need] = waiting_reason(need, registry, draining, paused)
+            if job.waiting_reason != reasons[need]:
+                job.waiting_reason = reasons[need]
                 publish(job_message(job.to_dict()))
             continue
         send_job(celery_app, job, slot.name)
@@ -97,6 +114,11 @@ def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
             slots.sort(key=lambda s: (-s.free, s.name))
     db.session.commit()
     return sent
+
+
+def draining_names() -> set[str]:
+    """Return the followers an operator is draining."""
+    return set(db.session.execute(select(Follower.name).where(Follower.draining.is_(True))).scalars())
 
 
 def send_job(celery_app: Celery, job: Job, follower: str) -> None:
@@ -115,7 +137,7 @@ def send_job(celery_app: Celery, job: Job, follower: str) -> None:
         )
     except Exception as exc:  # noqa: BLE001
         log.error("could not send job %s to %s: %s", job.id, follower, exc)
-        transition(job, JobStatus.QUEUED, attempt_outcome=JobStatus.FAILED.value)
+        transition(job, JobStatus.QUEUED, attempt_outcome="abandoned")
         job.waiting_reason = f"could not reach the broker: {exc}"
         db.session.commit()
         raise

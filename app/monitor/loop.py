@@ -15,12 +15,13 @@ from app.extensions import db, redis_store
 from app.monitor.dispatcher import dispatch_ready
 from app.monitor.events import EventHandler
 from app.monitor.reaper import enforce_cancels, reap_lost
-from app.monitor.reconcile import reconcile
+from app.monitor.reconcile import reconcile, sweep
 from app.monitor.registry import Registry
 from tasks import keys
 
 log = logging.getLogger("frameshift.monitor")
 TICK = 0.5
+SWEEP_EVERY = 3.0
 
 
 class Monitor:
@@ -34,22 +35,31 @@ class Monitor:
         self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.stopping = threading.Event()
         self.ready = threading.Event()
+        self.broker_down = False
+        self._last_sweep = 0.0
 
     def receive_events(self) -> None:
         """Thread: put every Celery event in the inbox; reconnect after broker failures."""
+        interrupted = False
         while not self.stopping.is_set():
             try:
                 with self.celery_app.connection_for_read() as connection:
+                    connection.ensure_connection(max_retries=1)
                     receiver = self.celery_app.events.Receiver(
                         connection, handlers={"*": lambda e: self.inbox.put(("event", e))}
                     )
+                    if interrupted:
+                        log.info("event stream back")
+                        self.inbox.put(("reconnected", None))  # settle what happened meanwhile
+                        interrupted = False
                     self.ready.set()
                     receiver.capture(limit=None, timeout=None, wakeup=True)
             except Exception as exc:  # noqa: BLE001  (broker outages)
                 if self.stopping.is_set():
                     return
-                log.warning("event stream interrupted (%s); reconnecting", exc)
-                self.inbox.put(("reconnected", None))
+                if not interrupted:
+                    log.warning("event stream interrupted (%s); reconnecting", exc)
+                interrupted = True
                 time.sleep(1.0)
 
     def receive_wakeups(self) -> None:
@@ -91,7 +101,7 @@ class Monitor:
                     next_tick = time.monotonic() + TICK
                     self.tick()
                     want_dispatch = True
-                if want_dispatch:
+                if want_dispatch and not self.broker_down:
                     want_dispatch = False
                     self.safely(dispatch_ready, self.celery_app, self.registry)
             db.session.remove()
@@ -114,6 +124,7 @@ class Monitor:
             if kind == "event":
                 self.safely(self.events.handle, item)
             elif kind == "reconnected":
+                self.registry.grace_all()  # events were missed while the stream was down
                 self.safely(reconcile, self.celery_app, self.registry)
                 wake = True
             else:
@@ -126,9 +137,29 @@ class Monitor:
     def tick(self) -> None:
         """Twice a second: flush progress, reap lost work, push follower state to the database."""
         self.safely(self.events.flush)
-        self.safely(reap_lost, self.registry)
-        self.safely(enforce_cancels, self.celery_app)
+        if self.broker_reachable():
+            self.safely(reap_lost, self.celery_app, self.registry)
+            self.safely(enforce_cancels, self.celery_app)
+            if time.monotonic() - self._last_sweep >= SWEEP_EVERY:
+                self._last_sweep = time.monotonic()
+                self.safely(sweep, self.celery_app)
         self.safely(self.sync_followers)
+
+    def broker_reachable(self) -> bool:
+        """Ping Redis; while we cannot reach it, silence from followers proves nothing about them."""
+        try:
+            redis_store.client.ping()
+        except Exception as exc:  # noqa: BLE001
+            if not self.broker_down:
+                log.warning("cannot reach Redis (%s): not judging followers until it is back", exc)
+            self.broker_down = True
+            return False
+        if self.broker_down:
+            self.broker_down = False
+            log.info("Redis is back: every follower gets %s s to be heard again", self.registry.lost_after)
+            self.registry.grace_all()
+            return False
+        return True
 
     def sync_followers(self) -> None:
         """Refresh advertisements every few seconds and write the follower table."""

@@ -1,4 +1,4 @@
-"""Find work that nobody is doing any more: lost followers, cancels nobody answered."""
+"""Find work that nobody is doing any more: lost followers, messages nobody took, ignored cancels."""
 
 from __future__ import annotations
 
@@ -10,35 +10,71 @@ from celery import Celery
 from flask import current_app
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import ACTIVE, Job, utcnow
+from app.extensions import db, redis_store
+from app.models import ACTIVE, Job, JobStatus, utcnow
+from app.monitor.reconcile import FINAL_STATES, backend_state, settle
 from app.monitor.registry import Registry
 from app.services.jobs import request_stop
 from app.services.live import job_message, publish
-from app.services.outcomes import mark_lost
+from app.services.outcomes import mark_lost, mark_not_taken, mark_running
 from app.services.transitions import transition
-from app.models import JobStatus
+from tasks import keys
 
 log = logging.getLogger("frameshift.monitor")
+# A dispatched job that its (live) follower has not taken after this many lost-follower windows
+# had its message lost (a broker restart): it goes back to the queue.
+NOT_TAKEN_WINDOWS = 3
+MIN_NOT_TAKEN = 15.0
+CLAIM_TTL = 7 * 24 * 3600  # as long as the follower's own claim
 
 
-def reap_lost(registry: Registry) -> int:
-    """Fail (or re-queue) each active job whose follower went silent; return how many."""
+def leader_claims(task_id: str | None) -> bool:
+    """Take the attempt's claim for the leader; True means no follower ever started it (and none ever will)."""
+    if not task_id:
+        return True
+    try:
+        return bool(redis_store.client.set(keys.claim(task_id), keys.LEADER_CLAIM, nx=True, ex=CLAIM_TTL))
+    except Exception as exc:  # noqa: BLE001  (cannot know: assume it ran, never run it twice)
+        log.warning("could not check whether %s started: %s", task_id, exc)
+        return False
+
+
+def reap_lost(celery_app: Celery, registry: Registry) -> int:
+    """End each active job whose follower went silent (or never took it); return how many changed."""
     now = time.time()
+    not_taken_after = max(MIN_NOT_TAKEN, NOT_TAKEN_WINDOWS * registry.lost_after)
     jobs = db.session.execute(select(Job).where(Job.status.in_([s.value for s in ACTIVE]))).scalars().all()
     count = 0
     for job in jobs:
         name = job.follower or "?"
-        if registry.online(name, now):
-            continue
         if name not in registry.followers:
             registry.grace({name})  # first time we hear of it: give it one window
             continue
-        old_task = job.task_id
-        log.warning("follower %s was lost; job %s (attempt %s) given up", name, job.id, job.attempt)
-        mark_lost(job, name)
-        # If the follower comes back (it was paused, not dead), the attempt must stop, not go on.
-        request_stop(old_task, f"follower {name} was lost")
+        lost = registry.lost(name, now)
+        waited = (utcnow() - job.dispatched_at).total_seconds() if job.dispatched_at else 0.0
+        stale_dispatch = job.status == JobStatus.DISPATCHED.value and waited > not_taken_after
+        if not lost and not stale_dispatch:
+            continue
+        # Before giving up, ask the result backend: the attempt may have ended and only its event was missed.
+        state, value = backend_state(celery_app, job.task_id)
+        if state in FINAL_STATES and settle(job, state, value):
+            log.info("job %s ended on %s while unheard: %s", job.id, name, state)
+        elif lost:
+            old_task = job.task_id
+            claimed_by_leader = leader_claims(old_task)  # also blocks a late start of this attempt
+            started = job.status == JobStatus.RUNNING.value or not claimed_by_leader
+            log.warning("follower %s was lost; job %s (attempt %s, %s) given up", name, job.id, job.attempt,
+                        "running" if started else "never started")
+            mark_lost(job, name, started)
+            # If the follower comes back (it was paused, not dead), the attempt must stop, not go on.
+            request_stop(old_task, f"follower {name} was lost")
+        elif leader_claims(job.task_id):
+            log.warning("follower %s did not take job %s within %.0f s; queueing it again", name, job.id, waited)
+            old_task = job.task_id
+            mark_not_taken(job, name, waited)
+            request_stop(old_task, "given up: the follower did not take it")
+        else:
+            mark_running(job)  # the follower holds the claim: it started, only the event was missed
         count += 1
         publish(job_message(job.to_dict()))
     if count:

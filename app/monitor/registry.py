@@ -74,6 +74,17 @@ class Registry:
         now = now or time.time()
         return bool(state) and not state.offline and now - state.last_seen <= self.lost_after
 
+    def lost(self, name: str, now: float | None = None) -> bool:
+        """Return True when name has been silent longer than lost_after (a clean offline is not enough:
+        its last attempts may still be reporting how they ended)."""
+        state = self.followers.get(name)
+        now = now or time.time()
+        return state is None or now - state.last_seen > self.lost_after
+
+    def grace_all(self) -> None:
+        """After our own broker outage: nobody could be heard, so every follower gets a fresh window."""
+        self.grace(set(self.followers))
+
     def grace(self, names: set[str]) -> None:
         """After a monitor restart: give followers with running jobs one full window to speak."""
         now = time.time()

@@ -6,12 +6,16 @@ from typing import Any
 
 from flask import current_app
 
-from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
 from app.extensions import db
+from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
 from app.services.transitions import transition
-from tasks.errors import TranscodeCancelled, TranscodeError
+from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted
 
 PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size")
+# A job interrupted by follower shutdowns goes back to the queue this many times, then fails.
+MAX_INTERRUPTIONS = 3
+INTERRUPTED = "interrupted"
+ABANDONED = "abandoned"
 
 
 def mark_running(job: Job, follower: str | None = None) -> bool:
@@ -64,6 +68,9 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
     if isinstance(exc, TranscodeCancelled) or job.cancel_requested_at is not None:
         transition(job, JobStatus.CANCELLED, error="cancelled by user", log_tail=getattr(exc, "log_tail", None) or job.log_tail)
         return
+    if isinstance(exc, TranscodeInterrupted):
+        requeue_interrupted(job, exc.message, exc.log_tail)
+        return
     if isinstance(exc, TranscodeError):
         fail_or_retry(job, exc.message, exc.exit_code, exc.log_tail, retryable=exc.exit_code is None and "refused" not in exc.message)
         return
@@ -78,7 +85,9 @@ def fail_or_retry(job: Job, reason: str, exit_code: int | None, log_tail: list[s
     """Fail the job, or queue it again when automatic retries remain and the cause may pass."""
     retries = int(current_app.config.get("AUTO_RETRY", 0))
     follower = job.follower
-    if retryable and job.attempt <= retries and job.cancel_requested_at is None:
+    # Only attempts that really failed use up automatic retries (not interrupted or abandoned ones).
+    failed_before = sum(1 for a in job.attempts[:-1] if a.status == JobStatus.FAILED.value)
+    if retryable and failed_before < retries and job.cancel_requested_at is None:
         transition(job, JobStatus.QUEUED, error=f"attempt {job.attempt} failed: {reason}; retrying",
                    attempt_outcome=JobStatus.FAILED.value, exit_code=exit_code)
         job.attempts[-1].error = reason if job.attempts else None
@@ -87,14 +96,46 @@ def fail_or_retry(job: Job, reason: str, exit_code: int | None, log_tail: list[s
     _count(follower, failed=1)
 
 
-def mark_lost(job: Job, follower: str) -> None:
-    """The follower running this job stopped answering."""
+def requeue_interrupted(job: Job, reason: str, log_tail: list[str] | None = None) -> None:
+    """A follower shut down mid-job: queue the job again (it is not the file's fault), a few times at most."""
+    if job.cancel_requested_at is not None:
+        transition(job, JobStatus.CANCELLED, error=f"cancelled ({reason})")
+        return
+    interrupted = sum(1 for a in job.attempts if a.status == INTERRUPTED) + 1
+    if interrupted > MAX_INTERRUPTIONS:
+        transition(job, JobStatus.FAILED, error=f"{reason} ({interrupted} times in a row; giving up)",
+                   log_tail=log_tail or job.log_tail)
+        _count(job.follower, failed=1)
+        return
+    requeue(job, f"attempt {job.attempt} {reason}; queued again", INTERRUPTED, reason)
+
+
+def requeue(job: Job, message: str, outcome: str, reason: str) -> None:
+    """Put an active job back in the queue, recording why its attempt ended."""
+    attempt = job.attempts[-1] if job.attempts else None
+    transition(job, JobStatus.QUEUED, error=message, attempt_outcome=outcome)
+    if attempt is not None:
+        attempt.error = reason
+
+
+def mark_lost(job: Job, follower: str, started: bool = True) -> None:
+    """The follower holding this job stopped answering; started=False when the attempt provably never ran."""
     if job.status_enum not in ACTIVE:
         return
     if job.cancel_requested_at is not None:
         transition(job, JobStatus.CANCELLED, error=f"cancelled (follower {follower} was lost)")
         return
+    if not started:
+        reason = f"follower {follower} was lost before the job started"
+        requeue(job, f"attempt {job.attempt}: {reason}; queued again", ABANDONED, reason)
+        return
     fail_or_retry(job, f"follower {follower} was lost", None, None, retryable=True)
+
+
+def mark_not_taken(job: Job, follower: str, waited: float) -> None:
+    """The follower never took a dispatched job (its message was lost): queue it again."""
+    reason = f"follower {follower} did not take the job within {waited:.0f} s"
+    requeue(job, f"attempt {job.attempt}: {reason}; queued again", ABANDONED, reason)
 
 
 def _count(name: str | None, done: int = 0, failed: int = 0) -> None:

@@ -1,0 +1,115 @@
+"""How a running attempt talks to the leader: progress out, stop requests in.
+
+Both go through Redis, and both are best effort: a Redis outage must never block or fail an
+encode. Progress is therefore sent from a background thread that always carries the latest
+figures; the encode loop only hands them over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from tasks import keys
+
+log = logging.getLogger("frameshift.task")
+URGENT_STAGES = ("starting", "started")
+
+
+class Reporter:
+    """Send the latest progress as task state, a `task-progress` event and a lease renewal."""
+
+    def __init__(self, task: Any, client: Callable[[], redis.Redis], interval: float, lease_seconds: int) -> None:
+        self.task = task
+        self.request = task.request  # thread-local in Celery: capture it on the task's own thread
+        self.task_id: str = task.request.id
+        self.hostname: str = task.request.hostname or ""
+        self.client = client
+        self.interval = interval
+        self.lease_seconds = lease_seconds
+        self.state: dict[str, Any] = {}
+        self.dirty = False
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.closed = False
+        self.thread = threading.Thread(target=self._loop, name=f"report-{self.task_id[:8]}", daemon=True)
+        self.thread.start()
+
+    def __call__(self, update: dict[str, Any]) -> None:
+        """Take new figures; never blocks on the network."""
+        with self.lock:
+            self.state.update(update)
+            self.dirty = True
+        if update.get("stage") in URGENT_STAGES or update.get("done"):
+            self.wake.set()
+
+    def close(self) -> None:
+        """Stop the sender; waits for a send in flight so no late PROGRESS follows the final result."""
+        self.closed = True
+        self.wake.set()
+        self.thread.join()
+
+    def _loop(self) -> None:
+        last = 0.0
+        while not self.closed:
+            self.wake.wait(timeout=max(self.interval - (time.monotonic() - last), 0.05))
+            self.wake.clear()
+            if self.closed:
+                return
+            if time.monotonic() - last < self.interval and not self._urgent():
+                continue
+            with self.lock:
+                if not self.dirty:
+                    continue
+                meta = {**self.state, "ts": time.time()}
+                self.state.pop("argv", None)  # sent once, with the first report
+                self.dirty = False
+            last = time.monotonic()
+            self._send(meta)
+
+    def _urgent(self) -> bool:
+        with self.lock:
+            return self.state.get("stage") in URGENT_STAGES and self.dirty
+
+    def _send(self, meta: dict[str, Any]) -> None:
+        try:
+            self.task.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
+            with self.task.app.events.default_dispatcher(hostname=self.hostname) as dispatcher:
+                dispatcher.send("task-progress", uuid=self.task_id, retry=False, **meta)
+            self.client().set(keys.lease(self.task_id), self.hostname, ex=self.lease_seconds)
+        except Exception as exc:  # noqa: BLE001  (a Redis hiccup must not fail a long encode)
+            log.warning("progress report for %s failed (the encode goes on): %s", self.task_id, exc)
+
+
+class StopCheck:
+    """Answer 'should this attempt stop, and why?' from the leader's cancel flag and our own shutdown."""
+
+    def __init__(self, client: Callable[[], redis.Redis], task_id: str, hostname: str) -> None:
+        self.client = client
+        self.names = [keys.cancel(task_id), keys.stopping(hostname)]
+        self.hostname = hostname
+        self.reason: str | None = None
+
+    def __call__(self) -> str | None:
+        """Return why to stop ('cancel', a leader's reason, or 'shutdown'), or None to go on."""
+        if self.reason:
+            return self.reason
+        try:
+            cancel, stopping = self.client().mget(self.names)
+        except redis.RedisError:
+            return None  # cannot ask: keep encoding rather than stop on a hiccup
+        if cancel:
+            self.reason = cancel.decode(errors="replace") if isinstance(cancel, bytes) else str(cancel)
+        elif stopping:
+            self.reason = "shutdown"
+        return self.reason
+
+    @property
+    def shutting_down(self) -> bool:
+        """Return True when the stop came from this follower shutting down."""
+        return self.reason == "shutdown"
