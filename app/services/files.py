@@ -149,7 +149,7 @@ def scan_names(folder: Path, roots: list[Path]) -> list[tuple[str, bool]]:
 
 
 def stat_names(folder: Path, names: list[str]) -> dict[str, tuple[int, int]]:
-    """Return (size, mtime_ns) per name; a folder's stats are reused for STAT_TTL seconds while it is unchanged."""
+    """Return (size, mtime_ns) per name for sorting; a folder's stats are reused for STAT_TTL s while it is unchanged."""
     try:
         dir_mtime = os.stat(folder).st_mtime_ns
     except OSError:
@@ -160,19 +160,26 @@ def stat_names(folder: Path, names: list[str]) -> dict[str, tuple[int, int]]:
     fresh = cached is not None and cached[0] == dir_mtime and now - cached[1] < STAT_TTL
     stats = dict(cached[2]) if fresh else {}
     missing = [n for n in names if n not in stats]
-    base = str(folder)
-    for name in missing:
-        try:
-            st = os.stat(os.path.join(base, name))
-            stats[name] = (st.st_size, st.st_mtime_ns)
-        except OSError:
-            stats[name] = (0, 0)
+    stats.update(stat_fresh(folder, missing))
     if missing:
         with _cache_lock:
             _stat_cache[key] = (dir_mtime, cached[1] if fresh else now, stats)
             _stat_cache.move_to_end(key)
             while len(_stat_cache) > STAT_CACHE_FOLDERS:
                 _stat_cache.popitem(last=False)
+    return stats
+
+
+def stat_fresh(folder: Path, names: list[str]) -> dict[str, tuple[int, int]]:
+    """Return (size, mtime_ns) per name, read now."""
+    stats = {}
+    base = str(folder)
+    for name in names:
+        try:
+            st = os.stat(os.path.join(base, name))
+            stats[name] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stats[name] = (0, 0)
     return stats
 
 
@@ -244,7 +251,7 @@ def list_folder(
         groups = [g[::-1] for g in groups]
     ordered = [(k, True) for k in groups[0]] + [(k, False) for k in groups[1]]
     window = ordered[start:start + limit]
-    page_stats = stats or stat_names(folder, [k[2] for k, _ in window])
+    page_stats = stat_fresh(folder, [k[2] for k, _ in window])  # what a page shows is never stale
     base = str(folder)
     entries = []
     for (_, _, name), is_dir in window:
