@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -18,24 +18,29 @@ db = SQLAlchemy(model_class=Base)
 
 
 class RedisClient:
-    """A lazily created redis-py client bound to the app's REDIS_URL."""
+    """Lazily created redis-py clients, one per REDIS_URL, picked by the current app.
+
+    Per app (not one global): several apps in one process (tests, benchmarks) each talk to their own Redis.
+    """
 
     def __init__(self) -> None:
         self.url: str | None = None
-        self._client: redis.Redis | None = None
+        self._clients: dict[str, redis.Redis] = {}
 
     def init_app(self, flask_app: Flask) -> None:
-        """Remember the URL; connect on first use."""
+        """Remember the URL (the fallback outside an app context); connect on first use."""
         self.url = flask_app.config["REDIS_URL"]
-        self._client = None
         flask_app.extensions["frameshift_redis"] = self
 
     @property
     def client(self) -> redis.Redis:
-        """Return the shared client."""
-        if self._client is None:
-            self._client = redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10)
-        return self._client
+        """Return the client for the current app's REDIS_URL."""
+        url = current_app.config["REDIS_URL"] if has_app_context() else self.url
+        client = self._clients.get(url)
+        if client is None:
+            client = self._clients[url] = redis.Redis.from_url(
+                url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10)
+        return client
 
 
 redis_store = RedisClient()
