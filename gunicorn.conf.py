@@ -1,0 +1,32 @@
+"""gunicorn settings for the web process (`gunicorn -c gunicorn.conf.py 'app:create_app()'`).
+
+It binds HOST:PORT, the same variables the app checks (login may be off only on loopback), and
+validates the whole configuration before any worker starts: one line per problem, no traceback.
+"""
+
+import os
+import sys
+
+_host = os.environ.get("HOST", "0.0.0.0")
+bind = f"[{_host}]:{os.environ.get('PORT', '5000')}" if ":" in _host else f"{_host}:{os.environ.get('PORT', '5000')}"
+# Threads, not processes, carry the live-update streams (one long request per open browser tab).
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_WORKERS", "2"))
+threads = int(os.environ.get("WEB_THREADS", "16"))
+timeout = 60
+graceful_timeout = 10
+accesslog = "-"
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Refuse to start with a bad configuration before forking workers."""
+    from app.config import ConfigError, load_config
+
+    try:
+        load_config()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"frameshift: configuration problem: {problem}", file=sys.stderr, flush=True)
+        sys.exit(2)
