@@ -89,6 +89,7 @@
     }
     refresh();
   });
+  FS.live.on("queue", function (m) { if (typeof m.paused === "boolean") showPaused(m.paused); });
   FS.live.on("deleted", refresh);
   FS.live.on("cleared", refresh);
   FS.live.onResync(refresh);
