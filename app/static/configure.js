@@ -37,7 +37,8 @@
   function showError(err) {
     const slot = err.field && form.querySelector('[data-error-for="' + err.field + '"]');
     if (slot) {
-      slot.textContent = err.message;
+      const prefix = err.field + ": ";
+      slot.textContent = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
       slot.hidden = false;
       const input = document.getElementById("f-" + err.field);
       if (input) input.setAttribute("aria-invalid", "true");

@@ -103,7 +103,9 @@ def submit():
             raise ServiceError("inputs: no files are selected; pick some on the Files page first", field="inputs")
         created = job_service.create_jobs(paths, spec_from_form(request.form))
     except ServiceError as exc:
-        return render_form(form_values({}, request.form), {exc.field or "form": exc.message}, exc.status)
+        field = exc.field or "form"
+        message = exc.message.removeprefix(f"{field}: ") if field in HELP or field == "output" else exc.message
+        return render_form(form_values({}, request.form), {field: message}, exc.status)
     clear_selection(session.get(SELECTION_KEY))
     flash(f"{len(created)} job{'s' if len(created) != 1 else ''} queued", "ok")
     return redirect("/")

@@ -32,7 +32,7 @@ def field_error(html: str, field: str) -> str | None:
 
 def test_without_a_selection_the_page_says_what_to_do(files_client):
     html = files_client.get("/configure").get_data(as_text=True)
-    assert "No files are selected" in html and 'id="submit-jobs" class="primary" disabled' in html
+    assert "No files are selected" in html and 'id="submit-jobs" class="button primary" disabled' in html
     response = files_client.post("/configure", data=BASIC_FORM)
     assert response.status_code == 400 and "no files are selected" in response.get_data(as_text=True)
 

@@ -1,0 +1,145 @@
+"""The Files and Configure pages in real headless Chromium against a live server."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.ui_files.conftest import HOSTILE, screenshot
+
+
+def jobs_for(server, paths: list[str]):
+    from app.extensions import db
+    from app.models import Job
+
+    with server.app.app_context():
+        rows = db.session.query(Job).filter(Job.input_path.in_(paths)).order_by(Job.id).all()
+        db.session.expunge_all()
+        return rows
+
+
+def row(page, name: str):
+    return page.locator("#file-list tr.entry.file", has=page.get_by_text(name, exact=True))
+
+
+def test_shift_click_two_clips_configure_h265_mkv_and_submit(page, live_server, clip_folder):
+    page.goto(live_server.url + "/files")
+    expect(page.get_by_role("heading", name="Files")).to_be_visible()
+    page.get_by_role("link", name="Clips").click()
+    expect(page.locator(".breadcrumbs [aria-current=location]")).to_have_text("Clips")
+    expect(page.locator("#file-list tr.entry.file")).to_have_count(3)
+    row(page, "one.mp4").click()
+    row(page, "three.mp4").click(modifiers=["Shift"])
+    expect(page.locator("#selected-count")).to_have_text("2")
+    expect(page.locator("#file-list tr.file.selected")).to_have_count(2)
+    expect(row(page, "two.mp4")).not_to_have_class(re.compile("selected"))
+    expect(row(page, "one.mp4").locator(".duration")).to_have_text("0:02", timeout=15_000)
+    screenshot(page, "files")
+
+    page.get_by_role("link", name="Configure…").click()
+    expect(page).to_have_url(re.compile(r"/configure$"))
+    expect(page.locator("#file-count")).to_have_text("2")
+    page.reload()  # the selection lives on the server
+    expect(page.locator("#file-count")).to_have_text("2")
+    page.get_by_label("Start from a preset").select_option(label="H.265 MKV (default) (built in)")
+    expect(page.get_by_label("Video codec")).to_have_value("libx265")
+    expect(page.get_by_label("Container")).to_have_value("mkv")
+    one = str(clip_folder / "Clips" / "one.mp4")
+    expect(page.locator("#command-preview")).to_contain_text(f"-i {one}".replace(" ", " "), timeout=10_000)
+    expect(page.locator("#command-preview")).to_contain_text("-c:v libx265")
+    expect(page.locator("#command-preview")).to_contain_text(str(clip_folder / "Clips" / "one_converted.mkv"))
+    screenshot(page, "configure")
+
+    page.get_by_role("button", name="Queue 2 jobs").click()
+    expect(page).to_have_url(live_server.url + "/")
+    paths = [str(clip_folder / "Clips" / n) for n in ("one.mp4", "three.mp4")]
+    jobs = jobs_for(live_server, paths)
+    assert sorted(j.input_path for j in jobs) == sorted(paths)
+    for job in jobs:
+        assert job.status == "queued"
+        assert job.spec["video_codec"] == "libx265" and job.spec["container"] == "mkv"
+        assert job.spec["crf"] == 22 and job.spec["preset"] == "slow" and job.output_path.endswith("_converted.mkv")
+        assert "libx265" in job.argv
+    assert not page.js_errors
+
+
+def test_field_errors_live_preview_and_presets_in_the_browser(page, live_server, clip_folder):
+    page.goto(live_server.url + f"/files?path={clip_folder / 'Clips'}")
+    page.get_by_label("Select two.mp4").check()
+    expect(page.locator("#selected-count")).to_have_text("1")
+    page.get_by_role("link", name="Configure…").click()
+    crf = page.get_by_label("Quality (CRF)")
+    crf.fill("99")
+    error = page.locator('[data-error-for="crf"]')
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("between 0 and 63")
+    expect(crf).to_have_attribute("aria-invalid", "true")
+    crf.fill("24")
+    expect(error).to_be_hidden()
+    expect(page.locator("#command-preview")).to_contain_text("-crf 24")
+
+    page.get_by_label("Custom FFmpeg arguments").check()
+    expect(page.get_by_label("FFmpeg output options")).to_be_visible()
+    expect(page.get_by_label("Video codec")).to_be_hidden()
+    page.get_by_label("FFmpeg output options").fill("-c:v libx264 -crf 19 -c:a copy")
+    expect(page.locator("#command-preview")).to_contain_text("-c:v libx264 -crf 19 -c:a copy")
+    page.get_by_label("Basic settings").check()
+
+    page.get_by_label("Preset name").fill("Small phone copy")
+    page.get_by_label("Maximum height (pixels)").fill("480")
+    page.get_by_role("button", name="Save as new preset").click()
+    expect(page.locator("#preset-message")).to_have_text("Saved preset Small phone copy")
+    picker = page.get_by_label("Start from a preset")
+    expect(picker.locator("option:checked")).to_have_text("Small phone copy")
+    page.get_by_label("Start from a preset").select_option(label="AV1 WebM (built in)")
+    expect(page.get_by_label("Video codec")).to_have_value("libsvtav1")
+    expect(page.get_by_label("Maximum height (pixels)")).to_have_value("")
+    expect(page.get_by_role("button", name="Delete selected preset")).to_be_disabled()
+    page.get_by_label("Start from a preset").select_option(label="Small phone copy")
+    expect(page.get_by_label("Maximum height (pixels)")).to_have_value("480")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete selected preset").click()
+    expect(page.locator("#preset-message")).to_have_text("Deleted preset Small phone copy")
+    expect(picker.locator("option", has_text="Small phone copy")).to_have_count(0)
+
+    page.get_by_label("In one folder").check()
+    page.get_by_label("Output folder").fill("/etc")
+    expect(page.locator('[data-error-for="output_dir"]')).to_contain_text("outside the media folders")
+    page.get_by_role("button", name="Queue 1 job").click()
+    expect(page.locator('[data-error-for="output_dir"]')).to_contain_text("outside the media folders")
+    expect(page.get_by_label("Output folder")).to_have_value("/etc")
+    assert not jobs_for(live_server, [str(clip_folder / "Clips" / "two.mp4")])
+    screenshot(page, "configure-error")
+    assert not page.js_errors
+
+
+def test_hostile_names_folder_selection_and_bad_paths(page, live_server, clip_folder):
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(live_server.url + "/files")
+    page.get_by_role("button", name="Clear selection").click()
+    expect(page.locator("#selected-count")).to_have_text("0")
+    for name in HOSTILE:
+        expect(page.locator("#file-list .file-name", has_text=name)).to_have_count(1)
+    page.get_by_label(f"Select {HOSTILE[0]}").check()
+    page.get_by_label(f"Select {HOSTILE[1]}").check()
+    expect(page.locator("#selected-count")).to_have_text("2")
+    page.get_by_role("button", name="Select the videos in Clips").click()
+    expect(page.locator("#selected-count")).to_have_text("5")
+    page.get_by_label("Search this folder").fill("映画")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#file-list tr.entry")).to_have_count(1)
+    page.get_by_label("Select every file on this page").check()
+    expect(page.locator("#selected-count")).to_have_text("6")
+    page.get_by_role("link", name="Configure…").click()
+    expect(page.locator("#selected-files li")).to_have_count(6)
+    expect(page.locator("#selected-files")).to_contain_text(HOSTILE[0])
+    assert not dialogs and not page.js_errors
+
+    page.goto(live_server.url + "/files?path=../../etc")
+    expect(page.locator("#files-message")).to_contain_text("outside the media folders")
+    expect(page.locator("body")).not_to_contain_text("Traceback")
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(live_server.url + "/files?path=" + str(clip_folder / "Clips"))
+    screenshot(page, "files-phone")
