@@ -45,8 +45,9 @@ class Reporter:
         with self.lock:
             self.state.update(update)
             self.dirty = True
-        if update.get("stage") in URGENT_STAGES or update.get("done"):
-            self.wake.set()
+        # Always wake the sender: it sends at once when `interval` has passed since its last report, else
+        # when it has. Waking it only for urgent stages left a block waiting up to `interval` for the timer.
+        self.wake.set()
 
     def close(self) -> None:
         """Stop the sender; waits for a send in flight so no late PROGRESS follows the final result."""
