@@ -1,0 +1,129 @@
+"""Followers killed mid-job (SIGKILL of the worker, of a pool process): nothing stuck, nothing run twice.
+
+Each scenario runs a whole system of its own (see test_failures_harness); these tests check what it saw.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from tests.integration.test_failures_harness import FAST, REALTIME, System, outcome, parent_pid, scenario
+from tests.support import ffmpeg_pids, wait_for
+
+LOST_AFTER = 6
+VISIBILITY = 5
+
+
+@scenario("sigkill", FOLLOWER_LOST_AFTER=str(LOST_AFTER), CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY),
+          CELERY_UNACKED_RESTORE_INTERVAL="1")
+def sigkill_worker(system: System) -> dict:
+    a, b = system.worker("ka"), system.worker("kb")
+    system.start_monitor()
+    victim, bystander = system.submit("rt30", REALTIME, count=2)
+    victim, bystander = system.wait_running(victim["id"]), system.wait_running(bystander["id"])
+    if victim["follower"] != system.full("ka"):
+        victim, bystander = bystander, victim
+    marker = victim["task_id"][:8]
+    seen = {"ffmpeg_before": bool(ffmpeg_pids(marker)), "victim_before": victim, "bystander_before": bystander}
+    killed_at = time.monotonic()
+    a.signal(signal.SIGKILL)
+    failed = system.wait_job(victim["id"], lambda d: d["status"] == "failed", 30, "failed after SIGKILL")
+    seen.update(victim=failed, seconds_to_fail=time.monotonic() - killed_at, ffmpeg_left=ffmpeg_pids(marker))
+    seen["bystander_during"] = system.job(bystander["id"])
+    # Past the broker's redelivery window (visibility timeout, restored every second), with the follower back.
+    system.worker("ka")
+    deadline = killed_at + VISIBILITY * 3
+    reruns: set[int] = set()
+    while time.monotonic() < deadline:
+        reruns.update(ffmpeg_pids(marker))
+        time.sleep(0.2)
+    seen["reruns"] = sorted(reruns)
+    seen["unacked"] = system.redis.hlen("unacked")
+    seen["victim_after_window"] = system.job(victim["id"])
+    # The restarted follower takes new work while the other one is still busy.
+    fresh = system.submit("short", FAST)[0]
+    seen["fresh"] = system.wait_final(fresh["id"], 60)
+    seen["bystander"] = system.wait_final(bystander["id"], 60)
+    seen["b_alive"] = b.alive()
+    return seen
+
+
+def test_sigkilled_follower_fails_its_job_within_15_s_and_leaves_no_ffmpeg(clips):
+    seen = outcome("sigkill", clips)
+    assert seen["ffmpeg_before"], "the victim's FFmpeg was not running before the kill"
+    victim = seen["victim"]
+    assert victim["error"] == f"follower {seen['victim_before']['follower']} was lost"
+    assert seen["seconds_to_fail"] < 15, seen["seconds_to_fail"]
+    assert seen["ffmpeg_left"] == [], "FFmpeg of the lost job still runs"
+    assert [a["status"] for a in victim["attempts"]] == ["failed"]
+
+
+def test_other_followers_job_is_untouched_and_restarted_follower_takes_work(clips):
+    seen = outcome("sigkill", clips)
+    before, during, final = seen["bystander_before"], seen["bystander_during"], seen["bystander"]
+    assert during["status"] == "running" and during["task_id"] == before["task_id"]
+    assert during["follower"] == before["follower"] and during["attempt"] == 1
+    assert final["status"] == "succeeded" and final["attempt"] == 1, final
+    assert seen["b_alive"]
+    fresh = seen["fresh"]
+    assert fresh["status"] == "succeeded", fresh
+    assert fresh["follower"] == seen["victim_before"]["follower"], "the restarted follower did not take the new job"
+
+
+def test_the_lost_attempt_never_runs_again_after_the_redelivery_window(clips):
+    seen = outcome("sigkill", clips)
+    assert seen["reruns"] == [], f"FFmpeg started again for the given-up attempt: {seen['reruns']}"
+    assert seen["unacked"] == 0
+    after = seen["victim_after_window"]
+    assert after["status"] == "failed" and after["attempt"] == 1 and len(after["attempts"]) == 1
+
+
+@scenario("sigkill_retry", FOLLOWER_LOST_AFTER=str(LOST_AFTER), AUTO_RETRY="1")
+def sigkill_with_retry(system: System) -> dict:
+    workers = {"ra": system.worker("ra"), "rb": system.worker("rb")}
+    system.start_monitor()
+    job = system.wait_running(system.submit("rt8", REALTIME)[0]["id"])
+    first = job["follower"]
+    workers[first.split("@")[0]].signal(signal.SIGKILL)
+    marker = job["task_id"][:8]
+    final = system.wait_final(job["id"], 60)
+    return {"first": first, "final": final, "ffmpeg_left": ffmpeg_pids(marker)}
+
+
+def test_with_auto_retry_the_job_finishes_on_another_follower(clips):
+    seen = outcome("sigkill_retry", clips)
+    final = seen["final"]
+    assert final["status"] == "succeeded", final
+    assert final["follower"] != seen["first"]
+    attempts = final["attempts"]
+    assert [a["status"] for a in attempts] == ["failed", "succeeded"]
+    assert attempts[0]["follower"] == seen["first"] and attempts[0]["error"] == f"follower {seen['first']} was lost"
+    assert seen["ffmpeg_left"] == []
+    assert os.path.getsize(final["output_path"]) == final["output_size"]
+
+
+@scenario("pool_kill", FOLLOWER_LOST_AFTER=str(LOST_AFTER))
+def pool_process_killed(system: System) -> dict:
+    worker = system.worker("pa")
+    system.start_monitor()
+    job = system.wait_running(system.submit("rt30", REALTIME)[0]["id"])
+    marker = job["task_id"][:8]
+    ffmpeg = ffmpeg_pids(marker)
+    pool_process = parent_pid(ffmpeg[0])
+    os.kill(pool_process, signal.SIGKILL)  # what the OOM killer does
+    final = system.wait_final(job["id"], 30)
+    gone = wait_for(lambda: not ffmpeg_pids(marker), 5, what="FFmpeg to die with its pool process") or True
+    fresh = system.wait_final(system.submit("short", FAST)[0]["id"], 60)
+    return {"job": final, "pool_was_worker_child": parent_pid(pool_process) in (worker.pid, 0), "gone": gone,
+            "fresh": fresh, "worker_alive": worker.alive()}
+
+
+def test_pool_process_killed_fails_the_job_with_a_reason_and_takes_ffmpeg_along(clips):
+    seen = outcome("pool_kill", clips)
+    job = seen["job"]
+    assert job["status"] == "failed", job
+    assert "worker process" in job["error"] and "died" in job["error"], job["error"]
+    assert seen["gone"]
+    assert seen["worker_alive"] and seen["fresh"]["status"] == "succeeded", seen["fresh"]
