@@ -26,6 +26,7 @@ CONVERTED_SUFFIX = "_converted"
 STAT_TTL = 3.0
 STAT_CACHE_FOLDERS = 16
 _stat_cache: OrderedDict[str, tuple[int, float, dict[str, tuple[int, int]]]] = OrderedDict()
+_order_cache: OrderedDict[tuple, tuple[int, float, tuple, set[str]]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -208,6 +209,48 @@ def decode_cursor(cursor: str, sort: str) -> tuple[bool, tuple[int, str, str]]:
                            field="cursor") from None
 
 
+def sorted_groups(
+    folder: Path, roots: list[Path], sort: str, videos_only: bool, needle: str,
+) -> tuple[tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]], set[str]]:
+    """Return the folder's (folders, files) sort keys in ascending order, and the stems that have a converted output.
+
+    The result is reused for STAT_TTL seconds while the folder's mtime is unchanged (adding, removing or renaming an
+    entry changes it), so paging through 10,000 files does not list and sort them again for every page.
+    """
+    try:
+        dir_mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        dir_mtime = -1
+    key, now = (str(folder), sort, videos_only, needle), time.monotonic()
+    with _cache_lock:
+        cached = _order_cache.get(key)
+    if cached is not None and cached[0] == dir_mtime and now - cached[1] < STAT_TTL:
+        return cached[2], cached[3]
+    try:
+        items = scan_names(folder, roots)
+    except PermissionError:
+        raise ServiceError(f"path: Frame Shift may not read {folder}; check its permissions", field="path") from None
+    originals = {original_stem(n) for n, d in items if not d and CONVERTED_SUFFIX in n} - {None}
+    if needle:
+        items = [(n, d) for n, d in items if needle in n.casefold()]
+    if videos_only:
+        items = [(n, d) for n, d in items if d or is_video_name(n)]
+    if sort == "name":
+        dirs = sorted([(0, n.casefold(), n) for n, d in items if d])
+        files = sorted([(0, n.casefold(), n) for n, d in items if not d])
+    else:
+        stats = stat_names(folder, [n for n, _ in items])
+        pick = 0 if sort == "size" else 1
+        dirs = sorted([(0 if pick == 0 else stats[n][1], n.casefold(), n) for n, d in items if d])
+        files = sorted([(stats[n][pick], n.casefold(), n) for n, d in items if not d])
+    with _cache_lock:
+        _order_cache[key] = (dir_mtime, now, (dirs, files), originals)
+        _order_cache.move_to_end(key)
+        while len(_order_cache) > STAT_CACHE_FOLDERS:
+            _order_cache.popitem(last=False)
+    return (dirs, files), originals
+
+
 def list_folder(
     path: str | None, roots: list[Path], *, sort: str = "name", order: str = "asc", videos_only: bool = False,
     search: str = "", cursor: str | None = None, limit: int = PAGE_SIZE,
@@ -220,37 +263,21 @@ def list_folder(
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     folder = resolve_folder(path, roots)
     root = root_of(folder, roots)
-    try:
-        items = scan_names(folder, roots)
-    except PermissionError:
-        raise ServiceError(f"path: Frame Shift may not read {folder}; check its permissions", field="path") from None
-    originals = {original_stem(n) for n, d in items if not d and CONVERTED_SUFFIX in n} - {None}
-    needle = search.strip().casefold()
-    if needle:
-        items = [(n, d) for n, d in items if needle in n.casefold()]
-    if videos_only:
-        items = [(n, d) for n, d in items if d or is_video_name(n)]
-    stats = stat_names(folder, [n for n, _ in items]) if sort != "name" else {}
-    pick = 0 if sort == "size" else 1
-
-    def key(name: str, is_dir: bool) -> tuple[int, str, str]:
-        value = 0 if sort == "name" or (is_dir and sort == "size") else stats[name][pick]
-        return (value, name.casefold(), name)
-
-    groups = [sorted(key(n, d) for n, d in items if d), sorted(key(n, d) for n, d in items if not d)]
+    groups, originals = sorted_groups(folder, roots, sort, videos_only, search.strip().casefold())
+    dirs, files = groups
+    total = len(dirs) + len(files)
     start = 0
     if cursor:
         cursor_dir, cursor_key = decode_cursor(cursor, sort)
-        group = groups[0 if cursor_dir else 1]
-        if order == "asc":
-            pos = bisect.bisect_right(group, cursor_key)
-        else:
-            pos = len(group) - bisect.bisect_left(group, cursor_key)
-        start = pos + (0 if cursor_dir else len(groups[0]))
-    if order == "desc":
-        groups = [g[::-1] for g in groups]
-    ordered = [(k, True) for k in groups[0]] + [(k, False) for k in groups[1]]
-    window = ordered[start:start + limit]
+        group = dirs if cursor_dir else files
+        pos = bisect.bisect_right(group, cursor_key) if order == "asc" else len(group) - bisect.bisect_left(group, cursor_key)
+        start = pos + (0 if cursor_dir else len(dirs))
+
+    def at(position: int) -> tuple[tuple[int, str, str], bool]:
+        group, index, is_dir = (dirs, position, True) if position < len(dirs) else (files, position - len(dirs), False)
+        return group[index if order == "asc" else len(group) - 1 - index], is_dir
+
+    window = [at(p) for p in range(start, min(start + limit, total))]
     page_stats = stat_fresh(folder, [k[2] for k, _ in window])  # what a page shows is never stale
     base = str(folder)
     entries = []
@@ -259,10 +286,10 @@ def list_folder(
         video = not is_dir and is_video_name(name)
         converted = video and name.rpartition(".")[0] in originals
         entries.append(Entry(name, os.path.join(base, name), is_dir, size, mtime_ns, video, converted))
-    more = start + limit < len(ordered)
+    more = start + limit < total
     last = window[-1] if window else None
     return Listing(
-        folder=folder, root=root, crumbs=breadcrumbs(folder, root), entries=entries, total=len(ordered), sort=sort,
+        folder=folder, root=root, crumbs=breadcrumbs(folder, root), entries=entries, total=total, sort=sort,
         order=order, videos_only=videos_only, search=search.strip(), cursor=cursor,
         next_cursor=encode_cursor(last[1], last[0][2], last[0][0], sort) if more and last else None, roots=list(roots),
     )

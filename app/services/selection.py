@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import delete
+
 from app.extensions import db
-from app.models import Selection
+from app.models import Selection, utcnow
 from app.services.errors import ServiceError
 from app.services.files import videos_under
 from app.services.jobs import MAX_BATCH
 from tasks.paths import PathError, resolve_inside
+
+# Selections of browser sessions that have not changed for this long are deleted when a new one starts.
+KEEP_FOR = timedelta(days=30)
 
 
 def get_selection(selection_id: str | None) -> list[str]:
@@ -41,6 +47,7 @@ def change_selection(
             raise ServiceError(f"{name}: give a list of paths", field=name)
     row = db.session.get(Selection, selection_id) if selection_id else None
     if row is None:
+        db.session.execute(delete(Selection).where(Selection.updated_at < utcnow() - KEEP_FOR))
         row = Selection(id=str(uuid.uuid4()), paths=[])
         db.session.add(row)
     current: dict[str, None] = {} if clear else dict.fromkeys(row.paths or [])
