@@ -3,6 +3,7 @@ threaded web server on a free port, and headless Chromium driven by Playwright."
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
@@ -78,6 +79,80 @@ class LiveServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class DropProxy:
+    """A TCP relay in front of the web server whose connections can be cut, as a flaky network would."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.accepting = True
+        self.sockets: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.accepting:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets.update((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, target):
+            self._close(sock)
+
+    def _close(self, sock: socket.socket) -> None:
+        with self.lock:
+            self.sockets.discard(sock)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sock.close()
+
+    def cut(self) -> None:
+        """Close every open connection and refuse new ones until restore()."""
+        self.accepting = False
+        with self.lock:
+            open_sockets = list(self.sockets)
+        for sock in open_sockets:
+            self._close(sock)
+
+    def restore(self) -> None:
+        """Let connections through again."""
+        self.accepting = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+@pytest.fixture
+def flaky_network(live_server):
+    """A relay to the live server whose connections the test can cut."""
+    proxy = DropProxy(live_server.port)
+    yield proxy
+    proxy.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,119 @@
+"""The queue page in real Chromium: live progress by push, recovery after a dropped connection,
+search, pages, clear finished, pause, and drag-and-drop reordering."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.support import wait_for
+from tests.ui.conftest import shot
+
+HEVC_SLOW = {"video_codec": "libx265", "preset": "slow", "crf": 28, "container": "mkv", "bit_depth": 8}
+QUICK = {"video_codec": "libx264", "preset": "ultrafast", "container": "mkv", "bit_depth": 8}
+
+# Record every value each progress bar takes, and mark the document so a reload would be noticed.
+RECORD = """() => {
+  window.__noReload = true;
+  window.__seen = {};
+  new MutationObserver((mutations) => {
+    for (const m of mutations) {
+      if (m.type === 'attributes' && m.target.tagName === 'PROGRESS') {
+        const li = m.target.closest('li.job');
+        if (li) (window.__seen[li.dataset.jobId] ||= []).push(Number(m.target.getAttribute('value')));
+      }
+    }
+  }).observe(document.getElementById('queue'), {subtree: true, attributes: true, attributeFilter: ['value']});
+}"""
+
+
+def row(page, job_id: int):
+    return page.locator(f'li.job[data-job-id="{job_id}"]')
+
+
+def test_progress_arrives_live_and_survives_a_dropped_connection(page, api, ui_media, flaky_network):
+    page.goto(flaky_network.url + "/")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    page.evaluate(RECORD)
+    first = api.post("/api/jobs", {"inputs": [str(ui_media["beach"])], "spec": HEVC_SLOW}, status=201)["jobs"][0]
+    # The new job shows up without a reload, then its bar moves while FFmpeg runs.
+    expect(row(page, first["id"])).to_be_visible()
+    wait_for(lambda: any(0 < v < 100 for v in page.evaluate(f"() => window.__seen['{first['id']}'] || []")),
+             60, what="the progress bar to move")
+    card = row(page, first["id"])
+    expect(card.locator('[data-field="follower"]')).to_contain_text("ui1@")
+    expect(card.locator('[data-field="fps"]')).to_have_text(re.compile(r"\d"))
+    shot(page, "queue-running")
+    expect(card.locator('[data-field="status"]')).to_have_text("succeeded", timeout=60_000)
+    expect(card.locator("progress")).to_have_attribute("value", "100.0")
+
+    # Drop the connection: the page says so, misses what happens meanwhile, and catches up by itself.
+    flaky_network.cut()
+    expect(page.locator("#live-status")).to_have_text("Reconnecting…")
+    second = api.post("/api/jobs", {"inputs": [str(ui_media["forest"])], "spec": QUICK}, status=201)["jobs"][0]
+    api.wait_status(second["id"], "succeeded")
+    assert row(page, second["id"]).count() == 0
+    flaky_network.restore()
+    expect(page.locator("#live-status")).to_have_text("Live", timeout=20_000)
+    expect(row(page, second["id"]).locator('[data-field="status"]')).to_have_text("succeeded")
+    assert page.evaluate("() => window.__noReload") is True, "the page reloaded instead of updating in place"
+
+
+def test_search_pages_and_clear_finished(page, api, live_server):
+    from app.extensions import db
+    from app.models import Job
+
+    with live_server.app.app_context():
+        db.session.add_all([
+            Job(name=f"bulk-{n:03d}.mp4", input_path=f"/nowhere/bulk-{n:03d}.mp4", output_path=f"/nowhere/bulk-{n:03d}.mkv",
+                spec={"video_codec": "libx264", "container": "mkv"}, status="succeeded", percent=100.0,
+                input_size=2_000_000, output_size=500_000)
+            for n in range(120)
+        ])
+        db.session.commit()
+    page.goto("/?status=succeeded")
+    total = api.get("/api/jobs?status=succeeded&per_page=1")["total"]
+    expect(page.locator(".pagination")).to_contain_text(f"Page 1 of {-(-total // 50)} · {total} jobs")
+    expect(page.locator("li.job")).to_have_count(50)
+    expect(page.locator('[data-count="succeeded"]')).to_have_text(str(total))
+    page.get_by_role("link", name="Older ›").click()
+    expect(page.locator(".pagination")).to_contain_text("Page 2 of")
+    page.get_by_label("Search jobs by file name").fill("bulk-01")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("li.job")).to_have_count(10)
+    expect(page.locator("li.job .job-name").first).to_have_text("bulk-019.mp4")
+    expect(page.locator("li.job").first).to_contain_text("75% saved")
+    shot(page, "queue-search")
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Clear finished").click()
+    expect(page.locator("#flash")).to_contain_text(re.compile(r"Removed \d+ finished jobs"))
+    expect(page.locator('[data-count="succeeded"]')).to_have_text("0")
+    assert api.get("/api/jobs?status=succeeded")["total"] == 0
+
+
+def test_pause_and_drag_to_reorder(page, api, ui_media):
+    page.goto("/?status=queued")
+    page.get_by_role("button", name="Pause queue").click()
+    expect(page.locator("#paused-banner")).to_be_visible()
+    inputs = [str(ui_media["forest"]), str(ui_media["other"]), str(ui_media["forest"])]
+    created = api.post("/api/jobs", {"inputs": inputs, "spec": QUICK}, status=201)["jobs"]
+    ids = [job["id"] for job in created]
+    expect(page.locator("li.job")).to_have_count(3)
+    expect(page.locator("li.job .position").first).to_have_text("#1 in queue")
+    assert page.locator("li.job").evaluate_all("els => els.map(e => Number(e.dataset.jobId))") == ids
+    shot(page, "queue-waiting")
+
+    row(page, ids[2]).drag_to(row(page, ids[0]))
+    wanted = [ids[2], ids[0], ids[1]]
+    wait_for(lambda: [j["id"] for j in api.get("/api/jobs?status=queued")["jobs"]] == wanted, 10,
+             what="the dragged job to be first in the queue")
+    expect(page.locator("li.job")).to_have_count(3)
+    assert page.locator("li.job").evaluate_all("els => els.map(e => Number(e.dataset.jobId))") == wanted
+
+    page.get_by_role("button", name="Resume queue").click()
+    expect(page.locator("#paused-banner")).to_be_hidden()
+    for job_id in ids:
+        api.wait_status(job_id, "succeeded")
+    expect(page.locator('[data-count="queued"]')).to_have_text("0")
