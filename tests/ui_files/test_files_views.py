@@ -112,3 +112,37 @@ def test_api_listing_pages_with_a_cursor(files_client):
     assert [e["name"] for e in second["entries"]] == ["b movie.mkv", "c.avi", "c_converted.mkv"]
     html = files_client.get("/files?limit=3").get_data(as_text=True)
     assert 'id="next-page"' in html
+
+
+def test_month_old_selections_are_pruned_when_a_new_one_starts(files_app, media):
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import Selection, utcnow
+
+    with files_app.app_context():
+        db.session.add(Selection(id="old", paths=["/x"], updated_at=utcnow() - timedelta(days=31)))
+        db.session.add(Selection(id="recent", paths=["/y"], updated_at=utcnow() - timedelta(days=2)))
+        db.session.commit()
+    client = files_app.test_client()
+    assert client.post("/api/files/selection", json={"add": [str(media / "c.avi")]}).status_code == 200
+    with files_app.app_context():
+        assert db.session.get(Selection, "old") is None and db.session.get(Selection, "recent") is not None
+
+
+def test_several_media_roots_can_be_browsed_and_nothing_between_them(tmp_path, redis_server):
+    from tests.ui_files.conftest import make_app
+
+    first, second = tmp_path / "movies", tmp_path / "shows"
+    touch(first / "m.mkv")
+    touch(second / "s.mkv")
+    touch(tmp_path / "between.mkv")
+    flask_app = make_app(first, tmp_path / "data", redis_server.url)
+    flask_app.config["MEDIA_ROOTS"] = [first, second]
+    client = flask_app.test_client()
+    html = client.get("/files").get_data(as_text=True)
+    assert 'id="root-picker"' in html and f'<option value="{second}">' in html
+    other = client.get("/api/files", query_string={"path": str(second)}).get_json()
+    assert [e["name"] for e in other["entries"]] == ["s.mkv"] and other["crumbs"][0]["path"] == str(second)
+    assert client.get("/api/files", query_string={"path": str(tmp_path)}).status_code == 400
+    assert client.post("/api/files/selection", json={"add": [str(second / "s.mkv")]}).get_json()["count"] == 1
