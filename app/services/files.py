@@ -47,9 +47,15 @@ class Entry:
     def to_dict(self) -> dict[str, Any]:
         """Return the entry as JSON values."""
         return {
-            "name": self.name, "path": self.path, "is_dir": self.is_dir, "size": None if self.is_dir else self.size,
-            "mtime": self.mtime_ns / 1e9, "video": self.video, "converted": self.converted,
-            "duration": self.duration, "selected": self.selected,
+            "name": self.name,
+            "path": self.path,
+            "is_dir": self.is_dir,
+            "size": None if self.is_dir else self.size,
+            "mtime": self.mtime_ns / 1e9,
+            "video": self.video,
+            "converted": self.converted,
+            "duration": self.duration,
+            "selected": self.selected,
         }
 
 
@@ -73,11 +79,17 @@ class Listing:
     def to_dict(self) -> dict[str, Any]:
         """Return the listing as JSON values."""
         return {
-            "folder": str(self.folder), "root": str(self.root),
+            "folder": str(self.folder),
+            "root": str(self.root),
             "crumbs": [{"name": n, "path": p} for n, p in self.crumbs],
-            "entries": [e.to_dict() for e in self.entries], "total": self.total, "sort": self.sort,
-            "order": self.order, "videos_only": self.videos_only, "search": self.search,
-            "cursor": self.cursor, "next_cursor": self.next_cursor,
+            "entries": [e.to_dict() for e in self.entries],
+            "total": self.total,
+            "sort": self.sort,
+            "order": self.order,
+            "videos_only": self.videos_only,
+            "search": self.search,
+            "cursor": self.cursor,
+            "next_cursor": self.next_cursor,
         }
 
 
@@ -205,12 +217,18 @@ def decode_cursor(cursor: str, sort: str) -> tuple[bool, tuple[int, str, str]]:
             raise ValueError
         return bool(is_dir), (int(value), name.casefold(), name)
     except (ValueError, TypeError):
-        raise ServiceError("cursor: this page link is not valid (it belongs to another sort); go back to the first page",
-                           field="cursor") from None
+        raise ServiceError(
+            "cursor: this page link is not valid (it belongs to another sort); go back to the first page",
+            field="cursor",
+        ) from None
 
 
 def sorted_groups(
-    folder: Path, roots: list[Path], sort: str, videos_only: bool, needle: str,
+    folder: Path,
+    roots: list[Path],
+    sort: str,
+    videos_only: bool,
+    needle: str,
 ) -> tuple[tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]], set[str]]:
     """Return the folder's (folders, files) sort keys in ascending order, and the stems that have a converted output.
 
@@ -252,8 +270,15 @@ def sorted_groups(
 
 
 def list_folder(
-    path: str | None, roots: list[Path], *, sort: str = "name", order: str = "asc", videos_only: bool = False,
-    search: str = "", cursor: str | None = None, limit: int = PAGE_SIZE,
+    path: str | None,
+    roots: list[Path],
+    *,
+    sort: str = "name",
+    order: str = "asc",
+    videos_only: bool = False,
+    search: str = "",
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
 ) -> Listing:
     """Return one page of a folder: folders first, then files, in the chosen order; `cursor` continues a listing."""
     if sort not in SORTS:
@@ -270,7 +295,11 @@ def list_folder(
     if cursor:
         cursor_dir, cursor_key = decode_cursor(cursor, sort)
         group = dirs if cursor_dir else files
-        pos = bisect.bisect_right(group, cursor_key) if order == "asc" else len(group) - bisect.bisect_left(group, cursor_key)
+        pos = (
+            bisect.bisect_right(group, cursor_key)
+            if order == "asc"
+            else len(group) - bisect.bisect_left(group, cursor_key)
+        )
         start = pos + (0 if cursor_dir else len(dirs))
 
     def at(position: int) -> tuple[tuple[int, str, str], bool]:
@@ -289,9 +318,18 @@ def list_folder(
     more = start + limit < total
     last = window[-1] if window else None
     return Listing(
-        folder=folder, root=root, crumbs=breadcrumbs(folder, root), entries=entries, total=total, sort=sort,
-        order=order, videos_only=videos_only, search=search.strip(), cursor=cursor,
-        next_cursor=encode_cursor(last[1], last[0][2], last[0][0], sort) if more and last else None, roots=list(roots),
+        folder=folder,
+        root=root,
+        crumbs=breadcrumbs(folder, root),
+        entries=entries,
+        total=total,
+        sort=sort,
+        order=order,
+        videos_only=videos_only,
+        search=search.strip(),
+        cursor=cursor,
+        next_cursor=encode_cursor(last[1], last[0][2], last[0][0], sort) if more and last else None,
+        roots=list(roots),
     )
 
 

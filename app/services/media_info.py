@@ -22,7 +22,7 @@ PROBE_TIMEOUT = 20.0
 
 def _chunks(items: list[str], size: int = 500):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def annotate(entries: list[Entry]) -> None:
@@ -34,9 +34,14 @@ def annotate(entries: list[Entry]) -> None:
     cached: dict[str, MediaProbe] = {}
     done: set[str] = set()
     for chunk in _chunks(paths):
-        cached.update({p.path: p for p in db.session.execute(select(MediaProbe).where(MediaProbe.path.in_(chunk))).scalars()})
-        done.update(db.session.execute(select(Job.input_path).where(
-            Job.input_path.in_(chunk), Job.status == JobStatus.SUCCEEDED.value)).scalars())
+        cached.update(
+            {p.path: p for p in db.session.execute(select(MediaProbe).where(MediaProbe.path.in_(chunk))).scalars()}
+        )
+        done.update(
+            db.session.execute(
+                select(Job.input_path).where(Job.input_path.in_(chunk), Job.status == JobStatus.SUCCEEDED.value)
+            ).scalars()
+        )
     for e in videos:
         row = cached.get(e.path)
         if row is not None and row.size == e.size and row.mtime_ns == e.mtime_ns:
@@ -87,7 +92,13 @@ def probe_durations(paths: list[str], roots: list[Path]) -> dict[str, float | No
     for path, (duration, error) in probed.items():
         st = stats[path]
         row = rows.get(path) or MediaProbe(path=path)
-        row.size, row.mtime_ns, row.duration, row.error, row.probed_at = st.st_size, st.st_mtime_ns, duration, error, utcnow()
+        row.size, row.mtime_ns, row.duration, row.error, row.probed_at = (
+            st.st_size,
+            st.st_mtime_ns,
+            duration,
+            error,
+            utcnow(),
+        )
         db.session.merge(row)
         result[path] = duration
     db.session.commit()

@@ -13,12 +13,32 @@ from app.services.jobs import validate_spec
 
 # Read-only presets every installation offers; their names are reserved.
 BUILTIN: dict[str, dict[str, Any]] = {
-    "H.265 MKV (default)": {"video_codec": "libx265", "crf": 22, "preset": "slow", "bit_depth": 10,
-                            "audio_codec": "libopus", "container": "mkv"},
-    "H.264 MP4 compatible": {"video_codec": "libx264", "crf": 20, "preset": "medium", "bit_depth": 8,
-                             "audio_codec": "aac", "audio_quality": "high", "container": "mp4"},
-    "AV1 WebM": {"video_codec": "libsvtav1", "crf": 30, "preset": "medium", "bit_depth": 10,
-                 "audio_codec": "libopus", "container": "webm", "subtitles": "copy"},
+    "H.265 MKV (default)": {
+        "video_codec": "libx265",
+        "crf": 22,
+        "preset": "slow",
+        "bit_depth": 10,
+        "audio_codec": "libopus",
+        "container": "mkv",
+    },
+    "H.264 MP4 compatible": {
+        "video_codec": "libx264",
+        "crf": 20,
+        "preset": "medium",
+        "bit_depth": 8,
+        "audio_codec": "aac",
+        "audio_quality": "high",
+        "container": "mp4",
+    },
+    "AV1 WebM": {
+        "video_codec": "libsvtav1",
+        "crf": 30,
+        "preset": "medium",
+        "bit_depth": 10,
+        "audio_codec": "libopus",
+        "container": "webm",
+        "subtitles": "copy",
+    },
 }
 # Where a file goes is chosen per submission, not stored in a preset.
 NOT_IN_PRESET = ("output_dir", "if_exists", "extra")

@@ -38,8 +38,13 @@ def _file(raw: object, roots: list[Path]) -> str:
 
 
 def change_selection(
-    selection_id: str | None, roots: list[Path], *, add: list | None = None, remove: list | None = None,
-    folders: list | None = None, clear: bool = False,
+    selection_id: str | None,
+    roots: list[Path],
+    *,
+    add: list | None = None,
+    remove: list | None = None,
+    folders: list | None = None,
+    clear: bool = False,
 ) -> tuple[str, list[str]]:
     """Apply additions, removals and recursive folder picks; return the (possibly new) id and the paths."""
     for name, value in (("add", add), ("remove", remove), ("folders", folders)):

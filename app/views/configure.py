@@ -17,12 +17,24 @@ from tasks.paths import PathError, plan_output, resolve_inside
 
 bp = Blueprint("configure", __name__)
 
-BASIC_FIELDS = ("video_codec", "rate_mode", "crf", "video_bitrate", "preset", "bit_depth", "max_height",
-                "audio_codec", "audio_quality", "container", "subtitles", "threads")
+BASIC_FIELDS = (
+    "video_codec",
+    "rate_mode",
+    "crf",
+    "video_bitrate",
+    "preset",
+    "bit_depth",
+    "max_height",
+    "audio_codec",
+    "audio_quality",
+    "container",
+    "subtitles",
+    "threads",
+)
 HELP = {
     "mode": "Basic builds the command from the fields below; custom uses your own FFmpeg options instead.",
     "video_codec": "libx265 (H.265) is small and widely supported; libx264 plays everywhere; libsvtav1 (AV1) is "
-                   "smallest but slow on old devices; copy keeps the video stream as it is.",
+    "smallest but slow on old devices; copy keeps the video stream as it is.",
     "rate_mode": "CRF keeps the quality constant (recommended); bitrate aims at a fixed rate instead.",
     "crf": "Lower means better quality and bigger files: 0–51 for H.264/H.265 (22 is a good start), 0–63 for AV1.",
     "video_bitrate": "Used with the bitrate mode, e.g. 4M or 2500k.",
@@ -35,15 +47,21 @@ HELP = {
     "subtitles": "copy keeps subtitles (converted to what the container holds); none drops them.",
     "threads": "FFmpeg threads for these jobs; 0 uses the follower's FFMPEG_THREADS.",
     "custom_args": "FFmpeg output options only, e.g. -c:v libx264 -crf 20 -c:a copy. Frame Shift adds the input, "
-                   "the output and progress reporting; inputs, outputs, files and URLs are refused.",
+    "the output and progress reporting; inputs, outputs, files and URLs are refused.",
     "output_dir": "A folder inside the media folders; each output is NAME_converted.EXT in it.",
     "if_exists": "If NAME_converted.EXT exists already: rename (NAME_converted (2).EXT), fail, or overwrite it.",
 }
 CHOICES = {
-    "mode": spec_rules.MODES, "video_codec": spec_rules.VIDEO_CODECS, "rate_mode": spec_rules.RATE_MODES,
-    "preset": spec_rules.PRESETS, "bit_depth": (10, 8), "audio_codec": spec_rules.AUDIO_CODECS,
-    "audio_quality": spec_rules.AUDIO_QUALITIES, "container": spec_rules.CONTAINERS,
-    "subtitles": spec_rules.SUBTITLE_MODES, "if_exists": spec_rules.IF_EXISTS,
+    "mode": spec_rules.MODES,
+    "video_codec": spec_rules.VIDEO_CODECS,
+    "rate_mode": spec_rules.RATE_MODES,
+    "preset": spec_rules.PRESETS,
+    "bit_depth": (10, 8),
+    "audio_codec": spec_rules.AUDIO_CODECS,
+    "audio_quality": spec_rules.AUDIO_QUALITIES,
+    "container": spec_rules.CONTAINERS,
+    "subtitles": spec_rules.SUBTITLE_MODES,
+    "if_exists": spec_rules.IF_EXISTS,
 }
 
 
@@ -57,8 +75,9 @@ def spec_from_form(form: MultiDict) -> dict[str, Any]:
     if form.get("output_location") == "folder":
         folder = (form.get("output_dir") or "").strip()
         if not folder:
-            raise ServiceError("output_dir: type a folder inside the media folders, or choose 'beside the source'",
-                               field="output_dir")
+            raise ServiceError(
+                "output_dir: type a folder inside the media folders, or choose 'beside the source'", field="output_dir"
+            )
         spec["output_dir"] = folder
     return spec
 
@@ -79,8 +98,15 @@ def render_form(values: dict[str, Any], errors: dict[str, str] | None = None, st
     paths = get_selection(session.get(SELECTION_KEY))
     presets = [p.to_dict() for p in preset_service.list_presets()]
     return render_template(
-        "configure/index.html", values=values, errors=errors or {}, paths=paths, presets=presets, help=HELP,
-        choices=CHOICES, roots=current_app.config["MEDIA_ROOTS"], preset_id=request.args.get("preset_id", type=int),
+        "configure/index.html",
+        values=values,
+        errors=errors or {},
+        paths=paths,
+        presets=presets,
+        help=HELP,
+        choices=CHOICES,
+        roots=current_app.config["MEDIA_ROOTS"],
+        preset_id=request.args.get("preset_id", type=int),
     ), status
 
 
@@ -119,8 +145,10 @@ def preview():
     paths = get_selection(session.get(SELECTION_KEY))
     if not paths:
         raise ServiceError("inputs: no files are selected; pick some on the Files page first", field="inputs")
-    steps = (("inputs", lambda: resolve_inside(paths[0], roots)),
-             ("output_dir", lambda: resolve_inside(spec.output_dir, roots) if spec.output_dir else None))
+    steps = (
+        ("inputs", lambda: resolve_inside(paths[0], roots)),
+        ("output_dir", lambda: resolve_inside(spec.output_dir, roots) if spec.output_dir else None),
+    )
     found = {}
     for field, step in steps:
         try:

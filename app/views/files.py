@@ -58,10 +58,12 @@ def index():
         listing, count = load_listing()
     except ServiceError as exc:
         # A bad path or argument: say so in the page, with a way back home.
-        return render_template("files/index.html", listing=None, error=exc.message, count=0, sorts=SORTS,
-                               roots=roots(), args=request.args), exc.status
-    return render_template("files/index.html", listing=listing, error=None, count=count, sorts=SORTS, roots=roots(),
-                           args=request.args)
+        return render_template(
+            "files/index.html", listing=None, error=exc.message, count=0, sorts=SORTS, roots=roots(), args=request.args
+        ), exc.status
+    return render_template(
+        "files/index.html", listing=listing, error=None, count=count, sorts=SORTS, roots=roots(), args=request.args
+    )
 
 
 @bp.get("/api/files")
@@ -98,7 +100,11 @@ def api_change_selection():
     """Change the selection: {"add": [...], "remove": [...], "folders": [...], "clear": true}."""
     data = json_body()
     new_id, paths = change_selection(
-        selection_id(), roots(), add=data.get("add"), remove=data.get("remove"), folders=data.get("folders"),
+        selection_id(),
+        roots(),
+        add=data.get("add"),
+        remove=data.get("remove"),
+        folders=data.get("folders"),
         clear=bool(data.get("clear")),
     )
     session[SELECTION_KEY] = new_id

@@ -12,8 +12,13 @@ from tests.conftest import TOKEN
 from tests.support import free_port, make_clip
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+]
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 HOSTILE = ["<img src=x onerror=alert(1)>.mp4", "-rf 'quoted\" name.mkv", "ünïcödé 映画.mov"]
 
@@ -50,10 +55,16 @@ def make_app(media_root: Path, data: Path, redis_url: str):
     """A leader app on its own SQLite file with login off."""
     from app import create_app
 
-    return create_app({
-        "FRAME_SHIFT_HOME": str(media_root), "DATA_DIR": str(data), "REDIS_URL": redis_url,
-        "SHARED_TOKEN": TOKEN, "TESTING": True, "AUTH_DISABLED": True,
-    })
+    return create_app(
+        {
+            "FRAME_SHIFT_HOME": str(media_root),
+            "DATA_DIR": str(data),
+            "REDIS_URL": redis_url,
+            "SHARED_TOKEN": TOKEN,
+            "TESTING": True,
+            "AUTH_DISABLED": True,
+        }
+    )
 
 
 @pytest.fixture

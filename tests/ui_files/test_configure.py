@@ -9,10 +9,23 @@ import pytest
 from app.views.configure import HELP
 
 BASIC_FORM = {
-    "mode": "basic", "video_codec": "libx265", "rate_mode": "crf", "crf": "22", "video_bitrate": "4M",
-    "preset": "slow", "bit_depth": "10", "max_height": "", "audio_codec": "libopus", "audio_quality": "high",
-    "container": "mkv", "subtitles": "copy", "threads": "0", "custom_args": "", "output_location": "beside",
-    "output_dir": "", "if_exists": "rename",
+    "mode": "basic",
+    "video_codec": "libx265",
+    "rate_mode": "crf",
+    "crf": "22",
+    "video_bitrate": "4M",
+    "preset": "slow",
+    "bit_depth": "10",
+    "max_height": "",
+    "audio_codec": "libopus",
+    "audio_quality": "high",
+    "container": "mkv",
+    "subtitles": "copy",
+    "threads": "0",
+    "custom_args": "",
+    "output_location": "beside",
+    "output_dir": "",
+    "if_exists": "rename",
 }
 
 
@@ -25,7 +38,9 @@ def selected(files_client, media):
 
 
 def field_error(html: str, field: str) -> str | None:
-    match = re.search(rf'<p class="field-error" id="error-{field}" data-error-for="{field}"( hidden)?>(.*?)</p>', html, re.S)
+    match = re.search(
+        rf'<p class="field-error" id="error-{field}" data-error-for="{field}"( hidden)?>(.*?)</p>', html, re.S
+    )
     assert match, f"no error slot for {field}"
     return None if match.group(1) else match.group(2).strip()
 
@@ -47,13 +62,21 @@ def test_form_has_defaults_help_and_a_label_for_every_control(files_client, sele
     unlabeled = [i for i in ids if f'for="{i}"' not in html]
     assert not unlabeled, unlabeled
     for tag in re.findall(r'<input[^>]*type="(?:radio|checkbox)"[^>]*>', html):
-        assert "<label" in html[html.index(tag) - 40:html.index(tag)] or "aria-label" in tag, tag
-    assert re.search(r'<form method="post" action="/configure"[^>]*>\s*<input type="hidden" name="csrf_token" value="[^"]+">', html)
+        assert "<label" in html[html.index(tag) - 40 : html.index(tag)] or "aria-label" in tag, tag
+    assert re.search(
+        r'<form method="post" action="/configure"[^>]*>\s*<input type="hidden" name="csrf_token" value="[^"]+">', html
+    )
 
 
 def test_submit_creates_one_job_per_file_and_goes_to_the_queue(files_client, files_app, selected):
-    form = {**BASIC_FORM, "video_codec": "libx264", "container": "mp4", "audio_codec": "aac", "bit_depth": "8",
-            "crf": "20"}
+    form = {
+        **BASIC_FORM,
+        "video_codec": "libx264",
+        "container": "mp4",
+        "audio_codec": "aac",
+        "bit_depth": "8",
+        "crf": "20",
+    }
     response = files_client.post("/configure", data=form)
     assert response.status_code == 302 and response.headers["Location"] == "/"
     from app.extensions import db
@@ -62,22 +85,32 @@ def test_submit_creates_one_job_per_file_and_goes_to_the_queue(files_client, fil
     with files_app.app_context():
         jobs = db.session.query(Job).order_by(Job.id).all()
         assert [j.input_path for j in jobs] == selected
-        assert all(j.status == "queued" and j.spec["video_codec"] == "libx264" and j.spec["crf"] == 20
-                   and j.output_path.endswith("_converted.mp4") for j in jobs)
+        assert all(
+            j.status == "queued"
+            and j.spec["video_codec"] == "libx264"
+            and j.spec["crf"] == 20
+            and j.output_path.endswith("_converted.mp4")
+            for j in jobs
+        )
     assert files_client.get("/api/files/selection").get_json()["count"] == 0
 
 
-@pytest.mark.parametrize("changes,field,words", [
-    ({"crf": "99"}, "crf", "between 0 and 63"),
-    ({"crf": "abc"}, "crf", "whole number"),
-    ({"video_codec": "libx265", "container": "webm"}, "video_codec", "cannot go in a webm file"),
-    ({"max_height": "10"}, "max_height", "between 64"),
-    ({"rate_mode": "bitrate", "video_bitrate": "fast"}, "video_bitrate", "look like 4M"),
-    ({"output_location": "folder", "output_dir": ""}, "output_dir", "type a folder"),
-    ({"output_location": "folder", "output_dir": "/etc"}, "output_dir", "outside the media folders"),
-    ({"mode": "custom", "custom_args": "-i /etc/passwd"}, "custom_args", ""),
-])
-def test_errors_show_next_to_their_field_and_keep_what_was_typed(files_client, files_app, selected, changes, field, words):
+@pytest.mark.parametrize(
+    "changes,field,words",
+    [
+        ({"crf": "99"}, "crf", "between 0 and 63"),
+        ({"crf": "abc"}, "crf", "whole number"),
+        ({"video_codec": "libx265", "container": "webm"}, "video_codec", "cannot go in a webm file"),
+        ({"max_height": "10"}, "max_height", "between 64"),
+        ({"rate_mode": "bitrate", "video_bitrate": "fast"}, "video_bitrate", "look like 4M"),
+        ({"output_location": "folder", "output_dir": ""}, "output_dir", "type a folder"),
+        ({"output_location": "folder", "output_dir": "/etc"}, "output_dir", "outside the media folders"),
+        ({"mode": "custom", "custom_args": "-i /etc/passwd"}, "custom_args", ""),
+    ],
+)
+def test_errors_show_next_to_their_field_and_keep_what_was_typed(
+    files_client, files_app, selected, changes, field, words
+):
     response = files_client.post("/configure", data={**BASIC_FORM, **changes})
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "Traceback" not in html
@@ -105,16 +138,18 @@ def test_output_folder_rule_and_if_exists(files_client, files_app, selected, med
 
 
 def test_preview_gives_the_exact_command_for_the_first_file(files_client, selected, media):
-    answer = files_client.post("/api/configure/preview", data={**BASIC_FORM, "output_location": "folder",
-                                                               "output_dir": str(media / "Shows")})
+    answer = files_client.post(
+        "/api/configure/preview", data={**BASIC_FORM, "output_location": "folder", "output_dir": str(media / "Shows")}
+    )
     data = answer.get_json()
     assert answer.status_code == 200 and data["input"] == selected[0] and data["count"] == 2
     argv = data["argv"]
     assert argv[0] == "ffmpeg" and argv[argv.index("-i") + 1] == selected[0]
     assert argv[-1] == str(media / "Shows" / "A clip_converted.mkv") == data["output"]
     assert argv[argv.index("-c:v") + 1] == "libx265" and argv[argv.index("-crf") + 1] == "22"
-    custom = files_client.post("/api/configure/preview", data={**BASIC_FORM, "mode": "custom",
-                                                               "custom_args": "-c:v libx264 -crf 18"}).get_json()
+    custom = files_client.post(
+        "/api/configure/preview", data={**BASIC_FORM, "mode": "custom", "custom_args": "-c:v libx264 -crf 18"}
+    ).get_json()
     assert custom["argv"][-7:-1] == ["-c:v", "libx264", "-crf", "18", "-f", "matroska"]
     bad = files_client.post("/api/configure/preview", data={**BASIC_FORM, "crf": "77"})
     assert bad.status_code == 400 and bad.get_json()["field"] == "crf"
@@ -124,9 +159,13 @@ def test_presets_builtin_create_edit_delete(files_client):
     listed = files_client.get("/api/presets").get_json()["presets"]
     builtin = {p["name"]: p for p in listed if p["builtin"]}
     assert {"H.265 MKV (default)", "H.264 MP4 compatible", "AV1 WebM"} <= set(builtin)
-    assert builtin["AV1 WebM"]["spec"]["video_codec"] == "libsvtav1" and builtin["AV1 WebM"]["spec"]["container"] == "webm"
-    created = files_client.post("/api/presets", json={"name": "Phone", "spec": {"video_codec": "libx264",
-                                                                                "container": "mp4", "max_height": 720}})
+    assert (
+        builtin["AV1 WebM"]["spec"]["video_codec"] == "libsvtav1" and builtin["AV1 WebM"]["spec"]["container"] == "webm"
+    )
+    created = files_client.post(
+        "/api/presets",
+        json={"name": "Phone", "spec": {"video_codec": "libx264", "container": "mp4", "max_height": 720}},
+    )
     assert created.status_code == 201
     preset = created.get_json()
     assert preset["spec"]["max_height"] == 720 and "output_dir" not in preset["spec"]
@@ -137,8 +176,13 @@ def test_presets_builtin_create_edit_delete(files_client):
     assert files_client.post("/api/presets", json={"name": " ", "spec": {}}).get_json()["field"] == "name"
     form_made = files_client.post("/api/presets", data={**BASIC_FORM, "preset_name": "From the form", "crf": "30"})
     assert form_made.status_code == 201 and form_made.get_json()["spec"]["crf"] == 30
-    renamed = files_client.put(f"/api/presets/{preset['id']}", json={"name": "Phone 720p", "spec": {
-        "video_codec": "libx264", "container": "mp4", "max_height": 720, "crf": 26}})
+    renamed = files_client.put(
+        f"/api/presets/{preset['id']}",
+        json={
+            "name": "Phone 720p",
+            "spec": {"video_codec": "libx264", "container": "mp4", "max_height": 720, "crf": 26},
+        },
+    )
     assert renamed.status_code == 200 and renamed.get_json()["name"] == "Phone 720p"
     assert renamed.get_json()["spec"]["crf"] == 26
     locked = builtin["H.265 MKV (default)"]["id"]

@@ -40,7 +40,13 @@ def test_hidden_files_never_show(media):
 
 def test_video_filter_and_search(media):
     assert names(list_folder(None, [media], videos_only=True)) == [
-        "empty", "Shows", "A clip.mp4", "b movie.mkv", "c.avi", "c_converted.mkv"]
+        "empty",
+        "Shows",
+        "A clip.mp4",
+        "b movie.mkv",
+        "c.avi",
+        "c_converted.mkv",
+    ]
     assert names(list_folder(None, [media], search="  MOVIE ")) == ["b movie.mkv"]
     listing = list_folder(None, [media], search="c", videos_only=True)
     assert names(listing) == ["A clip.mp4", "c.avi", "c_converted.mkv"] and listing.total == 3
@@ -138,4 +144,11 @@ def test_a_cursor_survives_files_appearing_before_it(media):
     touch(media / "0 new first.mkv")
     rest = list_folder(None, [media], cursor=first.next_cursor, limit=100)
     assert names(first) + names(rest) == [
-        "empty", "Shows", "A clip.mp4", "b movie.mkv", "c.avi", "c_converted.mkv", "notes.txt"]
+        "empty",
+        "Shows",
+        "A clip.mp4",
+        "b movie.mkv",
+        "c.avi",
+        "c_converted.mkv",
+        "notes.txt",
+    ]

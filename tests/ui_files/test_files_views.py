@@ -24,14 +24,20 @@ def test_files_page_lists_the_home_folder_with_marks(files_client, media):
 
 
 def test_bad_paths_show_a_message_in_the_page_not_a_trace(files_client):
-    for path, status, words in (("/etc", 400, "outside the media folders"), ("../../../etc", 400, "outside"),
-                                ("nope", 404, "does not exist"), ("notes.txt", 400, "is not a folder")):
+    for path, status, words in (
+        ("/etc", 400, "outside the media folders"),
+        ("../../../etc", 400, "outside"),
+        ("nope", 404, "does not exist"),
+        ("notes.txt", 400, "is not a folder"),
+    ):
         response = files_client.get("/files", query_string={"path": path})
         html = response.get_data(as_text=True)
         assert response.status_code == status, path
         assert words in alerts(html) and "Traceback" not in html
     response = files_client.get("/files?sort=colour")
-    assert response.status_code == 400 and "sort: use one of name, size, date" in alerts(response.get_data(as_text=True))
+    assert response.status_code == 400 and "sort: use one of name, size, date" in alerts(
+        response.get_data(as_text=True)
+    )
     bad = files_client.get("/api/files?cursor=zzz")
     assert bad.status_code == 400 and bad.get_json()["field"] == "cursor"
 
@@ -60,9 +66,12 @@ def test_selection_is_kept_per_session_and_checked(files_client, files_app, medi
     assert removed["count"] == 2
     other = files_app.test_client()
     assert other.get("/api/files/selection").get_json()["count"] == 0
-    for body, words in (({"add": ["/etc/passwd"]}, "outside the media folders"),
-                        ({"add": [str(media / "Shows")]}, "is not a file"),
-                        ({"folders": ["../.."]}, "outside"), ({"add": "c.avi"}, "give a list")):
+    for body, words in (
+        ({"add": ["/etc/passwd"]}, "outside the media folders"),
+        ({"add": [str(media / "Shows")]}, "is not a file"),
+        ({"folders": ["../.."]}, "outside"),
+        ({"add": "c.avi"}, "give a list"),
+    ):
         answer = client.post("/api/files/selection", json=body)
         assert answer.status_code == 400 and words in answer.get_json()["error"]
     assert client.post("/api/files/selection", json={"clear": True}).get_json()["count"] == 0
@@ -96,10 +105,14 @@ def test_a_succeeded_job_marks_its_input_as_converted(files_client, files_app, m
     from app.models import Job
 
     with files_app.app_context():
-        db.session.add(Job(name="b movie.mkv", input_path=str(media / "b movie.mkv"), output_path="/x", spec={},
-                           status="succeeded"))
-        db.session.add(Job(name="A clip.mp4", input_path=str(media / "A clip.mp4"), output_path="/y", spec={},
-                           status="failed"))
+        db.session.add(
+            Job(
+                name="b movie.mkv", input_path=str(media / "b movie.mkv"), output_path="/x", spec={}, status="succeeded"
+            )
+        )
+        db.session.add(
+            Job(name="A clip.mp4", input_path=str(media / "A clip.mp4"), output_path="/y", spec={}, status="failed")
+        )
         db.session.commit()
     marks = {e["name"]: e["converted"] for e in files_client.get("/api/files").get_json()["entries"]}
     assert marks["b movie.mkv"] is True and marks["A clip.mp4"] is False
