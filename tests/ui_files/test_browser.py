@@ -143,3 +143,48 @@ def test_hostile_names_folder_selection_and_bad_paths(page, live_server, clip_fo
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(live_server.url + "/files?path=" + str(clip_folder / "Clips"))
     screenshot(page, "files-phone")
+
+
+def test_with_login_on_the_pages_send_their_csrf_token(browser, tmp_path, redis_server, clip_folder):
+    """Selection changes, the preview, presets and the submit all pass the login guard's CSRF check."""
+    from app import create_app
+    from tests.conftest import TOKEN
+    from tests.ui_files.conftest import LiveServer
+
+    flask_app = create_app(
+        {
+            "FRAME_SHIFT_HOME": str(clip_folder),
+            "DATA_DIR": str(tmp_path / "data"),
+            "REDIS_URL": redis_server.url,
+            "SHARED_TOKEN": TOKEN,
+            "FRAME_SHIFT_ADMIN_PASSWORD": "correct horse battery",
+        }
+    )
+    server = LiveServer(flask_app).start()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/files?path=" + str(clip_folder / "Clips"))
+        expect(page).to_have_url(re.compile(r"/login"))
+        page.get_by_label("User name").fill("admin")
+        page.get_by_label("Password").fill("correct horse battery")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Files")).to_be_visible()
+        page.get_by_label("Select two.mp4").check()
+        expect(page.locator("#selected-count")).to_have_text("1")
+        page.get_by_role("link", name="Configure…").click()
+        expect(page.locator("#command-preview")).to_contain_text("two_converted.mkv")
+        page.get_by_label("Preset name").fill("Signed in preset")
+        page.get_by_role("button", name="Save as new preset").click()
+        expect(page.locator("#preset-message")).to_have_text("Saved preset Signed in preset")
+        page.get_by_role("button", name="Queue 1 job").click()
+        expect(page).to_have_url(server.url + "/")
+        assert [j.spec["container"] for j in jobs_for(server, [str(clip_folder / "Clips" / "two.mp4")])] == ["mkv"]
+    finally:
+        context.close()
+        server.stop()
+        from app.extensions import db
+
+        with flask_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
