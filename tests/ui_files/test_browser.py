@@ -188,3 +188,20 @@ def test_with_login_on_the_pages_send_their_csrf_token(browser, tmp_path, redis_
         with flask_app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_keyboard_only_selection_with_a_shift_space_range(page, live_server, clip_folder):
+    page.goto(live_server.url + "/files?path=" + str(clip_folder / "Clips"))
+    page.get_by_label("Select one.mp4").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#selected-count")).to_have_text("1")
+    page.keyboard.press("Tab")  # focus moves to the next row's checkbox
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Select two.mp4")).to_be_focused()
+    page.keyboard.press("Shift+Space")
+    expect(page.locator("#selected-count")).to_have_text("3")
+    expect(page.locator("#file-list tr.file.selected")).to_have_count(3)
+    page.get_by_role("link", name="Configure…").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#file-count")).to_have_text("3")
+    assert not page.js_errors
