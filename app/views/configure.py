@@ -112,11 +112,13 @@ def render_form(values: dict[str, Any], errors: dict[str, str] | None = None, st
 
 @bp.get("/configure")
 def index():
-    """The settings form for the selected files (a preset's values with ?preset=ID)."""
-    spec: dict[str, Any] = {}
+    """The settings form for the selected files: the Settings page's job defaults, or a preset over them."""
+    from app.services.preferences import job_defaults
+
+    spec: dict[str, Any] = job_defaults()
     preset_id = request.args.get("preset_id", type=int)
     if preset_id:
-        spec = preset_service.get_preset(preset_id).spec
+        spec = {**spec, **preset_service.get_preset(preset_id).spec}
     return render_form(form_values(spec))
 
 

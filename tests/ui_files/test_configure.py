@@ -199,3 +199,28 @@ def test_configure_page_loads_a_preset_without_javascript(files_client, selected
     av1 = next(p for p in presets if p["name"] == "AV1 WebM")
     html = files_client.get(f"/configure?preset_id={av1['id']}").get_data(as_text=True)
     assert '<option value="libsvtav1" selected>' in html and '<option value="webm" selected>' in html
+
+
+def test_the_form_starts_from_the_job_defaults_of_the_settings_page(files_client, files_app, selected, media):
+    from app.services.preferences import save_job_defaults
+
+    with files_app.app_context():
+        save_job_defaults(
+            {
+                "video_codec": "libx264",
+                "container": "mp4",
+                "audio_codec": "aac",
+                "crf": "19",
+                "bit_depth": "8",
+                "output_dir": str(media / "empty"),
+                "if_exists": "fail",
+            }
+        )
+    html = files_client.get("/configure").get_data(as_text=True)
+    assert '<option value="libx264" selected>' in html and 'name="crf" type="number" value="19"' in html
+    assert '<option value="fail" selected>' in html and f'value="{media / "empty"}"' in html
+    assert re.search(r'name="output_location" value="folder" checked', html)
+    presets = files_client.get("/api/presets").get_json()["presets"]
+    av1 = next(p for p in presets if p["name"] == "AV1 WebM")
+    html = files_client.get(f"/configure?preset_id={av1['id']}").get_data(as_text=True)
+    assert '<option value="libsvtav1" selected>' in html and '<option value="fail" selected>' in html
