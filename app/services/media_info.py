@@ -72,10 +72,11 @@ def probe_durations(paths: list[str], roots: list[Path]) -> dict[str, float | No
             resolved = str(resolve_inside(raw, roots))
         except PathError as exc:
             raise ServiceError(f"paths: {exc}", field="paths") from None
-        if raw != resolved:
-            continue  # the browser only ever sends the resolved paths it was given
+        if not os.path.isabs(raw):
+            continue  # the browser only sends the absolute paths a listing gave it
         try:
-            stats[resolved] = os.stat(resolved)
+            # Keyed by the path as listed (a symlink's own path), so the listing finds it again.
+            stats[raw] = os.stat(resolved)
         except OSError:
             continue
     rows = {r.path: r for r in db.session.execute(select(MediaProbe).where(MediaProbe.path.in_(list(stats)))).scalars()}

@@ -159,3 +159,13 @@ def test_several_media_roots_can_be_browsed_and_nothing_between_them(tmp_path, r
     assert [e["name"] for e in other["entries"]] == ["s.mkv"] and other["crumbs"][0]["path"] == str(second)
     assert client.get("/api/files", query_string={"path": str(tmp_path)}).status_code == 400
     assert client.post("/api/files/selection", json={"add": [str(second / "s.mkv")]}).get_json()["count"] == 1
+
+
+def test_a_symlinked_clip_inside_the_roots_gets_its_duration(files_client, media):
+    clip = make_clip(media / "Shows" / "real.mp4", seconds=1)
+    (media / "link.mp4").symlink_to(clip)
+    listed = next(e for e in files_client.get("/api/files").get_json()["entries"] if e["name"] == "link.mp4")
+    found = files_client.post("/api/files/durations", json={"paths": [listed["path"]]}).get_json()["durations"]
+    assert abs(found[listed["path"]] - 1.0) < 0.2
+    again = next(e for e in files_client.get("/api/files").get_json()["entries"] if e["name"] == "link.mp4")
+    assert abs(again["duration"] - 1.0) < 0.2
