@@ -40,7 +40,8 @@ class EventHandler:
         """Apply one event."""
         kind = event.get("type", "")
         hostname = event.get("hostname")
-        if hostname and kind.startswith(("worker-", "task-")):
+        # task-sent comes from the sender (the dispatcher itself), not from a follower.
+        if hostname and kind.startswith(("worker-", "task-")) and kind != "task-sent":
             self.registry.seen(hostname, event.get("timestamp"))
         if kind == "worker-online":
             self.registry.refresh(self.registry.seen(hostname))

@@ -64,16 +64,20 @@ class Monitor:
 
     def receive_wakeups(self) -> None:
         """Thread: turn 'new work' messages from the web process into immediate dispatch."""
+        failing = False
         while not self.stopping.is_set():
             try:
                 pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(keys.WAKE_CHANNEL)
+                failing = False
                 while not self.stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message:
                         self.inbox.put(("wake", None))
             except Exception as exc:  # noqa: BLE001
-                log.warning("wake-up channel interrupted (%s); retrying", exc)
+                if not failing:
+                    log.warning("wake-up channel interrupted (%s); retrying", exc)
+                failing = True
                 time.sleep(1.0)
 
     def start_threads(self) -> None:
