@@ -35,7 +35,7 @@ def test_shift_click_two_clips_configure_h265_mkv_and_submit(page, live_server, 
     expect(page.locator("#file-list tr.file.selected")).to_have_count(2)
     expect(row(page, "two.mp4")).not_to_have_class(re.compile("selected"))
     expect(row(page, "one.mp4").locator(".duration")).to_have_text("0:02", timeout=15_000)
-    screenshot(page, "files")
+    screenshot(page, "files-selection")
 
     page.get_by_role("link", name="Configure…").click()
     expect(page).to_have_url(re.compile(r"/configure$"))
@@ -49,7 +49,7 @@ def test_shift_click_two_clips_configure_h265_mkv_and_submit(page, live_server, 
     expect(page.locator("#command-preview")).to_contain_text(f"-i {one}".replace(" ", " "), timeout=10_000)
     expect(page.locator("#command-preview")).to_contain_text("-c:v libx265")
     expect(page.locator("#command-preview")).to_contain_text(str(clip_folder / "Clips" / "one_converted.mkv"))
-    screenshot(page, "configure")
+    screenshot(page, "configure-h265")
 
     page.get_by_role("button", name="Queue 2 jobs").click()
     expect(page).to_have_url(live_server.url + "/")
@@ -110,7 +110,7 @@ def test_field_errors_live_preview_and_presets_in_the_browser(page, live_server,
     expect(page.locator('[data-error-for="output_dir"]')).to_contain_text("outside the media folders")
     expect(page.get_by_label("Output folder")).to_have_value("/etc")
     assert not jobs_for(live_server, [str(clip_folder / "Clips" / "two.mp4")])
-    screenshot(page, "configure-error")
+    screenshot(page, "configure-field-error")
     assert not page.js_errors
 
 
