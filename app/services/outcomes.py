@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
 from app.extensions import db
 from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
+from app.services.preferences import auto_retry
 from app.services.transitions import transition
 from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted
 
@@ -83,7 +82,7 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
 
 def fail_or_retry(job: Job, reason: str, exit_code: int | None, log_tail: list[str] | None, retryable: bool = True) -> None:
     """Fail the job, or queue it again when automatic retries remain and the cause may pass."""
-    retries = int(current_app.config.get("AUTO_RETRY", 0))
+    retries = auto_retry()  # the Settings page's value, else AUTO_RETRY
     follower = job.follower
     # Only attempts that really failed use up automatic retries (not interrupted or abandoned ones).
     failed_before = sum(1 for a in job.attempts[:-1] if a.status == JobStatus.FAILED.value)
