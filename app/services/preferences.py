@@ -19,8 +19,22 @@ JOB_DEFAULTS = "job_defaults"
 AUTO_RETRY = "auto_retry"
 MAX_AUTO_RETRY = 10
 # The spec fields the defaults form offers (custom arguments belong to a preset, not to defaults).
-DEFAULT_FIELDS = ("video_codec", "rate_mode", "crf", "video_bitrate", "preset", "bit_depth", "max_height",
-                  "audio_codec", "audio_quality", "container", "subtitles", "threads", "output_dir", "if_exists")
+DEFAULT_FIELDS = (
+    "video_codec",
+    "rate_mode",
+    "crf",
+    "video_bitrate",
+    "preset",
+    "bit_depth",
+    "max_height",
+    "audio_codec",
+    "audio_quality",
+    "container",
+    "subtitles",
+    "threads",
+    "output_dir",
+    "if_exists",
+)
 
 
 def job_defaults() -> dict[str, Any]:
@@ -52,8 +66,9 @@ def save_job_defaults(form: dict[str, str]) -> dict[str, Any]:
         except PathError as exc:
             raise ServiceError(f"output_dir: {exc}", field="output_dir") from None
         if not folder.is_dir():
-            raise ServiceError(f"output_dir: {spec.output_dir} is not a folder; create it or leave the field empty",
-                               field="output_dir")
+            raise ServiceError(
+                f"output_dir: {spec.output_dir} is not a folder; create it or leave the field empty", field="output_dir"
+            )
     stored = {k: v for k, v in spec.to_dict().items() if k in DEFAULT_FIELDS}
     set_setting(JOB_DEFAULTS, stored)
     return stored
@@ -70,8 +85,9 @@ def save_auto_retry(raw: str) -> int:
     try:
         value = int(str(raw).strip())
     except ValueError:
-        raise ServiceError(f"auto_retry: give a whole number from 0 to {MAX_AUTO_RETRY} (got {raw!r})",
-                           field="auto_retry") from None
+        raise ServiceError(
+            f"auto_retry: give a whole number from 0 to {MAX_AUTO_RETRY} (got {raw!r})", field="auto_retry"
+        ) from None
     if not 0 <= value <= MAX_AUTO_RETRY:
         raise ServiceError(f"auto_retry: must be between 0 and {MAX_AUTO_RETRY} (got {value})", field="auto_retry")
     set_setting(AUTO_RETRY, value)

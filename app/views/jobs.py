@@ -29,11 +29,20 @@ def queue_context() -> dict:
     per_page = int_arg("per_page", PER_PAGE, 1, 500)
     result = job_service.list_jobs(FILTERS[tab] or None, page=page, per_page=per_page, search=search or None)
     counts = result["counts"]
-    tab_counts = {key: sum(counts.get(s, 0) for s in value.split(",")) if value else sum(counts.values())
-                  for key, _label, value in TABS}
+    tab_counts = {
+        key: sum(counts.get(s, 0) for s in value.split(",")) if value else sum(counts.values())
+        for key, _label, value in TABS
+    }
     pages = max(1, -(-result["total"] // per_page))
-    return {**result, "tab": tab, "tabs": TABS, "tab_counts": tab_counts, "search": search, "pages": pages,
-            "paused": bool(get_setting(QUEUE_PAUSED, False))}
+    return {
+        **result,
+        "tab": tab,
+        "tabs": TABS,
+        "tab_counts": tab_counts,
+        "search": search,
+        "pages": pages,
+        "paused": bool(get_setting(QUEUE_PAUSED, False)),
+    }
 
 
 @bp.get("/")

@@ -9,8 +9,11 @@ from app.services.errors import ServiceError
 from tasks import spec as spec_choices
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
-EVENT_LABELS = {"job_failed": "a job fails", "job_succeeded": "a job succeeds",
-                "batch_finished": "every job of a batch (one submit) has finished"}
+EVENT_LABELS = {
+    "job_failed": "a job fails",
+    "job_succeeded": "a job succeeds",
+    "batch_finished": "every job of a batch (one submit) has finished",
+}
 
 
 def page(error: ServiceError | None = None, section: str | None = None, status: int = 200):
@@ -49,39 +52,47 @@ def index():
 @bp.post("/notifications")
 def notifications():
     """Store notification targets (one Apprise URL a line) and events."""
+
     def action():
         lines = [line.strip() for line in request.form.get("targets", "").splitlines()]
         urls = [line for line in lines if line and not line.startswith("#")]
         notify.update_notification_settings(urls=urls, events=request.form.getlist("events"))
         return f"Notification settings saved ({len(urls)} target{'s' if len(urls) != 1 else ''} added here)."
+
     return save("notifications", action)
 
 
 @bp.post("/notifications/test")
 def test_notification():
     """Send a test notification to every target and say what happened."""
+
     def action():
         result = notify.send_test()
         if not result["ok"]:
             problems = "; ".join(result["errors"])
             raise ServiceError(f"the test notification reached {result['sent']} target(s); {problems}", status=502)
         return f"Test notification sent to {result['sent']} target{'s' if result['sent'] != 1 else ''}."
+
     return save("notifications", action)
 
 
 @bp.post("/defaults")
 def defaults():
     """Store the defaults for new jobs, output rules included."""
+
     def action():
         preferences.save_job_defaults(request.form.to_dict())
         return "Defaults for new jobs saved."
+
     return save("defaults", action)
 
 
 @bp.post("/retry")
 def retry():
     """Store the automatic retry count."""
+
     def action():
         value = preferences.save_auto_retry(request.form.get("auto_retry", ""))
         return f"Retry policy saved: up to {value} automatic retr{'y' if value == 1 else 'ies'}."
+
     return save("retry", action)

@@ -16,8 +16,13 @@ from tests.support import RedisServer, free_port, make_clip, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+]
 FOLDER = "Holiday 2024"
 
 
@@ -160,14 +165,16 @@ def live_server(ui_stack, ui_media):
     """The web process on the stack's database (login off: a loopback-only test setup)."""
     from app import create_app
 
-    flask_app = create_app({
-        "FRAME_SHIFT_HOME": str(ui_media["root"]),
-        "DATA_DIR": str(ui_stack.data),
-        "REDIS_URL": ui_stack.redis_server.url,
-        "SHARED_TOKEN": TOKEN,
-        "AUTH_DISABLED": True,
-        "FLOWER_URL": "http://127.0.0.1:5555",
-    })
+    flask_app = create_app(
+        {
+            "FRAME_SHIFT_HOME": str(ui_media["root"]),
+            "DATA_DIR": str(ui_stack.data),
+            "REDIS_URL": ui_stack.redis_server.url,
+            "SHARED_TOKEN": TOKEN,
+            "AUTH_DISABLED": True,
+            "FLOWER_URL": "http://127.0.0.1:5555",
+        }
+    )
     server = LiveServer(flask_app).start()
     yield server
     server.stop()
@@ -198,8 +205,12 @@ def api(live_server):
             return self.get(f"/api/jobs/{job_id}")
 
         def wait_status(self, job_id: int, *statuses: str, timeout: float = 60) -> dict:
-            return wait_for(lambda: (lambda j: j if j["status"] in statuses else None)(self.job(job_id)),
-                            timeout, 0.1, what=f"job {job_id} to be {' or '.join(statuses)}")
+            return wait_for(
+                lambda: (lambda j: j if j["status"] in statuses else None)(self.job(job_id)),
+                timeout,
+                0.1,
+                what=f"job {job_id} to be {' or '.join(statuses)}",
+            )
 
     return Api()
 

@@ -102,7 +102,9 @@ def test_browse_select_configure_watch_cancel_retry_reorder(page, api, ui_media)
 
     long_card = row(page, long_id)
     expect(long_card.locator('[data-field="status"]')).to_have_text("running", timeout=30_000)
-    wait_for(lambda: float(long_card.locator("progress").get_attribute("value")) > 0, 60, what="the long encode to start")
+    wait_for(
+        lambda: float(long_card.locator("progress").get_attribute("value")) > 0, 60, what="the long encode to start"
+    )
     long_card.get_by_role("button", name=re.compile("^Cancel")).click()
     expect(long_card.locator('[data-field="status"]')).to_have_text("cancelled", timeout=30_000)
     leftovers = [p.name for p in ui_media["folder"].iterdir() if "frameshift-" in p.name]
@@ -113,22 +115,29 @@ def test_browse_select_configure_watch_cancel_retry_reorder(page, api, ui_media)
     expect(broken_card.locator(".note")).not_to_be_empty()
     shot(page, "queue-failed")
     broken_card.get_by_role("button", name=re.compile("^Retry")).click()
-    wait_for(lambda: api.job(broken_id)["attempt"] == 2 and api.job(broken_id)["status"] == "failed", 60,
-             what="the retried job to run a second attempt")
+    wait_for(
+        lambda: api.job(broken_id)["attempt"] == 2 and api.job(broken_id)["status"] == "failed",
+        60,
+        what="the retried job to run a second attempt",
+    )
     expect(broken_card.locator('[data-field="status"]')).to_have_text("failed")
     expect(broken_card).to_contain_text("attempt 2")
 
     # 5. Reorder two waiting jobs (the queue paused so they wait).
     page.get_by_role("button", name="Pause queue").click()
     expect(page.locator("#paused-banner")).to_be_visible()
-    waiting = api.post("/api/jobs", {"inputs": [str(ui_media["forest"]), str(ui_media["other"])], "spec": QUICK},
-                       status=201)["jobs"]
+    waiting = api.post(
+        "/api/jobs", {"inputs": [str(ui_media["forest"]), str(ui_media["other"])], "spec": QUICK}, status=201
+    )["jobs"]
     first, second = (j["id"] for j in waiting)
     page.get_by_role("link", name=re.compile("^Waiting")).click()
     expect(page.locator("li.job")).to_have_count(2)
     row(page, second).get_by_role("button", name=re.compile("up$")).click()
-    wait_for(lambda: [j["id"] for j in api.get("/api/jobs?status=queued")["jobs"]] == [second, first], 10,
-             what="the second waiting job to move up")
+    wait_for(
+        lambda: [j["id"] for j in api.get("/api/jobs?status=queued")["jobs"]] == [second, first],
+        10,
+        what="the second waiting job to move up",
+    )
     expect(page.locator("li.job").first).to_have_attribute("data-job-id", str(second))
     expect(row(page, second).locator(".position")).to_have_text("#1 in queue")
     shot(page, "queue-reordered")

@@ -33,8 +33,9 @@ def test_theme_toggle_follows_system_and_is_remembered(browser, live_server):
 
 
 def test_pages_fit_a_phone_and_every_control_has_a_label(browser, live_server, ui_stack):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 375, "height": 740},
-                                  is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
+    )
     page = context.new_page()
     for path, name in (("/", "queue"), ("/followers/", "followers"), ("/settings/", "settings")):
         page.goto(path)

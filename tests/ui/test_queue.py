@@ -39,8 +39,11 @@ def test_progress_arrives_live_and_survives_a_dropped_connection(page, api, ui_m
     first = api.post("/api/jobs", {"inputs": [str(ui_media["beach"])], "spec": HEVC_SLOW}, status=201)["jobs"][0]
     # The new job shows up without a reload, then its bar moves while FFmpeg runs.
     expect(row(page, first["id"])).to_be_visible()
-    wait_for(lambda: any(0 < v < 100 for v in page.evaluate(f"() => window.__seen['{first['id']}'] || []")),
-             60, what="the progress bar to move")
+    wait_for(
+        lambda: any(0 < v < 100 for v in page.evaluate(f"() => window.__seen['{first['id']}'] || []")),
+        60,
+        what="the progress bar to move",
+    )
     card = row(page, first["id"])
     expect(card.locator('[data-field="follower"]')).to_contain_text("ui1@")
     expect(card.locator('[data-field="fps"]')).to_have_text(re.compile(r"\d"))
@@ -65,12 +68,21 @@ def test_search_pages_and_clear_finished(page, api, live_server):
     from app.models import Job
 
     with live_server.app.app_context():
-        db.session.add_all([
-            Job(name=f"bulk-{n:03d}.mp4", input_path=f"/nowhere/bulk-{n:03d}.mp4", output_path=f"/nowhere/bulk-{n:03d}.mkv",
-                spec={"video_codec": "libx264", "container": "mkv"}, status="succeeded", percent=100.0,
-                input_size=2_000_000, output_size=500_000)
-            for n in range(120)
-        ])
+        db.session.add_all(
+            [
+                Job(
+                    name=f"bulk-{n:03d}.mp4",
+                    input_path=f"/nowhere/bulk-{n:03d}.mp4",
+                    output_path=f"/nowhere/bulk-{n:03d}.mkv",
+                    spec={"video_codec": "libx264", "container": "mkv"},
+                    status="succeeded",
+                    percent=100.0,
+                    input_size=2_000_000,
+                    output_size=500_000,
+                )
+                for n in range(120)
+            ]
+        )
         db.session.commit()
     page.goto("/?status=succeeded")
     total = api.get("/api/jobs?status=succeeded&per_page=1")["total"]
@@ -107,8 +119,11 @@ def test_pause_and_drag_to_reorder(page, api, ui_media):
 
     row(page, ids[2]).drag_to(row(page, ids[0]))
     wanted = [ids[2], ids[0], ids[1]]
-    wait_for(lambda: [j["id"] for j in api.get("/api/jobs?status=queued")["jobs"]] == wanted, 10,
-             what="the dragged job to be first in the queue")
+    wait_for(
+        lambda: [j["id"] for j in api.get("/api/jobs?status=queued")["jobs"]] == wanted,
+        10,
+        what="the dragged job to be first in the queue",
+    )
     expect(page.locator("li.job")).to_have_count(3)
     assert page.locator("li.job").evaluate_all("els => els.map(e => Number(e.dataset.jobId))") == wanted
 
