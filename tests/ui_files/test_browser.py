@@ -143,6 +143,11 @@ def test_hostile_names_folder_selection_and_bad_paths(page, live_server, clip_fo
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(live_server.url + "/files?path=" + str(clip_folder / "Clips"))
     screenshot(page, "files-phone")
+    page.emulate_media(color_scheme="dark")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("link", name="Configure…").click()
+    expect(page.locator("#command-preview")).to_contain_text("ffmpeg")
+    screenshot(page, "configure-dark")
 
 
 def test_with_login_on_the_pages_send_their_csrf_token(browser, tmp_path, redis_server, clip_folder):
