@@ -58,6 +58,7 @@ def _start_all(clips: dict[str, Path]) -> None:
     media = root / "clips"
     media.mkdir()
     made = {
+        "rt4": make_clip(media / "rt4.mp4", seconds=4, size="320x180", audio=False),
         "rt8": make_clip(media / "rt8.mp4", seconds=8, size="320x180", audio=False),
         "rt30": make_clip(media / "rt30.mp4", seconds=30, size="320x180", audio=False),
         "short": clips["short"],
