@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +14,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support import RedisServer, make_clip  # noqa: E402
 
 TOKEN = "test-shared-token-0123456789abcdef"
+# Run on SQLite and on PostgreSQL: whole modules (None) or the named tests in them.
+BOTH_DATABASES: dict[str, set[str] | None] = {
+    "tests/unit/test_api.py": None,
+    "tests/integration/test_end_to_end.py": {"test_job_goes_queued_running_succeeded_with_progress"},
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_databases: run this test on SQLite and on PostgreSQL")
+
+
+def _on_both(metafunc) -> bool:
+    if metafunc.definition.get_closest_marker("both_databases"):
+        return True
+    path = Path(str(metafunc.definition.fspath)).resolve().relative_to(Path(__file__).resolve().parent.parent)
+    names = BOTH_DATABASES.get(path.as_posix(), False)
+    return names is None or (bool(names) and metafunc.function.__name__ in names)
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrise the chosen tests over both databases (the `app`/`database` or the `stack` fixture)."""
+    if not _on_both(metafunc):
+        return
+    if "database" in metafunc.fixturenames:
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+    elif "stack" in metafunc.fixturenames:
+        metafunc.parametrize("stack", ["sqlite", "postgresql"], indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(items):
@@ -20,6 +48,14 @@ def pytest_collection_modifyitems(items):
     missing = [tool for tool in ("ffmpeg", "ffprobe", "redis-server") if shutil.which(tool) is None]
     if missing:
         raise pytest.UsageError(f"missing {', '.join(missing)}: run `make test` (it installs them) or apt-get install them")
+    root = Path(__file__).resolve().parent.parent
+    collected = {(Path(str(item.fspath)).resolve().relative_to(root).as_posix(), item.originalname) for item in items}
+    for module, names in BOTH_DATABASES.items():
+        gone = {name for name in names or ()
+                if any(m == module for m, _ in collected) and (module, name) not in collected}
+        if gone:
+            raise pytest.UsageError(f"BOTH_DATABASES in tests/conftest.py names {sorted(gone)} in {module}, "
+                                    "which no longer exist: update the list")
 
 
 @pytest.fixture(scope="session")
@@ -46,12 +82,36 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     return found
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server (TEST_DATABASE_URL, or one started here with initdb/pg_ctl)."""
+    from tests.postgres import start_postgres
+
+    server = start_postgres()
+    if server is None:
+        message = "PostgreSQL is not installed (apt-get install postgresql) and TEST_DATABASE_URL is not set"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def app(tmp_path, redis_server, clips):
-    """A leader app on its own SQLite file, bound to the session's redis."""
+def database(request) -> str:
+    """DATABASE_URL for a test: '' (SQLite in DATA_DIR) or a fresh PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return ""
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture
+def app(tmp_path, redis_server, clips, database):
+    """A leader app on its own database (SQLite file, or PostgreSQL when parametrised), bound to the session's redis."""
     from app import create_app
 
     flask_app = create_app({
+        "DATABASE_URL": database,
         "FRAME_SHIFT_HOME": str(clips["root"]),
         "DATA_DIR": str(tmp_path / "data"),
         "REDIS_URL": redis_server.url,
