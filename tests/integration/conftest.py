@@ -8,15 +8,16 @@ import pytest
 import redis as redis_lib
 
 from tests.conftest import TOKEN
-from tests.support import HOSTNAME, Proc, base_env, monitor_argv, wait_for, worker_argv
+from tests.support import HOSTNAME, Proc, RedisServer, base_env, monitor_argv, wait_for, worker_argv
 from tasks import keys
 
 
 class Stack:
     """Leader data folder plus the processes of one test system."""
 
-    def __init__(self, tmp, redis_server, media) -> None:
+    def __init__(self, tmp, redis_server, media, database_url: str = "") -> None:
         self.tmp = tmp
+        self.database_url = database_url  # '' = SQLite in the data folder
         self.redis_server = redis_server
         self.media = media
         self.data = tmp / "data"
@@ -25,7 +26,8 @@ class Stack:
         self.redis = redis_lib.Redis.from_url(redis_server.url)
 
     def env(self, **extra: str) -> dict[str, str]:
-        return base_env(self.redis_server.url, self.media, self.data, TOKEN, **extra)
+        database = {"DATABASE_URL": self.database_url} if self.database_url else {}
+        return base_env(self.redis_server.url, self.media, self.data, TOKEN, **database, **extra)
 
     def start_worker(self, name: str, concurrency: int = 1, **extra: str) -> Proc:
         """Start a follower and wait until it has advertised itself."""
@@ -52,13 +54,35 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, redis_server, clips):
-    """One monitor and one follower (2 slots) for the integration tests that share them."""
-    system = Stack(tmp_path_factory.mktemp("stack"), redis_server, clips["root"])
-    system.start_worker("w1", concurrency=2)
-    system.start_monitor()
-    yield system
-    system.stop()
+def stacks(tmp_path_factory, redis_server, clips):
+    """Stacks by database, made on first use: SQLite on the session's redis, PostgreSQL on its own redis."""
+    made: dict[str, Stack] = {}
+    servers: list[RedisServer] = []
+
+    def get(database: str, postgres) -> Stack:
+        if database not in made:
+            if database == "sqlite":
+                system = Stack(tmp_path_factory.mktemp("stack"), redis_server, clips["root"])
+            else:
+                servers.append(RedisServer(tmp_path_factory.mktemp("redis-pg")).start())
+                url = postgres().new_database("stack")
+                system = Stack(tmp_path_factory.mktemp("stack-pg"), servers[-1], clips["root"], database_url=url)
+            made[database] = system
+            system.start_worker("w1", concurrency=2)
+            system.start_monitor()
+        return made[database]
+
+    yield get
+    for system in made.values():
+        system.stop()
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(stacks, request):
+    """One monitor and one follower (2 slots) for the integration tests that share them (SQLite unless parametrised)."""
+    return stacks(getattr(request, "param", "sqlite"), lambda: request.getfixturevalue("postgres"))
 
 
 @pytest.fixture
@@ -67,6 +91,7 @@ def leader(stack):
     from app import create_app
 
     flask_app = create_app({
+        "DATABASE_URL": stack.database_url,
         "FRAME_SHIFT_HOME": str(stack.media),
         "DATA_DIR": str(stack.data),
         "REDIS_URL": stack.redis_server.url,
