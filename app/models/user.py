@@ -36,6 +36,11 @@ class User(db.Model):
         back_populates="user", cascade="all, delete-orphan", order_by="ApiToken.id"
     )
 
+    @property
+    def is_authenticated(self) -> bool:
+        """Always True for a stored user (templates test `current_user.is_authenticated`)."""
+        return True
+
     def set_password(self, password: str) -> None:
         """Store a salted hash of password, never the password."""
         self.password_hash = generate_password_hash(password)

@@ -147,3 +147,15 @@ def test_auth_off_only_on_loopback(clips, tmp_path):
         "AUTH_DISABLED=1 is only allowed when the web process listens on loopback, but HOST='0.0.0.0': "
         "set HOST=127.0.0.1 or turn login back on (AUTH_DISABLED=0)"
     ]
+
+
+def test_pages_show_sign_out_when_logged_in_and_it_works(secured):
+    client = secured.test_client()
+    log_in(client)
+    page = client.get("/").get_data(as_text=True)
+    assert "Sign out" in page
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf_token" '
+                     r'value="([^"]+)"', page)
+    assert form and form.group(1) == "/logout"
+    assert client.post("/logout", data={"csrf_token": form.group(2)}).status_code == 302
+    assert client.get("/").status_code == 302
