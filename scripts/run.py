@@ -48,6 +48,8 @@ def main() -> int:
     host = env.get("HOST", "127.0.0.1")
     flower_port = env.get("FLOWER_PORT", "5555")
     env.setdefault("FLOWER_URL", f"http://{host}:{flower_port}")
+    # Flower always behind a login: user admin, password generated once into the data folder.
+    env.setdefault("FLOWER_BASIC_AUTH", "admin:" + persisted(data / "flower_password"))
     py = sys.executable
     children: list[tuple[str, subprocess.Popen]] = []
 
@@ -80,6 +82,9 @@ def main() -> int:
     start("flower", flower)
     print(f"[run] Frame Shift on http://{host}:{port}  (media: {media}, data: {data}); Ctrl-C stops everything",
           flush=True)
+    print(f"[run] log in as {env.get('FRAME_SHIFT_ADMIN_USER', 'admin')}: first start prints a generated password "
+          "below (or set FRAME_SHIFT_ADMIN_PASSWORD); Flower's login is FLOWER_BASIC_AUTH "
+          f"(default admin / the password in {data / 'flower_password'})", flush=True)
     stopping = False
 
     def stop(*_: object) -> None:
