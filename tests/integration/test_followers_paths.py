@@ -1,0 +1,92 @@
+"""What a follower checks itself: the path mapping, its own media roots, and the task signature."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.utils import worker_direct
+
+from tasks import keys
+from tasks.signing import sign
+from tests.conftest import TOKEN
+from tests.integration.test_failures_harness import FAST, System, outcome, scenario
+from tests.support import ffmpeg_pids, wait_for
+
+
+def send_raw(system: System, follower: str, payload: dict) -> tuple[str, str, str]:
+    """Send a transcode task straight to a follower's queue, as an attacker on the broker could."""
+    sender = Celery("probe")
+    sender.config_from_object("celeryconfig")
+    sender.conf.update(broker_url=system.redis_server.url, result_backend=system.redis_server.url)
+    result = sender.send_task("transcode.run", args=[payload], queue=worker_direct(follower))
+    result.get(timeout=30, propagate=False)
+    return result.id, result.state, str(result.result)
+
+
+@scenario("paths")
+def paths(system: System) -> dict:
+    root = system.tmp
+    (root / "mnt").symlink_to(system.media)  # the same files under another path, like another mount point
+    (root / "elsewhere").mkdir()
+    system.worker("seer", FRAME_SHIFT_HOME=str(root / "mnt"), FOLLOWER_PATH_MAP=f"{system.media}={root / 'mnt'}")
+    system.worker("blind", FRAME_SHIFT_HOME=str(root / "elsewhere"),
+                  FOLLOWER_PATH_MAP=f"{system.media}={root / 'elsewhere'}")
+    system.start_monitor()
+    seer, blind = system.full("seer"), system.full("blind")
+    wait_for(lambda: {seer, blind} <= set(system.followers()), 20, what="both followers listed")
+    seen: dict = {"root": str(root), "media": str(system.media)}
+    system.api("post", f"/api/followers/{blind}/drain")
+    seen["mapped"] = system.wait_final(system.submit("short", FAST)[0]["id"], 60)
+    system.api("post", f"/api/followers/{seer}/drain")
+    system.api("post", f"/api/followers/{blind}/resume")
+    seen["not_visible"] = system.wait_final(system.submit("short", FAST)[0]["id"], 60)
+    body = {"job_id": 999, "attempt": 1, "task_id": "x", "input": str(system.clips["short"]),
+            "output": str(system.media / "forged.mkv"), "spec": FAST}
+    seen["unsigned"] = send_raw(system, seer, body)
+    seen["wrong_key"] = send_raw(system, seer, sign(body, "not-the-shared-token-at-all"))
+    seen["outside"] = send_raw(system, seer, sign({**body, "input": "/etc/passwd"}, TOKEN))
+    seen["claims"] = [bool(system.redis.exists(keys.claim(seen[k][0]))) for k in ("unsigned", "wrong_key")]
+    seen["ffmpeg"] = [ffmpeg_pids(seen[k][0][:8]) for k in ("unsigned", "wrong_key", "outside")]
+    seen["seer_log"] = system.workers["seer"].output()
+    seen["forged_exists"] = (system.media / "forged.mkv").exists()
+    return seen
+
+
+def test_a_follower_mounting_the_media_elsewhere_converts_through_its_path_map(clips):
+    seen = outcome("paths", clips)
+    job = seen["mapped"]
+    assert job["status"] == "succeeded", job
+    assert job["follower"].startswith("seer@")
+    # Reported in the leader's terms, and really there.
+    assert job["output_path"].startswith(seen["media"]) and os.path.getsize(job["output_path"]) == job["output_size"]
+
+
+def test_a_follower_that_cannot_see_the_input_says_which_path_and_mapping(clips):
+    seen = outcome("paths", clips)
+    job = seen["not_visible"]
+    assert job["status"] == "failed" and job["follower"].startswith("blind@")
+    local = f"{seen['root']}/elsewhere/short clip.mp4"
+    leader = f"{seen['media']}/short clip.mp4"
+    assert job["error"] == (
+        f"input not usable on this follower: {local} does not exist; the leader's path {leader} was mapped to "
+        f"{local} by FOLLOWER_PATH_MAP={seen['media']}={seen['root']}/elsewhere"
+    )
+
+
+def test_unsigned_or_wrongly_signed_tasks_are_refused_and_logged_without_ffmpeg(clips):
+    seen = outcome("paths", clips)
+    for key in ("unsigned", "wrong_key"):
+        task_id, state, message = seen[key]
+        assert state == "FAILURE" and "signature is missing or wrong" in message, seen[key]
+        assert f"refused task {task_id}" in seen["seer_log"]
+    assert seen["claims"] == [False, False], "a refused task got as far as claiming its attempt"
+    assert seen["ffmpeg"] == [[], [], []]
+    assert not seen["forged_exists"]
+
+
+def test_a_signed_task_for_a_path_outside_the_media_roots_is_refused(clips):
+    seen = outcome("paths", clips)
+    _, state, message = seen["outside"]
+    assert state == "FAILURE"
+    assert message.startswith("input not usable on this follower: /etc/passwd is outside the media folders")
