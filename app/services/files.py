@@ -75,6 +75,7 @@ class Listing:
     next_cursor: str | None = None
     cursor: str | None = None
     roots: list[Path] = field(default_factory=list)
+    file_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the listing as JSON values."""
@@ -88,6 +89,7 @@ class Listing:
             "order": self.order,
             "videos_only": self.videos_only,
             "search": self.search,
+            "file_count": self.file_count,
             "cursor": self.cursor,
             "next_cursor": self.next_cursor,
         }
@@ -330,27 +332,5 @@ def list_folder(
         cursor=cursor,
         next_cursor=encode_cursor(last[1], last[0][2], last[0][0], sort) if more and last else None,
         roots=list(roots),
+        file_count=len(files),
     )
-
-
-def videos_under(path: str, roots: list[Path], limit: int) -> list[str]:
-    """Return every video file in a folder and its subfolders (not hidden, not already a converted output)."""
-    folder = resolve_folder(path, roots)
-    found: list[str] = []
-    for current, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not is_hidden(d))
-        for name in sorted(files):
-            if is_hidden(name) or is_converted_output(name):
-                continue
-            if os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
-                continue
-            candidate = os.path.join(current, name)
-            try:
-                resolved = resolve_inside(candidate, roots)
-            except PathError:
-                continue  # a symlink leading outside the media roots
-            if resolved.is_file():
-                found.append(str(resolved))
-            if len(found) > limit:
-                raise ServiceError(f"{path} holds more than {limit} videos; select a smaller folder", field="folders")
-    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -11,12 +12,44 @@ from sqlalchemy import delete
 from app.extensions import db
 from app.models import Selection, utcnow
 from app.services.errors import ServiceError
-from app.services.files import videos_under
+from app.services.files import VIDEO_EXTENSIONS, is_converted_output, is_hidden, resolve_folder, sorted_groups
 from app.services.jobs import MAX_BATCH
 from tasks.paths import PathError, resolve_inside
 
 # Selections of browser sessions that have not changed for this long are deleted when a new one starts.
 KEEP_FOR = timedelta(days=30)
+
+
+def videos_under(path: str, roots: list[Path], limit: int) -> list[str]:
+    """Return every video file in a folder and its subfolders (not hidden, not already a converted output)."""
+    folder = resolve_folder(path, roots)
+    found: list[str] = []
+    for current, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not is_hidden(d))
+        for name in sorted(files):
+            if is_hidden(name) or is_converted_output(name):
+                continue
+            if os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
+                continue
+            candidate = os.path.join(current, name)
+            try:
+                resolved = resolve_inside(candidate, roots)
+            except PathError:
+                continue  # a symlink leading outside the media roots
+            if resolved.is_file():
+                found.append(str(resolved))
+            if len(found) > limit:
+                raise ServiceError(f"{path} holds more than {limit} videos; select a smaller folder", field="folders")
+    return found
+
+
+def matching_files(path: str, roots: list[Path], search: str, videos_only: bool, limit: int) -> list[str]:
+    """Return every file of one folder (not its subfolders) that the search and the video filter keep."""
+    folder = resolve_folder(path, roots)
+    (_, files), _ = sorted_groups(folder, roots, "name", videos_only, search.strip().casefold())
+    if len(files) > limit:
+        raise ServiceError(f"{len(files)} files match; at most {limit} can be selected at once", field="matching")
+    return [str(folder / name) for _, _, name in files]
 
 
 def get_selection(selection_id: str | None) -> list[str]:
@@ -44,6 +77,7 @@ def change_selection(
     add: list | None = None,
     remove: list | None = None,
     folders: list | None = None,
+    matching: dict | None = None,
     clear: bool = False,
 ) -> tuple[str, list[str]]:
     """Apply additions, removals and recursive folder picks; return the (possibly new) id and the paths."""
@@ -62,6 +96,13 @@ def change_selection(
         if not isinstance(raw, str):
             raise ServiceError("folders: give folder paths as strings", field="folders")
         current.update(dict.fromkeys(videos_under(raw, roots, MAX_BATCH)))
+    if matching is not None:
+        if not isinstance(matching, dict) or not isinstance(matching.get("path"), str):
+            raise ServiceError('matching: give {"path": folder, "q": text, "videos": true|false}', field="matching")
+        found = matching_files(
+            matching["path"], roots, str(matching.get("q") or ""), bool(matching.get("videos")), MAX_BATCH
+        )
+        current.update(dict.fromkeys(found))
     for raw in remove or []:
         current.pop(str(raw), None)
         try:

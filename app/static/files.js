@@ -109,6 +109,16 @@
   const here = document.getElementById("select-folder");
   if (here) here.addEventListener("click", () => selectFolder(here.dataset.folder, "this folder"));
 
+  const matching = document.getElementById("select-matching");
+  if (matching) matching.addEventListener("click", () => {
+    const body = { matching: { path: matching.dataset.path, q: matching.dataset.q, videos: matching.dataset.videos === "1" } };
+    change(body, (data) => {
+      const chosen = new Set(data.paths || []);
+      rows().forEach((r) => { if (chosen.has(r.dataset.path)) setRow(r, true); });
+      say(data.count + " selected", "ok");
+    });
+  });
+
   const clear = document.getElementById("clear-selection");
   if (clear) clear.addEventListener("click", () => change({ clear: true }, () => {
     rows().forEach((r) => setRow(r, false));

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from app.services import jobs as job_service
 from app.services import presets as preset_service
 from app.services.errors import ServiceError
 from app.services.selection import clear_selection, get_selection
-from app.views.files import SELECTION_KEY
+from app.views.files import selection_id
 from tasks import spec as spec_rules
 from tasks.paths import PathError, plan_output, resolve_inside
 
@@ -95,7 +95,7 @@ def form_values(spec: dict[str, Any], form: MultiDict | None = None) -> dict[str
 
 def render_form(values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200):
     """Render the configure page."""
-    paths = get_selection(session.get(SELECTION_KEY))
+    paths = get_selection(selection_id())
     presets = [p.to_dict() for p in preset_service.list_presets()]
     return render_template(
         "configure/index.html",
@@ -125,7 +125,7 @@ def index():
 @bp.post("/configure")
 def submit():
     """Create one job per selected file, then go to the queue."""
-    paths = get_selection(session.get(SELECTION_KEY))
+    paths = get_selection(selection_id())
     try:
         if not paths:
             raise ServiceError("inputs: no files are selected; pick some on the Files page first", field="inputs")
@@ -134,7 +134,7 @@ def submit():
         field = exc.field or "form"
         message = exc.message.removeprefix(f"{field}: ") if field in HELP or field == "output" else exc.message
         return render_form(form_values({}, request.form), {field: message}, exc.status)
-    clear_selection(session.get(SELECTION_KEY))
+    clear_selection(selection_id())
     flash(f"{len(created)} job{'s' if len(created) != 1 else ''} queued", "ok")
     return redirect("/")
 
@@ -144,7 +144,7 @@ def preview():
     """The exact FFmpeg command the first selected file would get (form-encoded fields, like the page posts)."""
     spec = job_service.validate_spec(spec_from_form(request.form))
     roots = current_app.config["MEDIA_ROOTS"]
-    paths = get_selection(session.get(SELECTION_KEY))
+    paths = get_selection(selection_id())
     if not paths:
         raise ServiceError("inputs: no files are selected; pick some on the Files page first", field="inputs")
     steps = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, jsonify, render_template, request, session
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from app.services.errors import ServiceError
 from app.services.files import PAGE_SIZE, SORTS, list_folder
@@ -13,7 +13,11 @@ from app.services.selection import change_selection, get_selection
 
 bp = Blueprint("files", __name__)
 
-SELECTION_KEY = "files_selection"
+# The selection id has its own cookie, not a key in Flask's session: the session cookie is rewritten by every
+# response (permanent sessions are refreshed), so a slow request that started before the selection existed
+# (a duration probe) would put back a session without it.
+SELECTION_COOKIE = "frameshift_selection"
+SELECTION_MAX_AGE = 30 * 24 * 3600
 
 
 def roots():
@@ -22,8 +26,8 @@ def roots():
 
 
 def selection_id() -> str | None:
-    """Return this browser session's selection id."""
-    return session.get(SELECTION_KEY)
+    """Return this browser's selection id."""
+    return request.cookies.get(SELECTION_COOKIE)
 
 
 def listing_args() -> dict:
@@ -97,7 +101,7 @@ def api_selection():
 
 @bp.post("/api/files/selection")
 def api_change_selection():
-    """Change the selection: {"add": [...], "remove": [...], "folders": [...], "clear": true}."""
+    """Change the selection: {"add": [...], "remove": [...], "folders": [...], "matching": {...}, "clear": true}."""
     data = json_body()
     new_id, paths = change_selection(
         selection_id(),
@@ -105,10 +109,22 @@ def api_change_selection():
         add=data.get("add"),
         remove=data.get("remove"),
         folders=data.get("folders"),
+        matching=data.get("matching"),
         clear=bool(data.get("clear")),
     )
-    session[SELECTION_KEY] = new_id
-    return jsonify({"count": len(paths), "paths": paths[:500] if data.get("folders") else []})
+    response = jsonify(
+        {"count": len(paths), "paths": paths[:500] if data.get("folders") or data.get("matching") else []}
+    )
+    if new_id != selection_id():
+        response.set_cookie(
+            SELECTION_COOKIE,
+            new_id,
+            max_age=SELECTION_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        )
+    return response
 
 
 @bp.app_template_filter("fs_size")

@@ -8,7 +8,8 @@ import pytest
 
 from app.services import files
 from app.services.errors import ServiceError
-from app.services.files import list_folder, videos_under
+from app.services.files import list_folder
+from app.services.selection import videos_under
 from tests.ui_files.conftest import touch
 
 

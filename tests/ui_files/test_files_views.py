@@ -169,3 +169,32 @@ def test_a_symlinked_clip_inside_the_roots_gets_its_duration(files_client, media
     assert abs(found[listed["path"]] - 1.0) < 0.2
     again = next(e for e in files_client.get("/api/files").get_json()["entries"] if e["name"] == "link.mp4")
     assert abs(again["duration"] - 1.0) < 0.2
+
+
+def test_select_all_matching_files_of_a_folder_across_pages(files_client, media):
+    for i in range(30):
+        touch(media / f"episode {i:02d}.mkv")
+    touch(media / "episode notes.txt")
+    html = files_client.get("/files?limit=5&q=episode").get_data(as_text=True)
+    assert "Select all 31 matching files" in html
+    answer = files_client.post(
+        "/api/files/selection", json={"matching": {"path": str(media), "q": "EPISODE", "videos": True}}
+    )
+    assert answer.status_code == 200 and answer.get_json()["count"] == 30
+    assert str(media / "episode notes.txt") not in answer.get_json()["paths"]
+    everything = files_client.post("/api/files/selection", json={"matching": {"path": str(media), "q": "episode"}})
+    assert everything.get_json()["count"] == 31
+    for body in ({"matching": {"path": "/etc"}}, {"matching": "all"}):
+        refused = files_client.post("/api/files/selection", json=body)
+        assert refused.status_code == 400 and refused.get_json()["error"]
+
+
+def test_a_stale_session_cookie_from_a_slower_request_keeps_the_selection(files_client, media):
+    """A duration probe that started before the first pick answers last with the old session cookie."""
+    files_client.get("/files")  # the page puts a CSRF token in the session
+    before = files_client.get_cookie("session")
+    assert before is not None
+    assert files_client.post("/api/files/selection", json={"add": [str(media / "c.avi")]}).get_json()["count"] == 1
+    files_client.set_cookie("session", before.value)  # what the slower response's Set-Cookie does
+    html = files_client.get("/configure").get_data(as_text=True)
+    assert '<strong id="file-count">1</strong>' in html
