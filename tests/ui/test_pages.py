@@ -118,3 +118,56 @@ def test_settings_are_saved_and_bad_values_explained(page, ui_media):
     page.get_by_label("Automatic retries").fill("0")
     page.get_by_role("button", name="Save retry policy").click()
     expect(page.get_by_text("Retry policy saved")).to_be_visible()
+
+
+def test_with_login_on_actions_carry_the_csrf_token(browser, ui_stack, ui_media):
+    """Login on (the default): pages need a session, scripts send X-CSRF-Token, forms the hidden field."""
+    from app import create_app
+    from tests.conftest import TOKEN
+    from tests.ui.conftest import LiveServer
+
+    secure = create_app(
+        {
+            "FRAME_SHIFT_HOME": str(ui_media["root"]),
+            "DATA_DIR": str(ui_stack.data),
+            "REDIS_URL": ui_stack.redis_server.url,
+            "SHARED_TOKEN": TOKEN,
+            "AUTH_DISABLED": False,
+            "FRAME_SHIFT_ADMIN_USER": "admin",
+            "FRAME_SHIFT_ADMIN_PASSWORD": "correct horse battery",
+        }
+    )
+    server = LiveServer(secure).start()
+    context = browser.new_context(base_url=server.url)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        expect(page).to_have_url(re.compile(r"/login"))
+        page.get_by_label("User name").fill("admin")
+        page.get_by_label("Password").fill("correct horse battery")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Queue")).to_be_visible()
+        expect(page.locator("#live-status")).to_have_text("Live")
+        page.get_by_role("button", name="Pause queue").click()
+        expect(page.locator("#paused-banner")).to_be_visible()
+        page.get_by_role("button", name="Resume queue").click()
+        expect(page.locator("#paused-banner")).to_be_hidden()
+        expect(page.locator("#flash")).to_be_empty()
+        page.goto("/settings/")
+        page.get_by_label("Automatic retries").fill("1")
+        page.get_by_role("button", name="Save retry policy").click()
+        expect(page.get_by_text("Retry policy saved: up to 1 automatic retry.")).to_be_visible()
+        page.get_by_label("Automatic retries").fill("0")
+        page.get_by_role("button", name="Save retry policy").click()
+        expect(page.get_by_text("Retry policy saved")).to_be_visible()
+        # A forged request (no token) is refused with a message, not carried out.
+        refused = page.evaluate("""async () => {
+            const r = await fetch('/api/queue/pause', {method: 'POST'});
+            return [r.status, (await r.json()).error];
+        }""")
+        assert refused[0] == 403 and "CSRF token" in refused[1]
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(re.compile(r"/login"))
+    finally:
+        context.close()
+        server.stop()

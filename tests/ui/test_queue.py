@@ -26,6 +26,12 @@ RECORD = """() => {
     }
   }).observe(document.getElementById('queue'), {subtree: true, attributes: true, attributeFilter: ['value']});
 }"""
+DETAIL_RECORD = """() => {
+  window.__values = [];
+  new MutationObserver((mutations) => {
+    for (const m of mutations) if (m.target.tagName === 'PROGRESS') window.__values.push(Number(m.target.getAttribute('value')));
+  }).observe(document.getElementById('job'), {subtree: true, attributes: true, attributeFilter: ['value']});
+}"""
 
 
 def row(page, job_id: int):
@@ -39,6 +45,10 @@ def test_progress_arrives_live_and_survives_a_dropped_connection(page, api, ui_m
     first = api.post("/api/jobs", {"inputs": [str(ui_media["beach"])], "spec": HEVC_SLOW}, status=201)["jobs"][0]
     # The new job shows up without a reload, then its bar moves while FFmpeg runs.
     expect(row(page, first["id"])).to_be_visible()
+    # Its job page, open beside the queue, is live too.
+    detail = page.context.new_page()
+    detail.goto(f"{flaky_network.url}/jobs/{first['id']}")
+    detail.evaluate(DETAIL_RECORD)
     wait_for(
         lambda: any(0 < v < 100 for v in page.evaluate(f"() => window.__seen['{first['id']}'] || []")),
         60,
@@ -50,6 +60,10 @@ def test_progress_arrives_live_and_survives_a_dropped_connection(page, api, ui_m
     shot(page, "queue-running")
     expect(card.locator('[data-field="status"]')).to_have_text("succeeded", timeout=60_000)
     expect(card.locator("progress")).to_have_attribute("value", "100.0")
+    expect(detail.locator('[data-field="status"]')).to_have_text("succeeded")
+    expect(detail.locator("table.attempts")).to_contain_text("succeeded")
+    assert any(0 < v < 100 for v in detail.evaluate("() => window.__values")), "the job page did not move"
+    detail.close()
 
     # Drop the connection: the page says so, misses what happens meanwhile, and catches up by itself.
     flaky_network.cut()
