@@ -181,7 +181,9 @@ def ffmpeg_of_workers(workers: dict[int, str], marker: str) -> dict[str, list[li
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        found[owner].append([a for a in argv if a])
+        argv = [a for a in argv if a]
+        if argv:  # empty while the process is exiting
+            found[owner].append(argv)
     return found
 
 

@@ -58,6 +58,7 @@ def test_ffmpeg_threads_per_follower_reach_the_argv_that_ran(clips):
     for name, (decoder, encoder) in expected.items():
         assert ran[name], f"no FFmpeg seen on {name}"
         for argv in ran[name]:
+            assert "-i" in argv, argv
             i = argv.index("-i")
             assert argv[i - 2:i] == ["-threads", decoder], argv
             assert argv[i + 1:].count("-threads") == 1 and argv[argv.index("-threads", i) + 1] == encoder, argv
