@@ -54,7 +54,18 @@
       try {
         const html = await FS.fragment(listUrl);
         if (dragging) { again = true; return; }
+        // Keep keyboard focus on the same control across the swap.
+        const focused = document.activeElement && container.contains(document.activeElement) ? document.activeElement : null;
+        const focusLi = focused && focused.closest("li.job");
+        const focusKey = focusLi && focused.dataset.action
+          ? 'li.job[data-job-id="' + focusLi.dataset.jobId + '"] [data-action="' + focused.dataset.action + '"]' +
+            (focused.dataset.where ? '[data-where="' + focused.dataset.where + '"]' : "")
+          : null;
         container.innerHTML = html;
+        if (focusKey) {
+          const target = container.querySelector(focusKey);
+          if (target) target.focus();
+        }
         Object.keys(latest).forEach(function (id) {
           const li = row(id);
           if (!li || li.dataset.status !== "running") { delete latest[id]; return; }
