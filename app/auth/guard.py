@@ -26,8 +26,12 @@ def _json_wanted() -> bool:
 
 def deny(message: str, status: int = 401):
     """Answer an unauthenticated or forged request."""
-    if status == 401 and not _json_wanted():
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if not _json_wanted():
+        if status == 401:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        from app.views.errors import error_response
+
+        return error_response(message, status)
     response = jsonify({"error": message})
     response.status_code = status
     if status == 401:

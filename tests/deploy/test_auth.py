@@ -159,3 +159,11 @@ def test_pages_show_sign_out_when_logged_in_and_it_works(secured):
     assert form and form.group(1) == "/logout"
     assert client.post("/logout", data={"csrf_token": form.group(2)}).status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_a_forged_form_post_gets_a_page_not_json(secured):
+    client = secured.test_client()
+    log_in(client)
+    response = client.post("/account", data={"action": "create_token", "name": "x"})
+    assert response.status_code == 403 and response.mimetype == "text/html"
+    assert "CSRF token is missing or wrong" in response.get_data(as_text=True)
