@@ -137,6 +137,15 @@ def test_with_login_on_actions_carry_the_csrf_token(browser, ui_stack, ui_media)
             "FRAME_SHIFT_ADMIN_PASSWORD": "correct horse battery",
         }
     )
+    # The login-off app made the first account on this database already (with a generated password).
+    from sqlalchemy import select
+
+    from app.auth.accounts import set_password
+    from app.extensions import db
+    from app.models.user import User
+
+    with secure.app_context():
+        set_password(db.session.scalar(select(User).where(User.username == "admin")), "correct horse battery")
     server = LiveServer(secure).start()
     context = browser.new_context(base_url=server.url)
     try:
