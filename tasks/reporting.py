@@ -65,13 +65,14 @@ class Reporter:
             if time.monotonic() - last < self.interval and not self._urgent():
                 continue
             with self.lock:
-                if not self.dirty:
-                    continue
-                meta = {**self.state, "ts": time.time()}
+                meta = {**self.state, "ts": time.time()} if self.dirty else None
                 self.state.pop("argv", None)  # sent once, with the first report
                 self.dirty = False
             last = time.monotonic()
-            self._send(meta)
+            if meta is None:
+                self._renew()  # nothing new (a slow probe, a stalled input): still alive
+            else:
+                self._send(meta)
 
     def _urgent(self) -> bool:
         with self.lock:
@@ -82,9 +83,16 @@ class Reporter:
             self.task.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
             with self.task.app.events.default_dispatcher(hostname=self.hostname) as dispatcher:
                 dispatcher.send("task-progress", uuid=self.task_id, retry=False, **meta)
-            self.client().set(keys.lease(self.task_id), self.hostname, ex=self.lease_seconds)
         except Exception as exc:  # noqa: BLE001  (a Redis hiccup must not fail a long encode)
             log.warning("progress report for %s failed (the encode goes on): %s", self.task_id, exc)
+        self._renew()
+
+    def _renew(self) -> None:
+        """Renew the attempt's lease: the leader treats a running attempt without one as gone."""
+        try:
+            self.client().set(keys.lease(self.task_id), self.hostname, ex=self.lease_seconds)
+        except Exception as exc:  # noqa: BLE001
+            log.debug("lease renewal for %s failed: %s", self.task_id, exc)
 
 
 class StopCheck:

@@ -16,7 +16,7 @@ from app.monitor.reconcile import FINAL_STATES, backend_state, settle
 from app.monitor.registry import Registry
 from app.services.jobs import request_stop
 from app.services.live import job_message, publish
-from app.services.outcomes import mark_lost, mark_not_taken, mark_running
+from app.services.outcomes import mark_lost, mark_not_taken, mark_running, mark_silent
 from app.services.transitions import transition
 from tasks import keys
 
@@ -26,6 +26,10 @@ log = logging.getLogger("frameshift.monitor")
 NOT_TAKEN_WINDOWS = 3
 MIN_NOT_TAKEN = 15.0
 CLAIM_TTL = 7 * 24 * 3600  # as long as the follower's own claim
+# A running attempt renews its lease (TTL 30 s by default) about twice a second; one that has had
+# none for this long on top has stopped living even though its follower still sends heartbeats.
+LEASE_GRACE = 10.0
+_lease_missing: dict[str, float] = {}
 
 
 def leader_claims(task_id: str | None) -> bool:
@@ -37,6 +41,21 @@ def leader_claims(task_id: str | None) -> bool:
     except Exception as exc:  # noqa: BLE001  (cannot know: assume it ran, never run it twice)
         log.warning("could not check whether %s started: %s", task_id, exc)
         return False
+
+
+def lease_gone(task_id: str | None, now: float) -> bool:
+    """Return True when the attempt's lease has been missing for LEASE_GRACE seconds in a row."""
+    if not task_id:
+        return False
+    try:
+        present = bool(redis_store.client.exists(keys.lease(task_id)))
+    except Exception:  # noqa: BLE001  (cannot tell: judge nothing)
+        return False
+    if present:
+        _lease_missing.pop(task_id, None)
+        return False
+    first = _lease_missing.setdefault(task_id, now)
+    return now - first >= LEASE_GRACE
 
 
 def reap_lost(celery_app: Celery, registry: Registry) -> int:
@@ -53,7 +72,8 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
         lost = registry.lost(name, now)
         waited = (utcnow() - job.dispatched_at).total_seconds() if job.dispatched_at else 0.0
         stale_dispatch = job.status == JobStatus.DISPATCHED.value and waited > not_taken_after
-        if not lost and not stale_dispatch:
+        silent = not lost and job.status == JobStatus.RUNNING.value and lease_gone(job.task_id, now)
+        if not lost and not stale_dispatch and not silent:
             continue
         # Before giving up, ask the result backend: the attempt may have ended and only its event was missed.
         state, value = backend_state(celery_app, job.task_id)
@@ -68,6 +88,11 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             mark_lost(job, name, started)
             # If the follower comes back (it was paused, not dead), the attempt must stop, not go on.
             request_stop(old_task, f"follower {name} was lost")
+        elif silent:
+            old_task = job.task_id
+            log.warning("job %s on %s has renewed no lease for %.0f s; giving it up", job.id, name, LEASE_GRACE)
+            mark_silent(job, name)
+            request_stop(old_task, f"given up: follower {name} stopped reporting on it")
         elif leader_claims(job.task_id):
             log.warning("follower %s did not take job %s within %.0f s; queueing it again", name, job.id, waited)
             old_task = job.task_id
@@ -77,6 +102,9 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             mark_running(job)  # the follower holds the claim: it started, only the event was missed
         count += 1
         publish(job_message(job.to_dict()))
+    running = {job.task_id for job in jobs if job.status == JobStatus.RUNNING.value}
+    for task_id in [t for t in _lease_missing if t not in running]:
+        _lease_missing.pop(task_id, None)
     if count:
         db.session.commit()
     return count

@@ -131,6 +131,14 @@ def mark_lost(job: Job, follower: str, started: bool = True) -> None:
     fail_or_retry(job, f"follower {follower} was lost", None, None, retryable=True)
 
 
+def mark_silent(job: Job, follower: str) -> None:
+    """The attempt stopped renewing its lease while its follower lives on (its result was lost)."""
+    if job.cancel_requested_at is not None:
+        transition(job, JobStatus.CANCELLED, error=f"cancelled (follower {follower} stopped reporting)")
+        return
+    fail_or_retry(job, f"follower {follower} stopped reporting on this job", None, None, retryable=True)
+
+
 def mark_not_taken(job: Job, follower: str, waited: float) -> None:
     """The follower never took a dispatched job (its message was lost): queue it again."""
     reason = f"follower {follower} did not take the job within {waited:.0f} s"

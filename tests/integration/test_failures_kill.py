@@ -127,3 +127,29 @@ def test_pool_process_killed_fails_the_job_with_a_reason_and_takes_ffmpeg_along(
     assert "worker process" in job["error"] and "died" in job["error"], job["error"]
     assert seen["gone"]
     assert seen["worker_alive"] and seen["fresh"]["status"] == "succeeded", seen["fresh"]
+
+
+@scenario("hung_pool", FOLLOWER_LOST_AFTER=str(LOST_AFTER), JOB_LEASE_SECONDS="4")
+def hung_pool_process(system: System) -> dict:
+    worker = system.worker("ha")
+    system.start_monitor()
+    job = system.wait_running(system.submit("rt30", REALTIME)[0]["id"])
+    marker = job["task_id"][:8]
+    pool_process = parent_pid(ffmpeg_pids(marker)[0])
+    os.kill(pool_process, signal.SIGSTOP)  # hung: no progress, no lease, while the worker keeps its heartbeat
+    try:
+        final = system.wait_final(job["id"], 40)
+        follower_state = system.followers()[job["follower"]]
+    finally:
+        os.kill(pool_process, signal.SIGCONT)
+    gone = wait_for(lambda: not ffmpeg_pids(marker), 10, what="FFmpeg of the given-up attempt to stop")
+    return {"job": final, "follower": follower_state, "gone": gone, "worker_alive": worker.alive()}
+
+
+def test_an_attempt_that_stops_reporting_is_given_up_and_stopped(clips):
+    seen = outcome("hung_pool", clips)
+    job = seen["job"]
+    assert job["status"] == "failed", job
+    assert job["error"] == f"follower {job['follower']} stopped reporting on this job"
+    assert seen["follower"]["online"], "the follower itself was alive"
+    assert seen["gone"] and seen["worker_alive"]

@@ -10,7 +10,7 @@ from tests.integration.test_failures_harness import FAST, System, outcome, scena
 from tests.support import wait_for
 
 
-@scenario("lost_message", FOLLOWER_LOST_AFTER="4")
+@scenario("lost_message")
 def lost_message(system: System) -> dict:
     system.worker("la")
     system.start_monitor()
@@ -40,10 +40,12 @@ def test_a_message_nobody_took_is_given_up_requeued_and_never_run(clips):
     assert seen["replies"], "the follower did not confirm it stopped consuming"
     final = seen["final"]
     assert final["status"] == "succeeded", final
-    first, second = final["attempts"]
+    first, *between, last = final["attempts"]
     assert first["status"] == "abandoned" and first["started_at"] is None
     assert first["error"].startswith(f"follower {first['follower']} did not take the job within")
-    assert second["status"] == "succeeded"
+    # While the follower restarts, a second attempt sent to it may be given up too: never run, never counted.
+    assert all(a["status"] == "abandoned" and a["started_at"] is None for a in between), between
+    assert last["status"] == "succeeded"
     old = seen["dispatched"]["task_id"]
     assert f"task {old} was given up by the leader before it started; not running it" in seen["log"]
     assert seen["followers"][first["follower"]]["online"], "the follower was wrongly treated as lost"
