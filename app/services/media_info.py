@@ -18,6 +18,7 @@ from tasks.paths import PathError, resolve_inside
 MAX_PROBES_PER_REQUEST = 60
 PROBE_WORKERS = 4
 PROBE_TIMEOUT = 20.0
+MAX_CACHED_PATH_BYTES = 2000
 
 
 def _chunks(items: list[str], size: int = 500):
@@ -91,6 +92,9 @@ def probe_durations(paths: list[str], roots: list[Path]) -> dict[str, float | No
     with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
         probed = dict(zip(missing, pool.map(_probe_one, missing)))
     for path, (duration, error) in probed.items():
+        result[path] = duration
+        if len(path.encode()) > MAX_CACHED_PATH_BYTES:
+            continue  # longer than an index key may be (PostgreSQL); probed again next time
         st = stats[path]
         row = rows.get(path) or MediaProbe(path=path)
         row.size, row.mtime_ns, row.duration, row.error, row.probed_at = (
@@ -101,6 +105,5 @@ def probe_durations(paths: list[str], roots: list[Path]) -> dict[str, float | No
             utcnow(),
         )
         db.session.merge(row)
-        result[path] = duration
     db.session.commit()
     return result

@@ -51,12 +51,13 @@ def media(tmp_path) -> Path:
     return root
 
 
-def make_app(media_root: Path, data: Path, redis_url: str):
-    """A leader app on its own SQLite file with login off."""
+def make_app(media_root: Path, data: Path, redis_url: str, database_url: str = ""):
+    """A leader app with login off, on its own SQLite file (or the PostgreSQL database given)."""
     from app import create_app
 
     return create_app(
         {
+            "DATABASE_URL": database_url,
             "FRAME_SHIFT_HOME": str(media_root),
             "DATA_DIR": str(data),
             "REDIS_URL": redis_url,
@@ -68,9 +69,9 @@ def make_app(media_root: Path, data: Path, redis_url: str):
 
 
 @pytest.fixture
-def files_app(tmp_path, media, redis_server):
-    """The app browsing the `media` tree."""
-    flask_app = make_app(media, tmp_path / "data", redis_server.url)
+def files_app(tmp_path, media, redis_server, database):
+    """The app browsing the `media` tree (on PostgreSQL too for tests marked both_databases)."""
+    flask_app = make_app(media, tmp_path / "data", redis_server.url, database)
     yield flask_app
     from app.extensions import db
 

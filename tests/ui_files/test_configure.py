@@ -68,6 +68,7 @@ def test_form_has_defaults_help_and_a_label_for_every_control(files_client, sele
     )
 
 
+@pytest.mark.both_databases
 def test_submit_creates_one_job_per_file_and_goes_to_the_queue(files_client, files_app, selected):
     form = {
         **BASIC_FORM,
@@ -155,6 +156,7 @@ def test_preview_gives_the_exact_command_for_the_first_file(files_client, select
     assert bad.status_code == 400 and bad.get_json()["field"] == "crf"
 
 
+@pytest.mark.both_databases
 def test_presets_builtin_create_edit_delete(files_client):
     listed = files_client.get("/api/presets").get_json()["presets"]
     builtin = {p["name"]: p for p in listed if p["builtin"]}
@@ -201,6 +203,7 @@ def test_configure_page_loads_a_preset_without_javascript(files_client, selected
     assert '<option value="libsvtav1" selected>' in html and '<option value="webm" selected>' in html
 
 
+@pytest.mark.both_databases
 def test_the_form_starts_from_the_job_defaults_of_the_settings_page(files_client, files_app, selected, media):
     from app.services.preferences import save_job_defaults
 

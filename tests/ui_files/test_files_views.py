@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
+
 from tests.support import make_clip
 from tests.ui_files.conftest import HOSTILE, touch
 
@@ -54,6 +56,7 @@ def test_hostile_names_are_escaped_and_selectable(files_client, media):
     assert files_client.get("/api/files/selection").get_json()["paths"] == paths
 
 
+@pytest.mark.both_databases
 def test_selection_is_kept_per_session_and_checked(files_client, files_app, media):
     client = files_client
     assert client.post("/api/files/selection", json={"add": [str(media / "c.avi")]}).get_json()["count"] == 1
@@ -77,6 +80,7 @@ def test_selection_is_kept_per_session_and_checked(files_client, files_app, medi
     assert client.post("/api/files/selection", json={"clear": True}).get_json()["count"] == 0
 
 
+@pytest.mark.both_databases
 def test_durations_are_probed_once_and_cached_by_size_and_mtime(files_client, files_app, media):
     clip = make_clip(media / "real.mp4", seconds=2)
     before = next(e for e in files_client.get("/api/files").get_json()["entries"] if e["name"] == "real.mp4")
@@ -100,6 +104,7 @@ def test_durations_are_probed_once_and_cached_by_size_and_mtime(files_client, fi
     assert refused.status_code == 400 and "outside" in refused.get_json()["error"]
 
 
+@pytest.mark.both_databases
 def test_a_succeeded_job_marks_its_input_as_converted(files_client, files_app, media):
     from app.extensions import db
     from app.models import Job
@@ -127,6 +132,7 @@ def test_api_listing_pages_with_a_cursor(files_client):
     assert 'id="next-page"' in html
 
 
+@pytest.mark.both_databases
 def test_month_old_selections_are_pruned_when_a_new_one_starts(files_app, media):
     from datetime import timedelta
 
