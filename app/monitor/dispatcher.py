@@ -93,7 +93,7 @@ def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
         select(Job).where(Job.status == JobStatus.QUEUED.value)
         .order_by(Job.priority.desc(), Job.position, Job.id).limit(max(capacity * SCAN_FACTOR, REASON_SCAN))
     ).scalars().all()
-    sent = 0
+    chosen: list[tuple[Job, str]] = []
     reasons: dict[str | None, str] = {}
     for job in candidates:
         need = job.required_encoder
@@ -105,15 +105,15 @@ def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
                 job.waiting_reason = reasons[need]
                 publish(job_message(job.to_dict()))
             continue
-        send_job(celery_app, job, slot.name)
-        sent += 1
+        chosen.append((job, slot.name))
         slot.free -= 1
         if slot.free == 0:
             slots.remove(slot)
         else:
             slots.sort(key=lambda s: (-s.free, s.name))
+    send_jobs(celery_app, chosen)
     db.session.commit()
-    return sent
+    return len(chosen)
 
 
 def draining_names() -> set[str]:
@@ -121,24 +121,33 @@ def draining_names() -> set[str]:
     return set(db.session.execute(select(Follower.name).where(Follower.draining.is_(True))).scalars())
 
 
-def send_job(celery_app: Celery, job: Job, follower: str) -> None:
-    """Make a new attempt of job and send it to follower's own queue."""
-    task_id = str(uuid.uuid4())
-    job.attempt += 1
-    job.task_id = task_id
-    job.follower = follower
-    job.attempts.append(Attempt(number=job.attempt, task_id=task_id, follower=follower))
-    transition(job, JobStatus.DISPATCHED)
-    db.session.commit()  # the attempt exists before any event about it can arrive
-    try:
-        celery_app.send_task(
-            "transcode.run", args=[payload_for(job, task_id)], task_id=task_id,
-            queue=worker_direct(follower),
-        )
-    except Exception as exc:  # noqa: BLE001
-        log.error("could not send job %s to %s: %s", job.id, follower, exc)
-        transition(job, JobStatus.QUEUED, attempt_outcome="abandoned")
-        job.waiting_reason = f"could not reach the broker: {exc}"
-        db.session.commit()
-        raise
-    publish(job_message(job.to_dict()))
+def send_jobs(celery_app: Celery, chosen: list[tuple[Job, str]]) -> None:
+    """Make a new attempt of each job, commit them in one transaction, then send each to its follower's queue.
+
+    One commit per batch, not per job: bench/leader_scale.py found a commit per job (and the reloads
+    of every expired row after it) to be most of the monitor's time with a deep queue.
+    """
+    prepared = []
+    for job, follower in chosen:
+        task_id = str(uuid.uuid4())
+        job.attempt += 1
+        job.task_id = task_id
+        job.follower = follower
+        job.attempts.append(Attempt(number=job.attempt, task_id=task_id, follower=follower))
+        transition(job, JobStatus.DISPATCHED)
+        # Built before the commit, which expires every loaded row (reading them after it reloads each one).
+        prepared.append((job, follower, task_id, payload_for(job, task_id), job_message(job.to_dict())))
+    if not prepared:
+        return
+    db.session.commit()  # the attempts exist before any event about them can arrive
+    for index, (job, follower, task_id, payload, message) in enumerate(prepared):
+        try:
+            celery_app.send_task("transcode.run", args=[payload], task_id=task_id, queue=worker_direct(follower))
+        except Exception as exc:  # noqa: BLE001
+            log.error("could not send job %s to %s: %s", job.id, follower, exc)
+            for unsent, *_ in prepared[index:]:
+                transition(unsent, JobStatus.QUEUED, attempt_outcome="abandoned")
+                unsent.waiting_reason = f"could not reach the broker: {exc}"
+            db.session.commit()
+            raise
+        publish(message)
