@@ -32,12 +32,17 @@ def test_theme_toggle_follows_system_and_is_remembered(browser, live_server):
     context.close()
 
 
-def test_pages_fit_a_phone_and_every_control_has_a_label(browser, live_server, ui_stack):
+def test_pages_fit_a_phone_and_every_control_has_a_label(browser, live_server, ui_stack, api, ui_media):
+    from tests.ui.test_queue import QUICK
+
+    job = api.post("/api/jobs", {"inputs": [str(ui_media["forest"])], "spec": QUICK}, status=201)["jobs"][0]
+    api.wait_status(job["id"], "succeeded")
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
     )
     page = context.new_page()
-    for path, name in (("/", "queue"), ("/followers/", "followers"), ("/settings/", "settings")):
+    pages = (("/", "queue"), (f"/jobs/{job['id']}", "job"), ("/followers/", "followers"), ("/settings/", "settings"))
+    for path, name in pages:
         page.goto(path)
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
