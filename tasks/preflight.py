@@ -38,6 +38,7 @@ def follower_problems(env: dict[str, str]) -> list[str]:
                 f"media folder {root} does not exist here: mount the shared media at the same path as "
                 "on the leader, or fix FRAME_SHIFT_HOME/MEDIA_ROOTS"
             )
+    problems.extend(path_map_problems(env.get("FOLLOWER_PATH_MAP") or "", roots))
     url = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     if not url.startswith(("redis://", "rediss://", "unix://")):
         problems.append(f"REDIS_URL={url!r}: must start with redis://, rediss:// or unix://")
@@ -59,4 +60,22 @@ def follower_problems(env: dict[str, str]) -> list[str]:
     dsn = env.get("SENTRY_DSN", "")
     if dsn and not dsn.startswith(("http://", "https://")):
         problems.append(f"SENTRY_DSN={dsn!r}: must be the https://KEY@HOST/PROJECT address from your Sentry project")
+    return problems
+
+
+def path_map_problems(value: str, roots: list) -> list[str]:
+    """Check FOLLOWER_PATH_MAP: 'LEADER_FOLDER=LOCAL_FOLDER;...', absolute paths, local side inside the media roots."""
+    problems = []
+    for item in value.split(";"):
+        if not item.strip():
+            continue
+        leader, sep, local = (part.strip() for part in item.partition("="))
+        if not sep or not leader.startswith("/") or not local.startswith("/"):
+            problems.append(f"FOLLOWER_PATH_MAP entry {item!r}: write LEADER_FOLDER=LOCAL_FOLDER with two absolute "
+                            "paths, entries separated by ';'")
+            continue
+        resolved = parse_roots(local)[0]
+        if roots and not any(resolved == root or root in resolved.parents for root in roots):
+            problems.append(f"FOLLOWER_PATH_MAP maps {leader} to {local}, which is outside this follower's media "
+                            f"folders ({', '.join(map(str, roots))}): every job would be refused")
     return problems
