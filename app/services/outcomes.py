@@ -71,7 +71,9 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
         requeue_interrupted(job, exc.message, exc.log_tail)
         return
     if isinstance(exc, TranscodeError):
-        fail_or_retry(job, exc.message, exc.exit_code, exc.log_tail, retryable=exc.exit_code is None and "refused" not in exc.message)
+        # Retry only what another follower may do better (it cannot see the file here); never FFmpeg's verdict on it.
+        retryable = exc.exit_code is None and "on this follower" in exc.message
+        fail_or_retry(job, exc.message, exc.exit_code, exc.log_tail, retryable=retryable)
         return
     name = type(exc).__name__
     message = str(exc) or name

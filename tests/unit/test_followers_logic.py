@@ -96,3 +96,19 @@ def test_progress_hand_over_never_waits_for_a_stuck_broker():
     release.set()
     reporter.close()
     assert not reporter.thread.is_alive()
+
+
+def test_a_follower_refuses_a_path_map_it_could_never_use(tmp_path):
+    from tasks.preflight import follower_problems
+
+    media = tmp_path / "media"
+    media.mkdir()
+    env = {"SHARED_TOKEN": "x" * 32, "FRAME_SHIFT_HOME": str(media), "REDIS_URL": "redis://127.0.0.1:1/0"}
+    assert follower_problems({**env, "FOLLOWER_PATH_MAP": f"/leader/media={media}"}) == []
+    bad = follower_problems({**env, "FOLLOWER_PATH_MAP": "/leader/media=relative;/tv=/srv/tv"})
+    assert bad == [
+        "FOLLOWER_PATH_MAP entry '/leader/media=relative': write LEADER_FOLDER=LOCAL_FOLDER with two absolute "
+        "paths, entries separated by ';'",
+        f"FOLLOWER_PATH_MAP maps /tv to /srv/tv, which is outside this follower's media folders ({media}): "
+        "every job would be refused",
+    ]

@@ -79,3 +79,13 @@ def test_fail_or_retry_fails_when_not_retryable(app, job):
     start_attempt(job)
     fail_or_retry(job, "refused: bad signature", None, None, retryable=False)
     assert job.status == "failed" and job.error == "refused: bad signature"
+
+
+def test_what_another_follower_might_fix_is_retried_and_a_bad_file_is_not(app, job):
+    app.config["AUTO_RETRY"] = 1
+    start_attempt(job)
+    mark_exception(job, TranscodeError("input not usable on this follower: /m/a.mp4 does not exist; ..."))
+    assert job.status == "queued"
+    start_attempt(job)
+    mark_exception(job, TranscodeError("cannot read the input as video: Invalid data found when processing input"))
+    assert job.status == "failed" and job.error.startswith("cannot read the input as video")
