@@ -65,6 +65,7 @@
       range = all.slice(a, b + 1);
     }
     range.forEach((r) => setRow(r, on));
+    syncPageBox();
     lastIndex = index;
     const paths = range.map((r) => r.dataset.path);
     change(on ? { add: paths } : { remove: paths });
@@ -89,6 +90,17 @@
   });
 
   const pageBox = document.getElementById("select-page");
+  function syncPageBox() {
+    if (!pageBox) return;
+    const all = rows();
+    const on = all.filter((r) => r.querySelector("input.pick").checked).length;
+    pageBox.checked = all.length > 0 && on === all.length;
+    pageBox.indeterminate = on > 0 && on < all.length;
+  }
+  document.getElementById("file-list").addEventListener("change", (event) => {
+    if (event.target !== pageBox) syncPageBox();
+  });
+  syncPageBox();
   if (pageBox) pageBox.addEventListener("change", () => {
     const all = rows();
     all.forEach((r) => setRow(r, pageBox.checked));
@@ -101,6 +113,7 @@
     change({ folders: [folder] }, (data) => {
       const chosen = new Set(data.paths || []);
       rows().forEach((r) => { if (chosen.has(r.dataset.path)) setRow(r, true); });
+      syncPageBox();
       say(data.count + " selected (videos in " + label + " added)", "ok");
     });
   }
@@ -115,6 +128,7 @@
     change(body, (data) => {
       const chosen = new Set(data.paths || []);
       rows().forEach((r) => { if (chosen.has(r.dataset.path)) setRow(r, true); });
+      syncPageBox();
       say(data.count + " selected", "ok");
     });
   });
@@ -122,7 +136,7 @@
   const clear = document.getElementById("clear-selection");
   if (clear) clear.addEventListener("click", () => change({ clear: true }, () => {
     rows().forEach((r) => setRow(r, false));
-    if (pageBox) pageBox.checked = false;
+    syncPageBox();
     say("Selection cleared", "ok");
   }));
 
