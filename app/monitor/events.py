@@ -14,6 +14,7 @@ from app.models import FINISHED, Job
 from app.monitor.registry import Registry
 from app.services.live import job_message, publish
 from app.services.outcomes import apply_progress, mark_exception, mark_running, mark_succeeded
+from tasks.errors import TranscodeInterrupted
 
 log = logging.getLogger("frameshift.monitor")
 TERMINAL_EVENTS = {"task-succeeded", "task-failed", "task-revoked", "task-rejected"}
@@ -113,6 +114,9 @@ class EventHandler:
         else:
             if state != "FAILURE" or not isinstance(value, BaseException):
                 value = RuntimeError(event.get("exception") or "the task failed")
+            if isinstance(value, TranscodeInterrupted) and job.follower in self.registry.followers:
+                # It is shutting down: do not hand the re-queued job straight back to it.
+                self.registry.followers[job.follower].shutting_down = True
             mark_exception(job, value)
         self.written.pop(job.task_id or "", None)
         db.session.commit()

@@ -166,9 +166,9 @@ class Monitor:
         return True
 
     def sync_followers(self) -> None:
-        """Refresh advertisements every few seconds and write the follower table."""
+        """Refresh advertisements every 2 s (a restarted follower is usable soon) and write the follower table."""
         now = time.monotonic()
-        if now - getattr(self, "_last_refresh", 0.0) > 5:
+        if now - getattr(self, "_last_refresh", 0.0) > 2:
             self._last_refresh = now
             self.registry.refresh_all()
         self.registry.sync_db()
