@@ -250,6 +250,10 @@ def sorted_groups(
         items = scan_names(folder, roots)
     except PermissionError:
         raise ServiceError(f"path: Frame Shift may not read {folder}; check its permissions", field="path") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFound(
+            f"path: {folder} is gone (moved or deleted, or the media folder is not mounted)", field="path"
+        ) from None
     originals = {original_stem(n) for n, d in items if not d and CONVERTED_SUFFIX in n} - {None}
     if needle:
         items = [(n, d) for n, d in items if needle in n.casefold()]

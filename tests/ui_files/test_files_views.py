@@ -204,3 +204,11 @@ def test_a_stale_session_cookie_from_a_slower_request_keeps_the_selection(files_
     files_client.set_cookie("session", before.value)  # what the slower response's Set-Cookie does
     html = files_client.get("/configure").get_data(as_text=True)
     assert '<strong id="file-count">1</strong>' in html
+
+
+def test_a_media_folder_that_is_gone_is_a_message(files_client, media):
+    import shutil
+
+    shutil.rmtree(media)
+    response = files_client.get("/files")
+    assert response.status_code == 404 and "is gone" in alerts(response.get_data(as_text=True))
