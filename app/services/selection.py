@@ -12,9 +12,10 @@ from sqlalchemy import delete
 from app.extensions import db
 from app.models import Selection, utcnow
 from app.services.errors import ServiceError
-from app.services.files import VIDEO_EXTENSIONS, is_converted_output, is_hidden, resolve_folder, sorted_groups
+from app.services.files import resolve_folder
+from app.services.folder_scan import is_converted_output, is_hidden, sorted_groups
 from app.services.jobs import MAX_BATCH
-from tasks.paths import PathError, resolve_inside
+from tasks.paths import VIDEO_EXTENSIONS, PathError, resolve_inside
 
 # Selections of browser sessions that have not changed for this long are deleted when a new one starts.
 KEEP_FOR = timedelta(days=30)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from app.services import files
+from app.services import folder_scan
 from app.services.errors import ServiceError
 from app.services.files import list_folder
 from app.services.selection import videos_under
@@ -25,7 +25,8 @@ def test_folders_first_then_files_by_name_case_insensitive(media):
 
 
 def test_sort_by_size_and_date_both_ways(media):
-    files._stat_cache.clear()
+    folder_scan._stat_cache.clear()
+    folder_scan._order_cache.clear()
     by_size = names(list_folder(None, [media], sort="size"))
     assert by_size[2:] == ["notes.txt", "c_converted.mkv", "A clip.mp4", "c.avi", "b movie.mkv"]
     assert names(list_folder(None, [media], sort="size", order="desc"))[2:] == by_size[2:][::-1]
