@@ -135,8 +135,10 @@ def live_server(tmp_path_factory, clip_folder, redis_server):
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, headless, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait up to 15 s (default 5 s), as in tests/ui: the suite shares 2 cores with encodes.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -147,6 +149,7 @@ def browser():
 def page(browser):
     """A fresh browser context (own cookies, so its own selection) and page."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
