@@ -227,3 +227,22 @@ def test_the_form_starts_from_the_job_defaults_of_the_settings_page(files_client
     av1 = next(p for p in presets if p["name"] == "AV1 WebM")
     html = files_client.get(f"/configure?preset_id={av1['id']}").get_data(as_text=True)
     assert '<option value="libsvtav1" selected>' in html and '<option value="fail" selected>' in html
+
+
+def test_hostile_file_names_become_jobs_with_safe_argv(files_client, files_app, media):
+    from tests.ui_files.conftest import HOSTILE, touch
+
+    paths = [str(touch(media / name, 10)) for name in HOSTILE]
+    assert files_client.post("/api/files/selection", json={"add": paths}).get_json()["count"] == 3
+    preview = files_client.post("/api/configure/preview", data=BASIC_FORM).get_json()
+    assert preview["argv"][preview["argv"].index("-i") + 1] == paths[0]
+    assert files_client.post("/configure", data=BASIC_FORM).status_code == 302
+    from app.extensions import db
+    from app.models import Job
+
+    with files_app.app_context():
+        jobs = {j.input_path: j for j in db.session.query(Job)}
+    assert sorted(jobs) == sorted(paths)
+    dash = jobs[str(media / HOSTILE[1])]
+    assert dash.argv[dash.argv.index("-i") + 1] == str(media / HOSTILE[1])  # absolute: never read as an option
+    assert dash.output_path == str(media / "-rf 'quoted\" name_converted.mkv") and dash.argv[-1] == dash.output_path
