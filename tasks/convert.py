@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,29 @@ def mapping_note(leader_path: str, local_path: str, pairs: list[tuple[str, str]]
     return f"; no entry of FOLLOWER_PATH_MAP={shown} matches the leader's path {leader_path}"
 
 
+def probe_in_background(path: str, ffprobe_bin: str, report: Callable[[dict[str, Any]], None]) -> Future:
+    """Start ffprobe on path in a thread; report duration and size as soon as it answers."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
+    probing = pool.submit(probe, path, ffprobe_bin)
+    pool.shutdown(wait=False)
+
+    def done(future: Future) -> None:
+        if future.exception() is None:
+            info = media_summary(future.result())
+            report({"duration": info["duration"], "input_size": info["size"]})
+
+    probing.add_done_callback(done)
+    return probing
+
+
+def source_summary(probing: Future) -> dict[str, Any]:
+    """Wait for the input's probe; raise TranscodeError when the input is not readable video."""
+    try:
+        return media_summary(probing.result())
+    except ProbeError as exc:
+        raise TranscodeError(f"cannot read the input as video: {exc}") from None
+
+
 def run_attempt(
     payload: dict[str, Any],
     settings: FollowerSettings,
@@ -102,26 +126,26 @@ def run_attempt(
     if not final.parent.is_dir():
         note = mapping_note(leader_out, local_out, settings.path_map)
         raise TranscodeError(f"the output folder {final.parent} does not exist on this follower{note}")
-    try:
-        source_info = media_summary(probe(str(source), settings.ffprobe_bin))
-    except ProbeError as exc:
-        raise TranscodeError(f"cannot read the input as video: {exc}") from None
     temp = temp_output(final, tag)
     argv = build_argv(spec, str(source), str(temp), settings.threads, settings.ffmpeg_bin)
-    report({"stage": "starting", "percent": 0.0, "argv": argv, "duration": source_info["duration"],
-            "input_size": source_info["size"]})
+    report({"stage": "starting", "percent": 0.0, "argv": argv})
+    # The probe runs while FFmpeg starts: ffprobe's own start-up (~70 ms) no longer delays the encode
+    # (bench/dispatch_latency.py). Its verdict still decides: a failed probe stops FFmpeg and is the error.
+    probing = probe_in_background(str(source), settings.ffprobe_bin, report)
 
     def on_progress(progress: Progress) -> None:
         report({"stage": "encoding", **progress.to_dict()})
 
     try:
-        outcome = run_ffmpeg(argv, source_info["duration"], on_progress, lambda: bool(should_stop()),
+        outcome = run_ffmpeg(argv, lambda: source_summary(probing)["duration"], on_progress,
+                             lambda: bool(should_stop()),
                              on_start=lambda pid: report({"stage": "started", "ffmpeg_pid": pid, "percent": 0.0}))
         if outcome.cancelled:
             reason = should_stop() or "cancel"
             if reason == "shutdown":
                 raise TranscodeInterrupted("interrupted: this follower was shutting down", None, outcome.log_tail[-20:])
             raise TranscodeCancelled("cancelled" if reason == "cancel" else reason, None, outcome.log_tail[-20:])
+        source_info = source_summary(probing)
         if outcome.exit_code != 0:
             last = next((line for line in reversed(outcome.log_tail) if line.strip()), "")
             raise TranscodeError(

@@ -62,13 +62,17 @@ def stop_process(proc: subprocess.Popen, grace: float = 2.0) -> None:
 
 def run_ffmpeg(
     argv: list[str],
-    duration: float | None,
+    duration: float | None | Callable[[], float | None],
     on_progress: Callable[[Progress], None],
     should_cancel: Callable[[], bool],
     on_start: Callable[[int], None] | None = None,
     poll: float = 0.25,
 ) -> RunResult:
-    """Run argv, report each progress block, stop when should_cancel() turns true."""
+    """Run argv, report each progress block, stop when should_cancel() turns true.
+
+    duration may be a callable (the input is probed while FFmpeg starts); it is asked for at the first
+    progress line, and an exception it raises stops FFmpeg and propagates.
+    """
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.PIPE,
@@ -94,7 +98,8 @@ def run_ffmpeg(
     readers = [threading.Thread(target=f, daemon=True) for f in (read_stderr, read_stdout)]
     for reader in readers:
         reader.start()
-    parser = ProgressParser(duration)
+    pending = duration if callable(duration) else None
+    parser = ProgressParser(None if callable(duration) else duration)
     last: Progress | None = None
     cancelled = False
     next_check = 0.0
@@ -112,6 +117,8 @@ def run_ffmpeg(
                     pass
                 break
             if line:
+                if pending is not None:
+                    parser.duration, pending = pending(), None
                 report = parser.feed(line)
                 if report is not None:
                     last = report
