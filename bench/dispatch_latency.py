@@ -78,7 +78,9 @@ def main() -> None:
             tag = f"frameshift-{row['task_id'][:8]}"
             seen = stamps(stamp_file)
             started = next(t for t, arg in seen if tag in arg)
-            probe = max(t for t, arg in seen if arg.startswith("probe:") and t < started)
+            dispatched_at = db_time(row["dispatched_at"])
+            # The input's probe (the output's verification probe names the temporary file instead).
+            probe = min(t for t, arg in seen if arg == f"probe:{clip}" and t > dispatched_at)
             if run < 2:
                 continue
             created, dispatched = db_time(row["created_at"]), db_time(row["dispatched_at"])

@@ -180,6 +180,7 @@ class Result:
     figures: list[Figure] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     setup: str = ""
+    load_before: str = field(default_factory=lambda: Path("/proc/loadavg").read_text().strip())
 
     def add(self, *args: Any, **kwargs: Any) -> Figure:
         figure = Figure(*args, **kwargs)
@@ -199,6 +200,9 @@ class Result:
             "runs": self.runs,
             "setup": self.setup,
             "machine": machine(),
+            # Other work on the machine skews every figure: the 1/5/15-minute load averages before and after.
+            "loadavg_before": self.load_before,
+            "loadavg_after": Path("/proc/loadavg").read_text().strip(),
             "figures": [vars(f) for f in self.figures],
             "details": self.details,
         }
