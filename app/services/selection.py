@@ -123,3 +123,15 @@ def clear_selection(selection_id: str | None) -> None:
     if row is not None:
         row.paths = []
         db.session.commit()
+
+
+def drop_missing(selection_id: str | None) -> list[str]:
+    """Take files that were deleted or moved since they were picked out of the selection; return them."""
+    row = db.session.get(Selection, selection_id) if selection_id else None
+    if row is None:
+        return []
+    gone = [p for p in row.paths or [] if not os.path.isfile(p)]
+    if gone:
+        row.paths = [p for p in row.paths if p not in set(gone)]
+        db.session.commit()
+    return gone

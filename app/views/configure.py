@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from app.services import jobs as job_service
 from app.services import presets as preset_service
 from app.services.errors import ServiceError
-from app.services.selection import clear_selection, get_selection
+from app.services.selection import clear_selection, drop_missing, get_selection
 from app.views.files import selection_id
 from tasks import spec as spec_rules
 from tasks.paths import PathError, plan_output, resolve_inside
@@ -93,7 +93,19 @@ def form_values(spec: dict[str, Any], form: MultiDict | None = None) -> dict[str
     return values
 
 
-def render_form(values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200):
+def gone_message(gone: list[str]) -> str | None:
+    """Say which selected files disappeared since they were picked."""
+    if not gone:
+        return None
+    names = ", ".join(p.rsplit("/", 1)[-1] for p in gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    if len(gone) == 1:
+        return f"1 selected file no longer exists and was taken out of the selection: {names}"
+    return f"{len(gone)} selected files no longer exist and were taken out of the selection: {names}"
+
+
+def render_form(
+    values: dict[str, Any], errors: dict[str, str] | None = None, status: int = 200, notice: str | None = None
+):
     """Render the configure page."""
     paths = get_selection(selection_id())
     presets = [p.to_dict() for p in preset_service.list_presets()]
@@ -107,6 +119,7 @@ def render_form(values: dict[str, Any], errors: dict[str, str] | None = None, st
         choices=CHOICES,
         roots=current_app.config["MEDIA_ROOTS"],
         preset_id=request.args.get("preset_id", type=int),
+        notice=notice,
     ), status
 
 
@@ -119,12 +132,18 @@ def index():
     preset_id = request.args.get("preset_id", type=int)
     if preset_id:
         spec = {**spec, **preset_service.get_preset(preset_id).spec}
-    return render_form(form_values(spec))
+    return render_form(form_values(spec), notice=gone_message(drop_missing(selection_id())))
 
 
 @bp.post("/configure")
 def submit():
     """Create one job per selected file, then go to the queue."""
+    gone = drop_missing(selection_id())
+    if gone:
+        # Never queue a different set of files than the page showed: show what changed and let the user resubmit.
+        return render_form(
+            form_values({}, request.form), notice=gone_message(gone) + "; submit again to queue the rest"
+        )
     paths = get_selection(selection_id())
     try:
         if not paths:

@@ -246,3 +246,35 @@ def test_hostile_file_names_become_jobs_with_safe_argv(files_client, files_app, 
     dash = jobs[str(media / HOSTILE[1])]
     assert dash.argv[dash.argv.index("-i") + 1] == str(media / HOSTILE[1])  # absolute: never read as an option
     assert dash.output_path == str(media / "-rf 'quoted\" name_converted.mkv") and dash.argv[-1] == dash.output_path
+
+
+def test_files_deleted_after_picking_are_taken_out_with_a_notice(files_client, files_app, selected):
+    import os
+
+    os.remove(selected[1])
+    html = files_client.get("/configure").get_data(as_text=True)
+    assert "1 selected file no longer exists and was taken out" in html and "b movie.mkv" in html
+    assert '<strong id="file-count">1</strong>' in html
+    assert files_client.post("/configure", data=BASIC_FORM).status_code == 302
+    from app.extensions import db
+    from app.models import Job
+
+    with files_app.app_context():
+        assert [j.input_path for j in db.session.query(Job)] == [selected[0]]
+
+
+def test_a_file_deleted_while_the_form_is_open_is_not_queued_silently(files_client, files_app, selected):
+    import os
+
+    files_client.get("/configure")
+    os.remove(selected[0])
+    response = files_client.post("/configure", data={**BASIC_FORM, "crf": "30"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "submit again to queue the rest" in html and "A clip.mp4" in html
+    assert 'name="crf" type="number" value="30"' in html
+    from app.extensions import db
+    from app.models import Job
+
+    with files_app.app_context():
+        assert db.session.query(Job).count() == 0
+    assert files_client.post("/configure", data=BASIC_FORM).status_code == 302
