@@ -11,6 +11,7 @@ then the monitor starts and the clock runs until every job is finished in the da
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -35,6 +36,12 @@ from tasks import keys  # noqa: E402
 SPEC = {"video_codec": "libx264", "preset": "ultrafast", "bit_depth": 8, "audio_codec": "aac", "container": "mkv"}
 BATCH = 5000
 WINDOW = 5.0
+
+
+def machine_busy() -> tuple[int, int]:
+    """Return (busy, total) CPU ticks of the whole machine so far (from /proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 class Sampler(threading.Thread):
@@ -113,6 +120,7 @@ def main() -> None:
         "FAKE_STEPS": str(steps),
         "FAKE_STEP_SECONDS": str(step),
     }
+    fakes.update(json.loads(os.environ.get("BENCH_WORKER_ENV") or "{}"))  # experiments: more worker settings
     with System("scale", keep=args.keep) as system:
         folder = system.media / "in"
         folder.mkdir()
@@ -137,11 +145,12 @@ def main() -> None:
         profile = RESULTS / "profiles" / "monitor-at-scale.txt"
         if args.profile:
             profile.parent.mkdir(parents=True, exist_ok=True)
-            wrapper = ["-m", "pyinstrument", "--renderer", "text", "--outfile", str(profile), "--show-all"]
+            wrapper = ["-m", "pyinstrument", "--renderer", "text", "--outfile", str(profile)]
         started = time.time()
         monitor = system.start_monitor(wrapper=wrapper)
         sampler = Sampler(monitor.pid)
         sampler.start()
+        busy_before = machine_busy()
         last_done, last_change = -1, time.time()
         while True:
             counts = system.status_counts()
@@ -152,6 +161,7 @@ def main() -> None:
             if done >= total or time.time() - last_change > 90 or not monitor.alive():
                 break
             time.sleep(1.0)
+        busy_after = machine_busy()
         sampler.stop.set()
         live.stop.set()
         monitor.stop(timeout=60)  # a profiled monitor writes its profile on the way out
@@ -195,6 +205,16 @@ def main() -> None:
         active = [s for s in sampler.samples if first <= s[0] <= last] or sampler.samples
         cpu = (active[-1][1] - active[0][1]) / max(active[-1][0] - active[0][0], 1e-9) * 100
         result.add("monitor CPU while working", cpu, "% of a core")
+        cpu_per_job = (active[-1][1] - active[0][1]) / max(len(finished), 1) * 1000
+        result.add("monitor CPU per job", cpu_per_job, "ms", note="CPU time while working / jobs finished")
+        result.add(
+            "leader bound: jobs/s one monitor core could absorb",
+            1000 / cpu_per_job,
+            "jobs/s",
+            note="1000 / monitor CPU ms per job",
+        )
+        machine = 100 * (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
+        result.add("whole machine CPU busy during the run", machine, "%", note="all processes, incl. other users'")
         result.add("monitor RSS, peak", max(s[2] for s in sampler.samples), "MiB")
         result.add("jobs lost (not succeeded)", lost, "jobs", "0", lost == 0, json.dumps(statuses))
         result.add(
