@@ -215,9 +215,14 @@ def api(live_server):
     return Api()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, headless, driven by Playwright (never `playwright install`)."""
+    """Debian's Chromium, headless, driven by Playwright (never `playwright install`).
+
+    Module scope: only one sync Playwright may run at a time in a process, and tests/ui_files
+    starts its own; closing ours after each module (about a second to relaunch) lets both run in
+    one session.
+    """
     from playwright.sync_api import expect, sync_playwright
 
     # Assertions wait up to 15 s (default 5 s): the suite shares 2 cores with encodes and workers.
