@@ -103,3 +103,22 @@ def test_follower_list_shows_state_slots_jobs_heartbeat_encoders_and_counts(clip
         assert follower["ffmpeg_version"] and follower["current_jobs"] == [] and follower["busy"] == 0
         assert (follower["jobs_done"], follower["jobs_failed"]) == (done, 0)
     assert seen["unknown"][0] == 404 and "nobody@nowhere" in seen["unknown"][1]["error"]
+
+
+def test_advertised_encoders_are_those_that_really_encode_here_not_those_listed(clips):
+    import subprocess
+
+    from tasks.encoders import CANDIDATES, listed_encoders
+
+    seen = outcome("drain", clips)
+    advertised = set(seen["followers_end"][seen["names"][0]]["encoders"])
+    listed = listed_encoders()
+    for encoder in (c for c in CANDIDATES if c in listed):
+        # Our own one-frame encode, independent of the follower's trial.
+        source = ["-f", "lavfi", "-i", "testsrc2=size=256x256:rate=10:duration=0.2"]
+        if encoder.endswith("_vaapi"):
+            source = ["-vaapi_device", "/dev/dri/renderD128", *source, "-vf", "format=nv12,hwupload"]
+        ok = subprocess.run(["ffmpeg", "-hide_banner", "-v", "error", *source, "-frames:v", "1", "-c:v", encoder,
+                             "-f", "null", "-"], capture_output=True, timeout=30).returncode == 0
+        assert (encoder in advertised) == ok, f"{encoder}: encodes here: {ok}, advertised: {encoder in advertised}"
+    assert "libx264" in advertised
