@@ -14,6 +14,8 @@
   let backoff = 1000;
   let hadGap = false;
   let state = "idle";
+  // ms a tab stays hidden before its stream is closed (tests shorten it)
+  const HIDDEN_GRACE = window.FRAME_SHIFT_HIDDEN_GRACE || 60000;
 
   function streamUrl() {
     return document.body.dataset.streamUrl || "/api/stream";
@@ -26,7 +28,7 @@
     if (!badge) return;
     badge.hidden = false;
     badge.dataset.state = next;
-    badge.textContent = next === "open" ? "Live" : next === "connecting" ? "Connecting…" : "Reconnecting…";
+    badge.textContent = next === "open" ? "Live" : next === "connecting" ? "Connecting…" : next === "paused" ? "Paused" : "Reconnecting…";
     badge.title = next === "open" ? "Updates arrive as they happen" : "Live updates paused; reconnecting by itself";
   }
 
@@ -82,6 +84,25 @@
 
   window.addEventListener("online", function () {
     if (source && state !== "open") connect();
+  });
+  // A browser opens at most six connections per host over HTTP/1.1 and every stream holds one (and a
+  // server thread): a tab hidden for a while lets its stream go, and catches up when shown again.
+  let hiddenTimer = null;
+  document.addEventListener("visibilitychange", function () {
+    clearTimeout(hiddenTimer);
+    if (document.visibilityState === "hidden") {
+      hiddenTimer = setTimeout(function () {
+        if (source && document.visibilityState === "hidden") {
+          clearTimeout(timer);
+          source.close();
+          source = null;
+          hadGap = true;
+          setState("paused");
+        }
+      }, HIDDEN_GRACE);
+    } else if (!source && Object.keys(handlers).length) {
+      connect();
+    }
   });
   window.addEventListener("pagehide", function () {
     if (source) source.close();

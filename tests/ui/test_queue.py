@@ -146,3 +146,23 @@ def test_pause_and_drag_to_reorder(page, api, ui_media):
     for job_id in ids:
         api.wait_status(job_id, "succeeded")
     expect(page.locator('[data-count="queued"]')).to_have_text("0")
+
+
+HIDE = """(hidden) => {
+  Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => hidden ? 'hidden' : 'visible'});
+  document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_a_hidden_tab_lets_its_stream_go_and_catches_up_when_shown(page, api, ui_media):
+    page.add_init_script("window.FRAME_SHIFT_HIDDEN_GRACE = 300")
+    page.goto("/")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    page.evaluate(HIDE, True)
+    expect(page.locator("#live-status")).to_have_text("Paused")
+    job = api.post("/api/jobs", {"inputs": [str(ui_media["forest"])], "spec": QUICK}, status=201)["jobs"][0]
+    api.wait_status(job["id"], "succeeded")
+    assert row(page, job["id"]).count() == 0
+    page.evaluate(HIDE, False)
+    expect(page.locator("#live-status")).to_have_text("Live")
+    expect(row(page, job["id"]).locator('[data-field="status"]')).to_have_text("succeeded")
