@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, redirect, request, session, url_for
 
+from app.auth import throttle
 from app.auth.csrf import SAFE_METHODS, csrf_ok
 from app.extensions import db
 from app.models.user import User
@@ -64,9 +65,13 @@ def require_login():
         return None
     basic = request.authorization
     if request.endpoint == "auth.create_token" and basic is not None and basic.type == "basic":
+        if throttle.blocked():
+            return deny(throttle.MESSAGE, 429)
         user = authenticate(basic.username or "", basic.password or "")
         if user is None:
+            throttle.record_failure()
             return deny("wrong user name or password")
+        throttle.clear()
         g.user, g.via_token = user, True
         return None
     user_id = session.get("user_id")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
-from app.auth import accounts
+from app.auth import accounts, throttle
 from app.auth.csrf import csrf_ok, rotate_csrf_token
 from app.services.errors import ServiceError
 
@@ -27,17 +27,21 @@ def login():
     if request.method == "POST":
         if not csrf_ok():
             error = "The form expired. Please try again."
+        elif throttle.blocked():
+            error = throttle.MESSAGE[0].upper() + throttle.MESSAGE[1:] + "."
         else:
             user = accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""))
             if user is None:
+                throttle.record_failure()
                 error = "Wrong user name or password."
             else:
+                throttle.clear()
                 session.clear()
                 session["user_id"] = user.id
                 session.permanent = True
                 rotate_csrf_token()
                 return redirect(_safe_next(request.form.get("next")))
-    status = 400 if error else 200
+    status = (429 if throttle.blocked() else 400) if error else 200
     return render_template("auth/login.html", error=error, next=request.values.get("next", "")), status
 
 

@@ -167,3 +167,21 @@ def test_a_forged_form_post_gets_a_page_not_json(secured):
     response = client.post("/account", data={"action": "create_token", "name": "x"})
     assert response.status_code == 403 and response.mimetype == "text/html"
     assert "CSRF token is missing or wrong" in response.get_data(as_text=True)
+
+
+def test_password_guessing_is_stopped_per_address(secured):
+    from app.auth import throttle
+
+    client = secured.test_client()
+    guesser = {"REMOTE_ADDR": "198.51.100.7"}
+    for _ in range(throttle.LIMIT):
+        assert client.post("/api/tokens", json={"name": "x"}, auth=("admin", "guess"),
+                           environ_base=guesser).status_code == 401
+    right = client.post("/api/tokens", json={"name": "x"}, auth=("admin", PASSWORD), environ_base=guesser)
+    assert right.status_code == 429 and "too many failed logins" in right.get_json()["error"]
+    page = client.get("/login", environ_base=guesser).get_data(as_text=True)
+    blocked = client.post("/login", environ_base=guesser, data={"username": "admin", "password": PASSWORD,
+                                                                "csrf_token": csrf_from(page)})
+    assert blocked.status_code == 429 and "Too many failed logins" in blocked.get_data(as_text=True)
+    # Another address is not affected.
+    assert client.post("/api/tokens", json={"name": "y"}, auth=("admin", PASSWORD)).status_code == 201
