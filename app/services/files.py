@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.services.errors import NotFound, ServiceError
-from app.services.folder_scan import is_video_name, sorted_groups, stat_fresh
+from app.services.folder_scan import is_converted_output, is_video_name, sorted_groups, stat_fresh
 from tasks.paths import PathError, resolve_inside
 
 SORTS = ("name", "size", "date")
@@ -33,6 +33,7 @@ class Entry:
     converted: bool = False
     duration: float | None = None
     selected: bool = False
+    output: bool = False  # Frame Shift's own NAME_converted.EXT
 
     def to_dict(self) -> dict[str, Any]:
         """Return the entry as JSON values."""
@@ -46,6 +47,7 @@ class Entry:
             "converted": self.converted,
             "duration": self.duration,
             "selected": self.selected,
+            "output": self.output,
         }
 
 
@@ -66,6 +68,7 @@ class Listing:
     cursor: str | None = None
     roots: list[Path] = field(default_factory=list)
     file_count: int = 0
+    video_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the listing as JSON values."""
@@ -80,6 +83,7 @@ class Listing:
             "videos_only": self.videos_only,
             "search": self.search,
             "file_count": self.file_count,
+            "video_count": self.video_count,
             "cursor": self.cursor,
             "next_cursor": self.next_cursor,
         }
@@ -154,8 +158,8 @@ def list_folder(
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     folder = resolve_folder(path, roots)
     root = root_of(folder, roots)
-    groups, originals = sorted_groups(folder, roots, sort, videos_only, search.strip().casefold())
-    dirs, files = groups
+    found = sorted_groups(folder, roots, sort, videos_only, search.strip().casefold())
+    dirs, files, originals = found.dirs, found.files, found.originals
     total = len(dirs) + len(files)
     start = 0
     if cursor:
@@ -180,7 +184,8 @@ def list_folder(
         size, mtime_ns = page_stats.get(name, (0, 0))
         video = not is_dir and is_video_name(name)
         converted = video and name.rpartition(".")[0] in originals
-        entries.append(Entry(name, os.path.join(base, name), is_dir, size, mtime_ns, video, converted))
+        output = video and is_converted_output(name)
+        entries.append(Entry(name, os.path.join(base, name), is_dir, size, mtime_ns, video, converted, output=output))
     more = start + limit < total
     last = window[-1] if window else None
     return Listing(
@@ -197,4 +202,5 @@ def list_folder(
         next_cursor=encode_cursor(last[1], last[0][2], last[0][0], sort) if more and last else None,
         roots=list(roots),
         file_count=len(files),
+        video_count=len(found.videos),
     )

@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.services.errors import NotFound, ServiceError
@@ -17,7 +18,7 @@ CONVERTED_SUFFIX = "_converted"
 STAT_TTL = 3.0
 STAT_CACHE_FOLDERS = 16
 _stat_cache: OrderedDict[str, tuple[int, float, dict[str, tuple[int, int]]]] = OrderedDict()
-_order_cache: OrderedDict[tuple, tuple[int, float, tuple, set[str]]] = OrderedDict()
+_order_cache: OrderedDict[tuple, tuple[int, float, FolderOrder]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -101,14 +102,18 @@ def is_video_name(name: str) -> bool:
     return dot > 0 and name[dot:].lower() in VIDEO_EXTENSIONS
 
 
-def sorted_groups(
-    folder: Path,
-    roots: list[Path],
-    sort: str,
-    videos_only: bool,
-    needle: str,
-) -> tuple[tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]], set[str]]:
-    """Return the folder's (folders, files) sort keys in ascending order, and the stems that have a converted output.
+@dataclass(frozen=True)
+class FolderOrder:
+    """A folder's entries as ascending sort keys (value, casefolded name, name), folders and files apart."""
+
+    dirs: list[tuple[int, str, str]]
+    files: list[tuple[int, str, str]]
+    originals: set[str]  # stems NAME that have a NAME_converted.EXT beside them
+    videos: list[str]  # names of the videos among `files` that are not Frame Shift outputs, in name order
+
+
+def sorted_groups(folder: Path, roots: list[Path], sort: str, videos_only: bool, needle: str) -> FolderOrder:
+    """Return the folder's entries that the search and the filter keep, in ascending order.
 
     The result is reused for STAT_TTL seconds while the folder's mtime is unchanged (adding, removing or renaming an
     entry changes it), so paging through 10,000 files does not list and sort them again for every page.
@@ -121,7 +126,7 @@ def sorted_groups(
     with _cache_lock:
         cached = _order_cache.get(key)
     if cached is not None and cached[0] == dir_mtime and now - cached[1] < STAT_TTL:
-        return cached[2], cached[3]
+        return cached[2]
     try:
         items = scan_names(folder, roots)
     except PermissionError:
@@ -143,9 +148,14 @@ def sorted_groups(
         pick = 0 if sort == "size" else 1
         dirs = sorted([(0 if pick == 0 else stats[n][1], n.casefold(), n) for n, d in items if d])
         files = sorted([(stats[n][pick], n.casefold(), n) for n, d in items if not d])
+    videos = sorted(
+        (n for n, d in items if not d and is_video_name(n) and not is_converted_output(n)),
+        key=lambda n: (n.casefold(), n),
+    )
+    order = FolderOrder(dirs, files, originals, videos)
     with _cache_lock:
-        _order_cache[key] = (dir_mtime, now, (dirs, files), originals)
+        _order_cache[key] = (dir_mtime, now, order)
         _order_cache.move_to_end(key)
         while len(_order_cache) > STAT_CACHE_FOLDERS:
             _order_cache.popitem(last=False)
-    return (dirs, files), originals
+    return order

@@ -44,13 +44,13 @@ def videos_under(path: str, roots: list[Path], limit: int) -> list[str]:
     return found
 
 
-def matching_files(path: str, roots: list[Path], search: str, videos_only: bool, limit: int) -> list[str]:
-    """Return every file of one folder (not its subfolders) that the search and the video filter keep."""
+def matching_videos(path: str, roots: list[Path], search: str, limit: int) -> list[str]:
+    """Return every video of one folder (not its subfolders) whose name contains the search text."""
     folder = resolve_folder(path, roots)
-    (_, files), _ = sorted_groups(folder, roots, "name", videos_only, search.strip().casefold())
-    if len(files) > limit:
-        raise ServiceError(f"{len(files)} files match; at most {limit} can be selected at once", field="matching")
-    return [str(folder / name) for _, _, name in files]
+    names = sorted_groups(folder, roots, "name", False, search.strip().casefold()).videos
+    if len(names) > limit:
+        raise ServiceError(f"{len(names)} videos match; at most {limit} can be selected at once", field="matching")
+    return [str(folder / name) for name in names]
 
 
 def get_selection(selection_id: str | None) -> list[str]:
@@ -99,10 +99,8 @@ def change_selection(
         current.update(dict.fromkeys(videos_under(raw, roots, MAX_BATCH)))
     if matching is not None:
         if not isinstance(matching, dict) or not isinstance(matching.get("path"), str):
-            raise ServiceError('matching: give {"path": folder, "q": text, "videos": true|false}', field="matching")
-        found = matching_files(
-            matching["path"], roots, str(matching.get("q") or ""), bool(matching.get("videos")), MAX_BATCH
-        )
+            raise ServiceError('matching: give {"path": folder, "q": search text}', field="matching")
+        found = matching_videos(matching["path"], roots, str(matching.get("q") or ""), MAX_BATCH)
         current.update(dict.fromkeys(found))
     for raw in remove or []:
         current.pop(str(raw), None)

@@ -90,9 +90,11 @@
   });
 
   const pageBox = document.getElementById("select-page");
+  // The page checkbox acts on the page's videos (other files can still be ticked one by one).
+  const videoRows = () => rows().filter((r) => r.dataset.video === "1");
   function syncPageBox() {
     if (!pageBox) return;
-    const all = rows();
+    const all = videoRows();
     const on = all.filter((r) => r.querySelector("input.pick").checked).length;
     pageBox.checked = all.length > 0 && on === all.length;
     pageBox.indeterminate = on > 0 && on < all.length;
@@ -102,7 +104,7 @@
   });
   syncPageBox();
   if (pageBox) pageBox.addEventListener("change", () => {
-    const all = rows();
+    const all = videoRows();
     all.forEach((r) => setRow(r, pageBox.checked));
     const paths = all.map((r) => r.dataset.path);
     if (paths.length) change(pageBox.checked ? { add: paths } : { remove: paths });
@@ -124,7 +126,7 @@
 
   const matching = document.getElementById("select-matching");
   if (matching) matching.addEventListener("click", () => {
-    const body = { matching: { path: matching.dataset.path, q: matching.dataset.q, videos: matching.dataset.videos === "1" } };
+    const body = { matching: { path: matching.dataset.path, q: matching.dataset.q } };
     change(body, (data) => {
       const chosen = new Set(data.paths || []);
       rows().forEach((r) => { if (chosen.has(r.dataset.path)) setRow(r, true); });

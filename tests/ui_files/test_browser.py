@@ -137,14 +137,14 @@ def test_hostile_names_folder_selection_and_bad_paths(page, live_server, clip_fo
     page.get_by_label("Search this folder").fill("映画")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("#file-list tr.entry")).to_have_count(1)
-    page.get_by_label("Select every file on this page").check()
+    page.get_by_label("Select every video on this page").check()
     expect(page.locator("#selected-count")).to_have_text("6")
     page.get_by_label("Search this folder").fill("")
     page.get_by_role("button", name="Apply").click()
-    expect(page.get_by_label("Select every file on this page")).to_be_checked()  # all three root files
+    expect(page.get_by_label("Select every video on this page")).to_be_checked()  # all three root files
     page.get_by_label(f"Select {HOSTILE[1]}").uncheck()
     expect(page.locator("#selected-count")).to_have_text("5")
-    expect(page.get_by_label("Select every file on this page")).to_have_js_property("indeterminate", True)
+    expect(page.get_by_label("Select every video on this page")).to_have_js_property("indeterminate", True)
     page.get_by_label(f"Select {HOSTILE[1]}").check()
     expect(page.locator("#selected-count")).to_have_text("6")
     page.get_by_role("link", name="Configure…").click()

@@ -128,6 +128,7 @@ def test_api_listing_pages_with_a_cursor(files_client):
     second = files_client.get(f"/api/files?limit=3&cursor={first['next_cursor']}").get_json()
     assert [e["name"] for e in first["entries"]] == ["empty", "Shows", "A clip.mp4"]
     assert [e["name"] for e in second["entries"]] == ["b movie.mkv", "c.avi", "c_converted.mkv"]
+    assert [e["output"] for e in second["entries"]] == [False, False, True]
     html = files_client.get("/files?limit=3").get_data(as_text=True)
     assert 'id="next-page"' in html
 
@@ -177,19 +178,18 @@ def test_a_symlinked_clip_inside_the_roots_gets_its_duration(files_client, media
     assert abs(again["duration"] - 1.0) < 0.2
 
 
-def test_select_all_matching_files_of_a_folder_across_pages(files_client, media):
+def test_select_all_matching_videos_of_a_folder_across_pages(files_client, media):
     for i in range(30):
         touch(media / f"episode {i:02d}.mkv")
     touch(media / "episode notes.txt")
     html = files_client.get("/files?limit=5&q=episode").get_data(as_text=True)
-    assert "Select all 31 matching files" in html
-    answer = files_client.post(
-        "/api/files/selection", json={"matching": {"path": str(media), "q": "EPISODE", "videos": True}}
-    )
+    assert "Select all 30 matching videos in this folder" in html
+    answer = files_client.post("/api/files/selection", json={"matching": {"path": str(media), "q": "EPISODE"}})
     assert answer.status_code == 200 and answer.get_json()["count"] == 30
     assert str(media / "episode notes.txt") not in answer.get_json()["paths"]
-    everything = files_client.post("/api/files/selection", json={"matching": {"path": str(media), "q": "episode"}})
-    assert everything.get_json()["count"] == 31
+    html = files_client.get("/files?limit=5").get_data(as_text=True)
+    assert "Select all 33 videos in this folder" in html  # 30 episodes + A clip, b movie, c (not c_converted)
+    assert 'id="select-matching"' not in files_client.get("/files?path=Shows").get_data(as_text=True)  # one page
     for body in ({"matching": {"path": "/etc"}}, {"matching": "all"}):
         refused = files_client.post("/api/files/selection", json=body)
         assert refused.status_code == 400 and refused.get_json()["error"]
