@@ -54,13 +54,20 @@ class ConfigError(ValueError):
 def _persisted_secret(data_dir: Path, name: str) -> str:
     """Read a generated secret from the data folder, creating it on first start."""
     path = data_dir / name
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_hex(32)
-    path.write_text(value)
-    path.chmod(0o600)
-    return value
+    if not path.exists():
+        # Written aside, then linked into place: processes starting together agree on one value
+        # and never read a half-written file.
+        data_dir.mkdir(parents=True, exist_ok=True)
+        staging = data_dir / f".{name}.{os.getpid()}"
+        staging.write_text(secrets.token_hex(32))
+        staging.chmod(0o600)
+        try:
+            os.link(staging, path)
+        except FileExistsError:
+            pass
+        finally:
+            staging.unlink()
+    return path.read_text().strip()
 
 
 def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:

@@ -27,3 +27,14 @@ def test_leader_processes_refuse_bad_settings(argv, tmp_path, clips):
     assert done.returncode == 2, done.stderr[-2000:]
     assert [line for line in done.stderr.splitlines() if "configuration problem" in line] == EXPECTED
     assert "Traceback" not in done.stderr
+
+
+def test_processes_starting_together_share_one_generated_secret(tmp_path, clips):
+    code = ("import sys; from app.config import load_config; "
+            "print(load_config({'FRAME_SHIFT_HOME': sys.argv[1], 'DATA_DIR': sys.argv[2]}, environ={})['SECRET_KEY'])")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(clips["root"]), str(tmp_path / "data")], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    keys = {p.communicate(timeout=60)[0].strip() for p in procs}
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    assert sorted(f.name for f in (tmp_path / "data").iterdir()) == ["secret_key", "shared_token"]
+    assert oct((tmp_path / "data" / "secret_key").stat().st_mode & 0o777) == "0o600"
