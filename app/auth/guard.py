@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import current_app, g, jsonify, redirect, request, session, url_for
 
 from app.auth import throttle
@@ -40,6 +42,13 @@ def deny(message: str, status: int = 401):
     return response
 
 
+def _loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -51,7 +60,12 @@ def require_login():
     from app.auth.accounts import authenticate, user_for_token
 
     g.user, g.via_token = None, False
-    if request.endpoint in PUBLIC_ENDPOINTS or current_app.config.get("AUTH_DISABLED"):
+    if current_app.config.get("AUTH_DISABLED"):
+        # Defence in depth: even if the server was bound wider than HOST says, only this machine gets in.
+        if not _loopback(request.remote_addr):
+            return deny("login is turned off (AUTH_DISABLED=1), so only this machine may connect", 403)
+        return None
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     token = _bearer()
     if token is not None:

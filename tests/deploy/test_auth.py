@@ -185,3 +185,10 @@ def test_password_guessing_is_stopped_per_address(secured):
     assert blocked.status_code == 429 and "Too many failed logins" in blocked.get_data(as_text=True)
     # Another address is not affected.
     assert client.post("/api/tokens", json={"name": "y"}, auth=("admin", PASSWORD)).status_code == 201
+
+
+def test_with_login_off_only_this_machine_gets_in(client):
+    assert client.get("/api/jobs").status_code == 200
+    assert client.get("/api/jobs", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+    remote = client.get("/api/jobs", environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    assert remote.status_code == 403 and "only this machine" in remote.get_json()["error"]
