@@ -11,12 +11,13 @@ from celery.utils import worker_direct
 from flask import current_app
 from sqlalchemy import select
 
-from app.extensions import db
+from app.extensions import db, redis_store
 from app.models import Attempt, Follower, Job, JobStatus
 from app.monitor.registry import Registry
 from app.services.live import job_message, publish
 from app.services.settings import QUEUE_PAUSED, get_setting
 from app.services.transitions import transition
+from tasks import keys
 from tasks.signing import sign
 
 log = logging.getLogger("frameshift.monitor")
@@ -37,8 +38,11 @@ def free_slots(registry: Registry) -> list[Slot]:
     """Return followers that are online, not draining, with free slots (most free first)."""
     draining = draining_names()
     busy = registry.busy_counts()
+    stopping = stopping_names(list(registry.followers))
     slots = []
     for name, state in registry.followers.items():
+        if name in stopping:
+            state.shutting_down = True
         if name in draining or state.shutting_down or not registry.online(name):
             continue
         free = state.concurrency - busy.get(name, 0)
@@ -46,6 +50,17 @@ def free_slots(registry: Registry) -> list[Slot]:
             slots.append(Slot(name, free, set(state.encoders)))
     slots.sort(key=lambda s: (-s.free, s.name))
     return slots
+
+
+def stopping_names(names: list[str]) -> set[str]:
+    """Return the followers that flagged themselves as shutting down (set first thing on SIGTERM)."""
+    if not names:
+        return set()
+    try:
+        flags = redis_store.client.mget([keys.stopping(name) for name in names])
+    except Exception:  # noqa: BLE001  (cannot tell: rely on the advertisement)
+        return set()
+    return {name for name, flag in zip(names, flags) if flag}
 
 
 def payload_for(job: Job, task_id: str) -> dict:
