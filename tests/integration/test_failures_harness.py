@@ -45,15 +45,26 @@ def scenario(name: str, **env: str) -> Callable[[Scenario], Scenario]:
     return register
 
 
-def outcome(name: str, clips: dict[str, Path], timeout: float = 240) -> dict[str, Any]:
-    """Return what scenario `name` observed; the first call starts every registered scenario."""
+def needs(name: str) -> Callable[[Callable], Callable]:
+    """Mark a test as checking scenario `name` (only scenarios of selected tests are run)."""
+
+    def mark(test: Callable) -> Callable:
+        test.scenario = name  # type: ignore[attr-defined]
+        return test
+
+    return mark
+
+
+def outcome(request: Any, clips: dict[str, Path], timeout: float = 240) -> dict[str, Any]:
+    """Return what the scenario of this test observed; the first call starts those of all selected tests."""
     with _lock:
         if not _runs:
-            _start_all(clips)
-    return _runs[name].result(timeout=timeout)
+            wanted = {getattr(getattr(item, "function", None), "scenario", None) for item in request.session.items} - {None}
+            _start_all(clips, wanted)
+    return _runs[request.function.scenario].result(timeout=timeout)
 
 
-def _start_all(clips: dict[str, Path]) -> None:
+def _start_all(clips: dict[str, Path], wanted: set[str]) -> None:
     root = Path(tempfile.mkdtemp(prefix="frameshift-failures-"))
     media = root / "clips"
     media.mkdir()
@@ -64,10 +75,11 @@ def _start_all(clips: dict[str, Path]) -> None:
         "short": clips["short"],
         "other": clips["other"],
     }
+    chosen = {name: SCENARIOS[name] for name in sorted(wanted)}
     # Leader apps are built here, one after another (migrations are not thread-safe); the rest runs in threads.
-    systems = {name: System(root / name, made, **env) for name, (_, env) in SCENARIOS.items()}
+    systems = {name: System(root / name, made, **env) for name, (_, env) in chosen.items()}
     pool = ThreadPoolExecutor(max_workers=len(systems), thread_name_prefix="scenario")
-    for name, (func, _) in SCENARIOS.items():
+    for name, (func, _) in chosen.items():
         _runs[name] = pool.submit(_run, func, systems[name])
     pool.shutdown(wait=False)
 

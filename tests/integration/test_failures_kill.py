@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from tests.integration.test_failures_harness import FAST, REALTIME, System, outcome, parent_pid, scenario
+from tests.integration.test_failures_harness import FAST, REALTIME, System, needs, outcome, parent_pid, scenario
 from tests.support import ffmpeg_pids, wait_for
 
 LOST_AFTER = 6
@@ -50,8 +50,9 @@ def sigkill_worker(system: System) -> dict:
     return seen
 
 
-def test_sigkilled_follower_fails_its_job_within_15_s_and_leaves_no_ffmpeg(clips):
-    seen = outcome("sigkill", clips)
+@needs("sigkill")
+def test_sigkilled_follower_fails_its_job_within_15_s_and_leaves_no_ffmpeg(request, clips):
+    seen = outcome(request, clips)
     assert seen["ffmpeg_before"], "the victim's FFmpeg was not running before the kill"
     victim = seen["victim"]
     assert victim["error"] == f"follower {seen['victim_before']['follower']} was lost"
@@ -60,8 +61,9 @@ def test_sigkilled_follower_fails_its_job_within_15_s_and_leaves_no_ffmpeg(clips
     assert [a["status"] for a in victim["attempts"]] == ["failed"]
 
 
-def test_other_followers_job_is_untouched_and_restarted_follower_takes_work(clips):
-    seen = outcome("sigkill", clips)
+@needs("sigkill")
+def test_other_followers_job_is_untouched_and_restarted_follower_takes_work(request, clips):
+    seen = outcome(request, clips)
     before, during, final = seen["bystander_before"], seen["bystander_during"], seen["bystander"]
     assert during["status"] == "running" and during["task_id"] == before["task_id"]
     assert during["follower"] == before["follower"] and during["attempt"] == 1
@@ -72,8 +74,9 @@ def test_other_followers_job_is_untouched_and_restarted_follower_takes_work(clip
     assert fresh["follower"] == seen["victim_before"]["follower"], "the restarted follower did not take the new job"
 
 
-def test_the_lost_attempt_never_runs_again_after_the_redelivery_window(clips):
-    seen = outcome("sigkill", clips)
+@needs("sigkill")
+def test_the_lost_attempt_never_runs_again_after_the_redelivery_window(request, clips):
+    seen = outcome(request, clips)
     assert seen["reruns"] == [], f"FFmpeg started again for the given-up attempt: {seen['reruns']}"
     assert seen["unacked"] == 0
     after = seen["victim_after_window"]
@@ -92,8 +95,9 @@ def sigkill_with_retry(system: System) -> dict:
     return {"first": first, "final": final, "ffmpeg_left": ffmpeg_pids(marker)}
 
 
-def test_with_auto_retry_the_job_finishes_on_another_follower(clips):
-    seen = outcome("sigkill_retry", clips)
+@needs("sigkill_retry")
+def test_with_auto_retry_the_job_finishes_on_another_follower(request, clips):
+    seen = outcome(request, clips)
     final = seen["final"]
     assert final["status"] == "succeeded", final
     assert final["follower"] != seen["first"]
@@ -120,8 +124,9 @@ def pool_process_killed(system: System) -> dict:
             "fresh": fresh, "worker_alive": worker.alive()}
 
 
-def test_pool_process_killed_fails_the_job_with_a_reason_and_takes_ffmpeg_along(clips):
-    seen = outcome("pool_kill", clips)
+@needs("pool_kill")
+def test_pool_process_killed_fails_the_job_with_a_reason_and_takes_ffmpeg_along(request, clips):
+    seen = outcome(request, clips)
     job = seen["job"]
     assert job["status"] == "failed", job
     assert "worker process" in job["error"] and "died" in job["error"], job["error"]
@@ -146,8 +151,9 @@ def hung_pool_process(system: System) -> dict:
     return {"job": final, "follower": follower_state, "gone": gone, "worker_alive": worker.alive()}
 
 
-def test_an_attempt_that_stops_reporting_is_given_up_and_stopped(clips):
-    seen = outcome("hung_pool", clips)
+@needs("hung_pool")
+def test_an_attempt_that_stops_reporting_is_given_up_and_stopped(request, clips):
+    seen = outcome(request, clips)
     job = seen["job"]
     assert job["status"] == "failed", job
     assert job["error"] == f"follower {job['follower']} stopped reporting on this job"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery import Celery
 from celery.utils import worker_direct
 
-from tests.integration.test_failures_harness import FAST, System, outcome, scenario
+from tests.integration.test_failures_harness import FAST, System, needs, outcome, scenario
 from tests.support import wait_for
 
 
@@ -35,8 +35,9 @@ def lost_message(system: System) -> dict:
             "followers": system.followers()}
 
 
-def test_a_message_nobody_took_is_given_up_requeued_and_never_run(clips):
-    seen = outcome("lost_message", clips)
+@needs("lost_message")
+def test_a_message_nobody_took_is_given_up_requeued_and_never_run(request, clips):
+    seen = outcome(request, clips)
     assert seen["replies"], "the follower did not confirm it stopped consuming"
     final = seen["final"]
     assert final["status"] == "succeeded", final

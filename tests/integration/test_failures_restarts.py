@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.integration.test_failures_harness import ACTIVE, FAST, FINAL, REALTIME, System, outcome, scenario
+from tests.integration.test_failures_harness import ACTIVE, FAST, FINAL, REALTIME, System, needs, outcome, scenario
 from tests.support import ffmpeg_pids, ffprobe, wait_for
 
 
@@ -31,8 +31,9 @@ def sigterm_follower(system: System) -> dict:
     return seen
 
 
-def test_sigterm_stops_the_ffmpeg_reports_interrupted_and_the_job_runs_elsewhere(clips):
-    seen = outcome("sigterm", clips)
+@needs("sigterm")
+def test_sigterm_stops_the_ffmpeg_reports_interrupted_and_the_job_runs_elsewhere(request, clips):
+    seen = outcome(request, clips)
     assert seen["exit_seconds"] < 15, "the follower waited for its encode instead of stopping it"
     assert seen["exit_code"] == 0
     assert seen["ffmpeg_left"] == []
@@ -67,8 +68,9 @@ def monitor_restart(system: System) -> dict:
     return seen
 
 
-def test_monitor_restart_settles_every_job_with_its_output_details(clips):
-    seen = outcome("monitor_restart", clips)
+@needs("monitor_restart")
+def test_monitor_restart_settles_every_job_with_its_output_details(request, clips):
+    seen = outcome(request, clips)
     assert seen["quick_while_down"]["status"] == "running"  # nobody could record the end yet
     for key, seconds in (("quick", 8), ("slow", 30)):
         job, file = seen[key], seen[f"{key}_file"]
@@ -104,8 +106,9 @@ def redis_restart(system: System) -> dict:
             "statuses": [system.job(j["id"])["status"] for j in running + waiting]}
 
 
-def test_redis_restart_leaves_no_job_running_and_fails_no_encode(clips):
-    seen = outcome("redis_restart", clips)
+@needs("redis_restart")
+def test_redis_restart_leaves_no_job_running_and_fails_no_encode(request, clips):
+    seen = outcome(request, clips)
     assert min(seen["encoding_during_outage"]) == 3, "an encode stopped while Redis was down"
     assert not any(status in ACTIVE for status in seen["statuses"])
     for job in seen["finals"]:
@@ -115,8 +118,9 @@ def test_redis_restart_leaves_no_job_running_and_fails_no_encode(clips):
     assert seen["ffmpeg_left"] == []
 
 
-def test_web_restart_loses_nothing(clips):
-    seen = outcome("monitor_restart", clips)
+@needs("monitor_restart")
+def test_web_restart_loses_nothing(request, clips):
+    seen = outcome(request, clips)
     # A second web process (a new app on the same database) sees every job as the first one did.
     from app import create_app
     from tests.conftest import TOKEN

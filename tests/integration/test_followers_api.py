@@ -3,7 +3,7 @@ waiting reasons, and the follower list's truth (state, slots, current jobs, hear
 
 from __future__ import annotations
 
-from tests.integration.test_failures_harness import REALTIME, System, outcome, scenario
+from tests.integration.test_failures_harness import REALTIME, System, needs, outcome, scenario
 
 NVENC = {"mode": "custom", "custom_args": "-c:v h264_nvenc -b:v 2M", "container": "mkv"}
 
@@ -50,8 +50,9 @@ def drain_and_pause(system: System) -> dict:
     return seen
 
 
-def test_pause_keeps_jobs_waiting_with_a_reason_and_resume_starts_them(clips):
-    seen = outcome("drain", clips)
+@needs("drain")
+def test_pause_keeps_jobs_waiting_with_a_reason_and_resume_starts_them(request, clips):
+    seen = outcome(request, clips)
     assert seen["paused_reason"]["status"] == "queued"
     assert seen["paused_reason"]["waiting_reason"] == "waiting: the queue is paused"
     assert seen["queue_paused"]["paused"] is True and seen["queue_paused"]["counts"]["queued"] == 2
@@ -59,8 +60,9 @@ def test_pause_keeps_jobs_waiting_with_a_reason_and_resume_starts_them(clips):
     assert seen["first"]["status"] == seen["second"]["status"] == "succeeded"
 
 
-def test_a_drained_follower_gets_no_new_job(clips):
-    seen = outcome("drain", clips)
+@needs("drain")
+def test_a_drained_follower_gets_no_new_job(request, clips):
+    seen = outcome(request, clips)
     d1, d2 = seen["names"]
     assert seen["drained"]["name"] == d1 and seen["drained"]["draining"] is True
     assert seen["drained"]["state"] == "draining"
@@ -71,8 +73,9 @@ def test_a_drained_follower_gets_no_new_job(clips):
     assert seen["followers_mid"][d1]["state"] == "draining" and seen["followers_mid"][d1]["busy"] == 0
 
 
-def test_draining_a_busy_follower_lets_its_job_finish_and_resume_gives_work_again(clips):
-    seen = outcome("drain", clips)
+@needs("drain")
+def test_draining_a_busy_follower_lets_its_job_finish_and_resume_gives_work_again(request, clips):
+    seen = outcome(request, clips)
     d1, d2 = seen["names"]
     third = seen["third"]
     assert third["status"] == "succeeded" and third["follower"] == d2 and third["attempt"] == 1
@@ -81,16 +84,18 @@ def test_draining_a_busy_follower_lets_its_job_finish_and_resume_gives_work_agai
     assert seen["fourth"]["status"] == "succeeded" and seen["fourth"]["follower"] == d1
 
 
-def test_a_job_needing_an_encoder_nobody_has_waits_with_a_reason(clips):
-    seen = outcome("drain", clips)
+@needs("drain")
+def test_a_job_needing_an_encoder_nobody_has_waits_with_a_reason(request, clips):
+    seen = outcome(request, clips)
     nvenc = seen["nvenc"]
     assert nvenc["status"] == "queued"
     assert nvenc["waiting_reason"] == "waiting: no follower online has the h264_nvenc encoder"
     assert seen["nvenc_cancelled"]["status"] == "cancelled"
 
 
-def test_follower_list_shows_state_slots_jobs_heartbeat_encoders_and_counts(clips):
-    seen = outcome("drain", clips)
+@needs("drain")
+def test_follower_list_shows_state_slots_jobs_heartbeat_encoders_and_counts(request, clips):
+    seen = outcome(request, clips)
     d1, d2 = seen["names"]
     mid = seen["followers_mid"][d2]
     assert mid["state"] == "busy" and mid["busy"] == 1 and mid["free"] == 0 and mid["concurrency"] == 1
@@ -105,12 +110,13 @@ def test_follower_list_shows_state_slots_jobs_heartbeat_encoders_and_counts(clip
     assert seen["unknown"][0] == 404 and "nobody@nowhere" in seen["unknown"][1]["error"]
 
 
-def test_advertised_encoders_are_those_that_really_encode_here_not_those_listed(clips):
+@needs("drain")
+def test_advertised_encoders_are_those_that_really_encode_here_not_those_listed(request, clips):
     import subprocess
 
     from tasks.encoders import CANDIDATES, listed_encoders
 
-    seen = outcome("drain", clips)
+    seen = outcome(request, clips)
     advertised = set(seen["followers_end"][seen["names"][0]]["encoders"])
     listed = listed_encoders()
     for encoder in (c for c in CANDIDATES if c in listed):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.integration.test_failures_harness import REALTIME, System, ffmpeg_of_workers, outcome, scenario, watch
+from tests.integration.test_failures_harness import REALTIME, System, ffmpeg_of_workers, needs, outcome, scenario, watch
 
 CONCURRENCY = {"c1": 1, "c2": 2, "c3": 1}
 JOBS = 10
@@ -27,8 +27,9 @@ def capacity(system: System) -> dict:
     return {"finals": finals, "processes": [p for _, p in processes], "busy": [b for _, b in busy]}
 
 
-def test_no_follower_ever_runs_more_than_its_concurrency(clips):
-    seen = outcome("capacity", clips)
+@needs("capacity")
+def test_no_follower_ever_runs_more_than_its_concurrency(request, clips):
+    seen = outcome(request, clips)
     assert all(job["status"] == "succeeded" for job in seen["finals"]), [j["error"] for j in seen["finals"]]
     assert len(seen["processes"]) > 50 and len(seen["busy"]) > 20, "too few samples to say anything"
     for name, limit in CONCURRENCY.items():
@@ -40,16 +41,18 @@ def test_no_follower_ever_runs_more_than_its_concurrency(clips):
         assert most_ffmpeg == limit, f"{name} never used all {limit} of its slots"
 
 
-def test_jobs_spread_over_all_followers_in_parallel(clips):
-    seen = outcome("capacity", clips)
+@needs("capacity")
+def test_jobs_spread_over_all_followers_in_parallel(request, clips):
+    seen = outcome(request, clips)
     most_at_once = max(sum(len(v) for v in sample.values()) for sample in seen["processes"])
     assert most_at_once == sum(CONCURRENCY.values())
     ran_on = {job["follower"].split("@")[0] for job in seen["finals"]}
     assert ran_on == set(CONCURRENCY)
 
 
-def test_ffmpeg_threads_per_follower_reach_the_argv_that_ran(clips):
-    seen = outcome("capacity", clips)
+@needs("capacity")
+def test_ffmpeg_threads_per_follower_reach_the_argv_that_ran(request, clips):
+    seen = outcome(request, clips)
     ran = {}
     for sample in seen["processes"]:
         for full, argvs in sample.items():

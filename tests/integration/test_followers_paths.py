@@ -10,7 +10,7 @@ from celery.utils import worker_direct
 from tasks import keys
 from tasks.signing import sign
 from tests.conftest import TOKEN
-from tests.integration.test_failures_harness import FAST, System, outcome, scenario
+from tests.integration.test_failures_harness import FAST, System, needs, outcome, scenario
 from tests.support import ffmpeg_pids, wait_for
 
 
@@ -53,8 +53,9 @@ def paths(system: System) -> dict:
     return seen
 
 
-def test_a_follower_mounting_the_media_elsewhere_converts_through_its_path_map(clips):
-    seen = outcome("paths", clips)
+@needs("paths")
+def test_a_follower_mounting_the_media_elsewhere_converts_through_its_path_map(request, clips):
+    seen = outcome(request, clips)
     job = seen["mapped"]
     assert job["status"] == "succeeded", job
     assert job["follower"].startswith("seer@")
@@ -62,8 +63,9 @@ def test_a_follower_mounting_the_media_elsewhere_converts_through_its_path_map(c
     assert job["output_path"].startswith(seen["media"]) and os.path.getsize(job["output_path"]) == job["output_size"]
 
 
-def test_a_follower_that_cannot_see_the_input_says_which_path_and_mapping(clips):
-    seen = outcome("paths", clips)
+@needs("paths")
+def test_a_follower_that_cannot_see_the_input_says_which_path_and_mapping(request, clips):
+    seen = outcome(request, clips)
     job = seen["not_visible"]
     assert job["status"] == "failed" and job["follower"].startswith("blind@")
     local = f"{seen['root']}/elsewhere/short clip.mp4"
@@ -74,8 +76,9 @@ def test_a_follower_that_cannot_see_the_input_says_which_path_and_mapping(clips)
     )
 
 
-def test_unsigned_or_wrongly_signed_tasks_are_refused_and_logged_without_ffmpeg(clips):
-    seen = outcome("paths", clips)
+@needs("paths")
+def test_unsigned_or_wrongly_signed_tasks_are_refused_and_logged_without_ffmpeg(request, clips):
+    seen = outcome(request, clips)
     for key in ("unsigned", "wrong_key"):
         task_id, state, message = seen[key]
         assert state == "FAILURE" and "signature is missing or wrong" in message, seen[key]
@@ -85,8 +88,9 @@ def test_unsigned_or_wrongly_signed_tasks_are_refused_and_logged_without_ffmpeg(
     assert not seen["forged_exists"]
 
 
-def test_a_signed_task_for_a_path_outside_the_media_roots_is_refused(clips):
-    seen = outcome("paths", clips)
+@needs("paths")
+def test_a_signed_task_for_a_path_outside_the_media_roots_is_refused(request, clips):
+    seen = outcome(request, clips)
     _, state, message = seen["outside"]
     assert state == "FAILURE"
     assert message.startswith("input not usable on this follower: /etc/passwd is outside the media folders")
