@@ -127,7 +127,9 @@
     const action = button.dataset.action;
     if (action === "clear" && !confirm("Remove every succeeded, failed and cancelled job from the list?")) return;
     const li = button.closest("li.job");
-    button.disabled = true;
+    // aria-disabled, not disabled: a disabled button drops keyboard focus, and the list keeps it.
+    if (button.getAttribute("aria-disabled") === "true") return;
+    button.setAttribute("aria-disabled", "true");
     try {
       const data = await ACTIONS[action](li ? li.dataset.jobId : null, button);
       if (action === "clear") FS.flash("Removed " + data.cleared + " finished jobs.", "ok");
@@ -135,7 +137,8 @@
       refresh();
     } catch (e) {
       FS.flash(e.message);
-      button.disabled = false;
+    } finally {
+      button.removeAttribute("aria-disabled");
     }
   });
 

@@ -141,6 +141,19 @@ def test_pause_and_drag_to_reorder(page, api, ui_media):
     expect(page.locator("li.job")).to_have_count(3)
     assert page.locator("li.job").evaluate_all("els => els.map(e => Number(e.dataset.jobId))") == wanted
 
+    # The same with the keyboard: Enter on "Down"; focus stays on that button after the list refreshes.
+    down = row(page, ids[2]).get_by_role("button", name=re.compile(" down$"))
+    down.focus()
+    page.keyboard.press("Enter")
+    wanted = [ids[0], ids[2], ids[1]]
+    wait_for(
+        lambda: [j["id"] for j in api.get("/api/jobs?status=queued")["jobs"]] == wanted,
+        10,
+        what="the job to move down",
+    )
+    expect(page.locator("li.job").nth(1)).to_have_attribute("data-job-id", str(ids[2]))
+    expect(row(page, ids[2]).get_by_role("button", name=re.compile(" down$"))).to_be_focused()
+
     page.get_by_role("button", name="Resume queue").click()
     expect(page.locator("#paused-banner")).to_be_hidden()
     for job_id in ids:
