@@ -132,9 +132,9 @@ def live_server(tmp_path_factory, clip_folder, redis_server):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's Chromium, headless, driven by Playwright."""
+    """Debian's Chromium, headless, driven by Playwright; per module, as in tests/ui (one sync Playwright at a time)."""
     from playwright.sync_api import expect, sync_playwright
 
     # Assertions wait up to 15 s (default 5 s), as in tests/ui: the suite shares 2 cores with encodes.
