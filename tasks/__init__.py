@@ -3,9 +3,9 @@
 Never imports app/ and never opens the database. `celery -A tasks worker` finds celery_app here.
 """
 
-from tasks.celery_app import celery_app
+from tasks import observability as _observability  # noqa: F401  (config check, Sentry)
 from tasks import transcode as _transcode  # noqa: F401  (registers transcode.run)
 from tasks import worker_signals as _signals  # noqa: F401
-from tasks import observability as _observability  # noqa: F401  (config check, Sentry)
+from tasks.celery_app import celery_app
 
 __all__ = ["celery_app"]

@@ -61,8 +61,10 @@ def place_output(temp: Path, final: Path, if_exists: str) -> Path:
 def mapping_note(leader_path: str, local_path: str, pairs: list[tuple[str, str]]) -> str:
     """Explain how this follower translated a leader path, for error messages."""
     if not pairs:
-        return ("; FOLLOWER_PATH_MAP is not set, so this follower looks for the leader's path as it is: mount the "
-                "media at the same path, or set FOLLOWER_PATH_MAP=LEADER_FOLDER=LOCAL_FOLDER")
+        return (
+            "; FOLLOWER_PATH_MAP is not set, so this follower looks for the leader's path as it is: mount the "
+            "media at the same path, or set FOLLOWER_PATH_MAP=LEADER_FOLDER=LOCAL_FOLDER"
+        )
     shown = ";".join(f"{leader}={local}" for leader, local in pairs)
     if local_path != leader_path:
         return f"; the leader's path {leader_path} was mapped to {local_path} by FOLLOWER_PATH_MAP={shown}"
@@ -137,9 +139,13 @@ def run_attempt(
         report({"stage": "encoding", **progress.to_dict()})
 
     try:
-        outcome = run_ffmpeg(argv, lambda: source_summary(probing)["duration"], on_progress,
-                             lambda: bool(should_stop()),
-                             on_start=lambda pid: report({"stage": "started", "ffmpeg_pid": pid, "percent": 0.0}))
+        outcome = run_ffmpeg(
+            argv,
+            lambda: source_summary(probing)["duration"],
+            on_progress,
+            lambda: bool(should_stop()),
+            on_start=lambda pid: report({"stage": "started", "ffmpeg_pid": pid, "percent": 0.0}),
+        )
         if outcome.cancelled:
             reason = should_stop() or "cancel"
             if reason == "shutdown":
@@ -150,7 +156,8 @@ def run_attempt(
             last = next((line for line in reversed(outcome.log_tail) if line.strip()), "")
             raise TranscodeError(
                 f"FFmpeg exited with code {outcome.exit_code}: {last}".rstrip(": "),
-                outcome.exit_code, outcome.log_tail[-40:],
+                outcome.exit_code,
+                outcome.log_tail[-40:],
             )
         try:
             out_info = media_summary(probe(str(temp), settings.ffprobe_bin))
@@ -159,7 +166,8 @@ def run_attempt(
         expected = source_info["duration"]
         if expected and out_info["duration"] and abs(out_info["duration"] - expected) > max(1.0, 0.05 * expected):
             raise TranscodeError(
-                f"the output lasts {out_info['duration']:.1f} s but the input {expected:.1f} s", 0,
+                f"the output lasts {out_info['duration']:.1f} s but the input {expected:.1f} s",
+                0,
                 outcome.log_tail[-40:],
             )
         placed = place_output(temp, final, spec.if_exists)

@@ -13,18 +13,60 @@ from tasks.spec import SpecError
 
 # Options that take no value (so the next token is another option).
 FLAGS = {
-    "-an", "-vn", "-sn", "-dn", "-shortest", "-copyts", "-start_at_zero", "-copytb",
-    "-accurate_seek", "-noaccurate_seek", "-autorotate", "-noautorotate", "-hide_banner",
-    "-fix_sub_duration", "-ignore_unknown", "-copy_unknown", "-bitexact", "-reinit_filter",
+    "-an",
+    "-vn",
+    "-sn",
+    "-dn",
+    "-shortest",
+    "-copyts",
+    "-start_at_zero",
+    "-copytb",
+    "-accurate_seek",
+    "-noaccurate_seek",
+    "-autorotate",
+    "-noautorotate",
+    "-hide_banner",
+    "-fix_sub_duration",
+    "-ignore_unknown",
+    "-copy_unknown",
+    "-bitexact",
+    "-reinit_filter",
 }
 # Options that add inputs/outputs, write side files or change where data goes.
 FORBIDDEN = {
-    "-i", "-y", "-n", "-f", "-progress", "-vstats", "-vstats_file", "-passlogfile", "-report",
-    "-filter_script", "-filter_complex_script", "-attach", "-dump_attachment", "-dump",
-    "-stdin", "-nostdin", "-protocol_whitelist", "-protocol_blacklist", "-init_hw_device",
-    "-filter_hw_device", "-sdp_file", "-fpre", "-vpre", "-apre", "-spre", "-pre",
-    "-x265-params", "-x264-params", "-svtav1-params", "-hls_segment_filename",
-    "-master_pl_name", "-stats_period", "-benchmark_all",
+    "-i",
+    "-y",
+    "-n",
+    "-f",
+    "-progress",
+    "-vstats",
+    "-vstats_file",
+    "-passlogfile",
+    "-report",
+    "-filter_script",
+    "-filter_complex_script",
+    "-attach",
+    "-dump_attachment",
+    "-dump",
+    "-stdin",
+    "-nostdin",
+    "-protocol_whitelist",
+    "-protocol_blacklist",
+    "-init_hw_device",
+    "-filter_hw_device",
+    "-sdp_file",
+    "-fpre",
+    "-vpre",
+    "-apre",
+    "-spre",
+    "-pre",
+    "-x265-params",
+    "-x264-params",
+    "-svtav1-params",
+    "-hls_segment_filename",
+    "-master_pl_name",
+    "-stats_period",
+    "-benchmark_all",
 }
 # Filters that read or write files by name.
 FILE_FILTERS = re.compile(
@@ -56,7 +98,9 @@ def check_custom_args(custom_args: str) -> list[str]:
             )
         base = option.split(":", 1)[0] if option.count(":") and not option.startswith("-filter") else option
         if option in FORBIDDEN or base in FORBIDDEN:
-            raise SpecError("custom_args", f"{option} is not allowed: Frame Shift sets inputs, outputs and logging itself")
+            raise SpecError(
+                "custom_args", f"{option} is not allowed: Frame Shift sets inputs, outputs and logging itself"
+            )
         if option in FLAGS:
             i += 1
             continue
@@ -64,7 +108,9 @@ def check_custom_args(custom_args: str) -> list[str]:
             raise SpecError("custom_args", f"{option} needs a value")
         value = tokens[i + 1]
         if PATHLIKE.search(value):
-            raise SpecError("custom_args", f"the value of {option} ({value!r}) looks like a file or URL; that is not allowed")
+            raise SpecError(
+                "custom_args", f"the value of {option} ({value!r}) looks like a file or URL; that is not allowed"
+            )
         if (option in FILTER_OPTIONS or option.split(":")[0] in FILTER_OPTIONS) and FILE_FILTERS.search(value):
             raise SpecError("custom_args", f"the filter in {option} opens files; that is not allowed")
         i += 2

@@ -7,10 +7,18 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 CANDIDATES = (
-    "libx264", "libx265", "libsvtav1",
-    "h264_nvenc", "hevc_nvenc", "av1_nvenc",
-    "h264_qsv", "hevc_qsv", "av1_qsv",
-    "h264_vaapi", "hevc_vaapi", "av1_vaapi",
+    "libx264",
+    "libx265",
+    "libsvtav1",
+    "h264_nvenc",
+    "hevc_nvenc",
+    "av1_nvenc",
+    "h264_qsv",
+    "hevc_qsv",
+    "av1_qsv",
+    "h264_vaapi",
+    "hevc_vaapi",
+    "av1_vaapi",
 )
 AUDIO = ("aac", "libopus", "ac3", "flac")
 
@@ -41,8 +49,22 @@ def trial_argv(encoder: str, ffmpeg_bin: str = "ffmpeg") -> list[str]:
     if encoder.endswith("_vaapi"):
         source = ["-vaapi_device", "/dev/dri/renderD128", *source]
         extra = ["-vf", "format=nv12,hwupload"]
-    return [ffmpeg_bin, "-hide_banner", "-nostdin", "-v", "error", *source, *extra,
-            "-frames:v", "2", "-c:v", encoder, "-f", "null", "-"]
+    return [
+        ffmpeg_bin,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        *source,
+        *extra,
+        "-frames:v",
+        "2",
+        "-c:v",
+        encoder,
+        "-f",
+        "null",
+        "-",
+    ]
 
 
 def works(encoder: str, ffmpeg_bin: str = "ffmpeg") -> bool:

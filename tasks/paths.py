@@ -32,10 +32,7 @@ def resolve_inside(path: str, roots: list[Path], *, must_exist: bool = True) -> 
         candidate = roots[0] / candidate
     resolved = candidate.resolve()
     if not any(resolved == root or root in resolved.parents for root in roots):
-        raise PathError(
-            f"{path} is outside the media folders ({', '.join(map(str, roots))}); "
-            "pick a file inside them"
-        )
+        raise PathError(f"{path} is outside the media folders ({', '.join(map(str, roots))}); pick a file inside them")
     if must_exist and not resolved.exists():
         raise PathError(f"{path} does not exist")
     return resolved
@@ -62,7 +59,10 @@ def free_name(wanted: Path, taken: set[str] | frozenset[str] = frozenset()) -> P
 
 
 def plan_output(
-    source: Path, container: str, if_exists: str, output_dir: Path | None = None,
+    source: Path,
+    container: str,
+    if_exists: str,
+    output_dir: Path | None = None,
     taken: set[str] | frozenset[str] = frozenset(),
 ) -> Path:
     """Apply the output rule: never the source, never overwrite unless asked."""
@@ -95,7 +95,7 @@ def map_path(path: str, pairs: list[tuple[str, str]]) -> str:
     """Translate a leader path to this follower's mount, using the longest matching prefix."""
     for leader, local in sorted(pairs, key=lambda p: len(p[0]), reverse=True):
         if path == leader or path.startswith(leader + "/"):
-            return local + path[len(leader):]
+            return local + path[len(leader) :]
     return path
 
 

@@ -71,11 +71,15 @@ def path_map_problems(value: str, roots: list) -> list[str]:
             continue
         leader, sep, local = (part.strip() for part in item.partition("="))
         if not sep or not leader.startswith("/") or not local.startswith("/"):
-            problems.append(f"FOLLOWER_PATH_MAP entry {item!r}: write LEADER_FOLDER=LOCAL_FOLDER with two absolute "
-                            "paths, entries separated by ';'")
+            problems.append(
+                f"FOLLOWER_PATH_MAP entry {item!r}: write LEADER_FOLDER=LOCAL_FOLDER with two absolute "
+                "paths, entries separated by ';'"
+            )
             continue
         resolved = parse_roots(local)[0]
         if roots and not any(resolved == root or root in resolved.parents for root in roots):
-            problems.append(f"FOLLOWER_PATH_MAP maps {leader} to {local}, which is outside this follower's media "
-                            f"folders ({', '.join(map(str, roots))}): every job would be refused")
+            problems.append(
+                f"FOLLOWER_PATH_MAP maps {leader} to {local}, which is outside this follower's media "
+                f"folders ({', '.join(map(str, roots))}): every job would be refused"
+            )
     return problems

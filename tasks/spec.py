@@ -10,8 +10,16 @@ VIDEO_CODECS = ("libx265", "libx264", "libsvtav1", "copy")
 AUDIO_CODECS = ("libopus", "aac", "ac3", "flac", "copy")
 CONTAINERS = ("mkv", "mp4", "webm", "mov")
 PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast",
-    "medium", "slow", "slower", "veryslow", "placebo",
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
 )
 RATE_MODES = ("crf", "bitrate")
 AUDIO_QUALITIES = ("low", "medium", "high")
@@ -127,7 +135,9 @@ def parse_spec(data: dict[str, Any] | None) -> ConversionSpec:
         video_bitrate=_bitrate("video_bitrate", values["video_bitrate"]),
         preset=_choice("preset", values["preset"], PRESETS),
         bit_depth=_int("bit_depth", values["bit_depth"], 8, 10),
-        max_height=None if values["max_height"] in (None, "", 0, "0") else _int("max_height", values["max_height"], 64, 8640),
+        max_height=None
+        if values["max_height"] in (None, "", 0, "0")
+        else _int("max_height", values["max_height"], 64, 8640),
         audio_codec=_choice("audio_codec", values["audio_codec"], AUDIO_CODECS),
         audio_quality=_choice("audio_quality", values["audio_quality"], AUDIO_QUALITIES),
         container=container,
@@ -146,9 +156,15 @@ def parse_spec(data: dict[str, Any] | None) -> ConversionSpec:
         raise SpecError("crf", "must be between 0 and 51 for libx264/libx265")
     if mode == "basic":
         if spec.video_codec not in CONTAINER_VIDEO[container]:
-            raise SpecError("video_codec", f"{spec.video_codec} cannot go in a {container} file; pick {', '.join(CONTAINER_VIDEO[container])}")
+            raise SpecError(
+                "video_codec",
+                f"{spec.video_codec} cannot go in a {container} file; pick {', '.join(CONTAINER_VIDEO[container])}",
+            )
         if spec.audio_codec not in CONTAINER_AUDIO[container]:
-            raise SpecError("audio_codec", f"{spec.audio_codec} cannot go in a {container} file; pick {', '.join(CONTAINER_AUDIO[container])}")
+            raise SpecError(
+                "audio_codec",
+                f"{spec.audio_codec} cannot go in a {container} file; pick {', '.join(CONTAINER_AUDIO[container])}",
+            )
     else:
         from tasks.custom_args import check_custom_args
 

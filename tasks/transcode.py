@@ -49,7 +49,9 @@ def run(self, payload: dict[str, Any]) -> dict[str, Any]:
     hostname = self.request.hostname or "?"
     if not verify(payload, conf.shared_token):
         log.error("refused task %s: missing or wrong signature (check SHARED_TOKEN matches the leader)", task_id)
-        raise TranscodeRefused("refused: the task signature is missing or wrong; SHARED_TOKEN must match on leader and follower")
+        raise TranscodeRefused(
+            "refused: the task signature is missing or wrong; SHARED_TOKEN must match on leader and follower"
+        )
     client = redis_client()
     # The claim is taken before anything runs; the leader takes it instead when it gives up an attempt
     # that never started. Whoever is first decides: a redelivered or abandoned message never runs.
@@ -70,7 +72,8 @@ def run(self, payload: dict[str, Any]) -> dict[str, Any]:
         return run_attempt(payload, conf, reporter, stop, tag=task_id[:8])
     except TranscodeInterrupted as exc:
         log.warning("task %s interrupted: follower %s is shutting down", task_id, hostname)
-        raise TranscodeInterrupted(f"interrupted: follower {hostname} was shut down while converting",
-                                   None, exc.log_tail) from None
+        raise TranscodeInterrupted(
+            f"interrupted: follower {hostname} was shut down while converting", None, exc.log_tail
+        ) from None
     finally:
         reporter.close()

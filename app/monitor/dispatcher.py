@@ -104,10 +104,16 @@ def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
     slots = [] if paused else free_slots(registry)
     capacity = sum(s.free for s in slots)
     draining = draining_names()
-    candidates = db.session.execute(
-        select(Job).where(Job.status == JobStatus.QUEUED.value)
-        .order_by(Job.priority.desc(), Job.position, Job.id).limit(max(capacity * SCAN_FACTOR, REASON_SCAN))
-    ).scalars().all()
+    candidates = (
+        db.session.execute(
+            select(Job)
+            .where(Job.status == JobStatus.QUEUED.value)
+            .order_by(Job.priority.desc(), Job.position, Job.id)
+            .limit(max(capacity * SCAN_FACTOR, REASON_SCAN))
+        )
+        .scalars()
+        .all()
+    )
     chosen: list[tuple[Job, str]] = []
     reasons: dict[str | None, str] = {}
     for job in candidates:

@@ -76,8 +76,16 @@ class EventHandler:
             job_id = job.id
         fields = {k: event.get(k) for k in ("percent", "fps", "speed", "eta", "out_size", "argv", "duration", "stage")}
         self.pending.setdefault(task_id, {"_job_id": job_id}).update({k: v for k, v in fields.items() if v is not None})
-        publish({"type": "progress", "id": job_id, "status": "running", "follower": event.get("hostname"),
-                 "ts": event.get("ts"), **{k: fields[k] for k in ("percent", "fps", "speed", "eta", "out_size")}})
+        publish(
+            {
+                "type": "progress",
+                "id": job_id,
+                "status": "running",
+                "follower": event.get("hostname"),
+                "ts": event.get("ts"),
+                **{k: fields[k] for k in ("percent", "fps", "speed", "eta", "out_size")},
+            }
+        )
         if time.monotonic() - self.written.get(task_id, 0) >= DB_PROGRESS_INTERVAL or fields.get("argv"):
             self.flush(task_id)
 
@@ -110,7 +118,9 @@ class EventHandler:
         if kind == "task-succeeded" and isinstance(value, dict):
             mark_succeeded(job, value)
         elif kind == "task-revoked":
-            mark_exception(job, RuntimeError("the task was revoked" + (" (terminated)" if event.get("terminated") else "")))
+            mark_exception(
+                job, RuntimeError("the task was revoked" + (" (terminated)" if event.get("terminated") else ""))
+            )
         else:
             if state != "FAILURE" or not isinstance(value, BaseException):
                 value = RuntimeError(event.get("exception") or "the task failed")

@@ -83,8 +83,13 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             old_task = job.task_id
             claimed_by_leader = leader_claims(old_task)  # also blocks a late start of this attempt
             started = job.status == JobStatus.RUNNING.value or not claimed_by_leader
-            log.warning("follower %s was lost; job %s (attempt %s, %s) given up", name, job.id, job.attempt,
-                        "running" if started else "never started")
+            log.warning(
+                "follower %s was lost; job %s (attempt %s, %s) given up",
+                name,
+                job.id,
+                job.attempt,
+                "running" if started else "never started",
+            )
             mark_lost(job, name, started)
             # If the follower comes back (it was paused, not dead), the attempt must stop, not go on.
             request_stop(old_task, f"follower {name} was lost")
@@ -114,9 +119,13 @@ def enforce_cancels(celery_app: Celery) -> int:
     """Terminate attempts that ignored a cancel; mark them cancelled when they stay silent."""
     grace = current_app.config.get("CANCEL_GRACE", 8)
     now = utcnow()
-    jobs = db.session.execute(
-        select(Job).where(Job.status.in_([s.value for s in ACTIVE]), Job.cancel_requested_at.is_not(None))
-    ).scalars().all()
+    jobs = (
+        db.session.execute(
+            select(Job).where(Job.status.in_([s.value for s in ACTIVE]), Job.cancel_requested_at.is_not(None))
+        )
+        .scalars()
+        .all()
+    )
     changed = 0
     for job in jobs:
         waited = now - job.cancel_requested_at

@@ -22,14 +22,21 @@ def current_jobs() -> dict[str, list[dict[str, Any]]]:
     """Return the dispatched and running jobs of every follower."""
     rows = db.session.execute(
         select(Job.id, Job.name, Job.status, Job.percent, Job.follower, Job.task_id, Job.attempt)
-        .where(Job.status.in_([s.value for s in ACTIVE])).order_by(Job.id)
+        .where(Job.status.in_([s.value for s in ACTIVE]))
+        .order_by(Job.id)
     ).all()
     jobs: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        jobs.setdefault(row.follower or "", []).append({
-            "id": row.id, "name": row.name, "status": row.status, "percent": round(row.percent or 0.0, 2),
-            "task_id": row.task_id, "attempt": row.attempt,
-        })
+        jobs.setdefault(row.follower or "", []).append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "status": row.status,
+                "percent": round(row.percent or 0.0, 2),
+                "task_id": row.task_id,
+                "attempt": row.attempt,
+            }
+        )
     return jobs
 
 

@@ -46,7 +46,8 @@ def mark_succeeded(job: Job, result: dict[str, Any]) -> None:
     if job.status_enum in FINISHED:
         return
     transition(
-        job, JobStatus.SUCCEEDED,
+        job,
+        JobStatus.SUCCEEDED,
         output_path=result.get("output") or job.output_path,
         output_size=result.get("output_size"),
         input_size=result.get("input_size") or job.input_size,
@@ -65,7 +66,9 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
     if job.status_enum in FINISHED:
         return
     if isinstance(exc, TranscodeCancelled) or job.cancel_requested_at is not None:
-        transition(job, JobStatus.CANCELLED, error="cancelled by user", log_tail=getattr(exc, "log_tail", None) or job.log_tail)
+        transition(
+            job, JobStatus.CANCELLED, error="cancelled by user", log_tail=getattr(exc, "log_tail", None) or job.log_tail
+        )
         return
     if isinstance(exc, TranscodeInterrupted):
         requeue_interrupted(job, exc.message, exc.log_tail)
@@ -82,15 +85,22 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
     fail_or_retry(job, message, None, None, retryable=name == "WorkerLostError")
 
 
-def fail_or_retry(job: Job, reason: str, exit_code: int | None, log_tail: list[str] | None, retryable: bool = True) -> None:
+def fail_or_retry(
+    job: Job, reason: str, exit_code: int | None, log_tail: list[str] | None, retryable: bool = True
+) -> None:
     """Fail the job, or queue it again when automatic retries remain and the cause may pass."""
     retries = auto_retry()  # the Settings page's value, else AUTO_RETRY
     follower = job.follower
     # Only attempts that really failed use up automatic retries (not interrupted or abandoned ones).
     failed_before = sum(1 for a in job.attempts[:-1] if a.status == JobStatus.FAILED.value)
     if retryable and failed_before < retries and job.cancel_requested_at is None:
-        transition(job, JobStatus.QUEUED, error=f"attempt {job.attempt} failed: {reason}; retrying",
-                   attempt_outcome=JobStatus.FAILED.value, exit_code=exit_code)
+        transition(
+            job,
+            JobStatus.QUEUED,
+            error=f"attempt {job.attempt} failed: {reason}; retrying",
+            attempt_outcome=JobStatus.FAILED.value,
+            exit_code=exit_code,
+        )
         job.attempts[-1].error = reason if job.attempts else None
     else:
         transition(job, JobStatus.FAILED, error=reason, exit_code=exit_code, log_tail=log_tail or job.log_tail)
@@ -104,8 +114,12 @@ def requeue_interrupted(job: Job, reason: str, log_tail: list[str] | None = None
         return
     interrupted = sum(1 for a in job.attempts if a.status == INTERRUPTED) + 1
     if interrupted > MAX_INTERRUPTIONS:
-        transition(job, JobStatus.FAILED, error=f"{reason} ({interrupted} times in a row; giving up)",
-                   log_tail=log_tail or job.log_tail)
+        transition(
+            job,
+            JobStatus.FAILED,
+            error=f"{reason} ({interrupted} times in a row; giving up)",
+            log_tail=log_tail or job.log_tail,
+        )
         _count(job.follower, failed=1)
         return
     requeue(job, f"attempt {job.attempt} {reason}; queued again", INTERRUPTED, reason)

@@ -24,8 +24,14 @@ from tests.support import HOSTNAME, Proc, RedisServer, ffmpeg_pids, make_clip, w
 
 # -vf realtime makes FFmpeg run at wall-clock speed: an 8 s clip takes 8 s, whatever the machine.
 REALTIME = {"mode": "custom", "custom_args": "-c:v libx264 -preset ultrafast -vf realtime -an", "container": "mp4"}
-FAST = {"video_codec": "libx264", "preset": "ultrafast", "crf": 30, "container": "mkv", "audio_codec": "aac",
-        "bit_depth": 8}
+FAST = {
+    "video_codec": "libx264",
+    "preset": "ultrafast",
+    "crf": 30,
+    "container": "mkv",
+    "audio_codec": "aac",
+    "bit_depth": 8,
+}
 FINAL = ("succeeded", "failed", "cancelled")
 ACTIVE = ("dispatched", "running")
 
@@ -59,7 +65,9 @@ def outcome(request: Any, clips: dict[str, Path], timeout: float = 240) -> dict[
     """Return what the scenario of this test observed; the first call starts those of all selected tests."""
     with _lock:
         if not _runs:
-            wanted = {getattr(getattr(item, "function", None), "scenario", None) for item in request.session.items} - {None}
+            wanted = {getattr(getattr(item, "function", None), "scenario", None) for item in request.session.items} - {
+                None
+            }
             _start_all(clips, wanted)
     return _runs[request.function.scenario].result(timeout=timeout)
 
@@ -109,12 +117,18 @@ class System(Stack):
         self.workers: dict[str, Proc] = {}
         from app import create_app
 
-        self.app = create_app({
-            "FRAME_SHIFT_HOME": str(media), "DATA_DIR": str(self.data), "REDIS_URL": redis_server.url,
-            "SHARED_TOKEN": TOKEN, "TESTING": True, "AUTH_DISABLED": True,
-            "FOLLOWER_LOST_AFTER": int(self.extra["FOLLOWER_LOST_AFTER"]),
-            "AUTO_RETRY": int(self.extra.get("AUTO_RETRY", "0")),
-        })
+        self.app = create_app(
+            {
+                "FRAME_SHIFT_HOME": str(media),
+                "DATA_DIR": str(self.data),
+                "REDIS_URL": redis_server.url,
+                "SHARED_TOKEN": TOKEN,
+                "TESTING": True,
+                "AUTH_DISABLED": True,
+                "FOLLOWER_LOST_AFTER": int(self.extra["FOLLOWER_LOST_AFTER"]),
+                "AUTO_RETRY": int(self.extra.get("AUTO_RETRY", "0")),
+            }
+        )
 
     def env(self, **extra: str) -> dict[str, str]:
         return super().env(**{**self.extra, **extra})
@@ -142,7 +156,9 @@ class System(Stack):
     def job(self, job_id: int) -> dict[str, Any]:
         return self.api("get", f"/api/jobs/{job_id}")
 
-    def wait_job(self, job_id: int, check: Callable[[dict[str, Any]], bool], timeout: float, what: str) -> dict[str, Any]:
+    def wait_job(
+        self, job_id: int, check: Callable[[dict[str, Any]], bool], timeout: float, what: str
+    ) -> dict[str, Any]:
         return wait_for(lambda: check(d := self.job(job_id)) and d, timeout, 0.1, what=f"job {job_id} {what}")
 
     def wait_running(self, job_id: int, timeout: float = 60) -> dict[str, Any]:

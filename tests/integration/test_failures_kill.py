@@ -16,8 +16,12 @@ LOST_AFTER = 6
 VISIBILITY = 5
 
 
-@scenario("sigkill", FOLLOWER_LOST_AFTER=str(LOST_AFTER), CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY),
-          CELERY_UNACKED_RESTORE_INTERVAL="1")
+@scenario(
+    "sigkill",
+    FOLLOWER_LOST_AFTER=str(LOST_AFTER),
+    CELERY_VISIBILITY_TIMEOUT=str(VISIBILITY),
+    CELERY_UNACKED_RESTORE_INTERVAL="1",
+)
 def sigkill_worker(system: System) -> dict:
     a, b = system.worker("ka"), system.worker("kb")
     system.start_monitor()
@@ -120,8 +124,13 @@ def pool_process_killed(system: System) -> dict:
     final = system.wait_final(job["id"], 30)
     gone = wait_for(lambda: not ffmpeg_pids(marker), 5, what="FFmpeg to die with its pool process") or True
     fresh = system.wait_final(system.submit("short", FAST)[0]["id"], 60)
-    return {"job": final, "pool_was_worker_child": parent_pid(pool_process) in (worker.pid, 0), "gone": gone,
-            "fresh": fresh, "worker_alive": worker.alive()}
+    return {
+        "job": final,
+        "pool_was_worker_child": parent_pid(pool_process) in (worker.pid, 0),
+        "gone": gone,
+        "fresh": fresh,
+        "worker_alive": worker.alive(),
+    }
 
 
 @needs("pool_kill")

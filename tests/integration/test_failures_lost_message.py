@@ -31,8 +31,14 @@ def lost_message(system: System) -> dict:
     final = system.wait_final(job["id"], 60)
     wait_for(lambda: dispatched["task_id"] in system.workers["la"].output(), 10, what="the old message to arrive")
     log = system.workers["la"].output()
-    return {"replies": replies, "dispatched": dispatched, "requeued": requeued, "final": final, "log": log,
-            "followers": system.followers()}
+    return {
+        "replies": replies,
+        "dispatched": dispatched,
+        "requeued": requeued,
+        "final": final,
+        "log": log,
+        "followers": system.followers(),
+    }
 
 
 @needs("lost_message")

@@ -22,10 +22,15 @@ def sigterm_follower(system: System) -> dict:
     stopped.signal(signal.SIGTERM)
     signalled = time.monotonic()
     wait_for(lambda: not stopped.alive(), 30, what="the follower to exit after SIGTERM")
-    seen = {"first": first, "exit_seconds": time.monotonic() - signalled, "exit_code": stopped.proc.returncode,
-            "ffmpeg_left": ffmpeg_pids(marker)}
-    seen["requeued"] = system.wait_job(job["id"], lambda d: d["attempt"] >= 2 or d["status"] in FINAL, 30,
-                                       "re-queued after the interruption")
+    seen = {
+        "first": first,
+        "exit_seconds": time.monotonic() - signalled,
+        "exit_code": stopped.proc.returncode,
+        "ffmpeg_left": ffmpeg_pids(marker),
+    }
+    seen["requeued"] = system.wait_job(
+        job["id"], lambda d: d["attempt"] >= 2 or d["status"] in FINAL, 30, "re-queued after the interruption"
+    )
     seen["final"] = system.wait_final(job["id"], 60)
     seen["followers"] = system.followers()
     return seen
@@ -102,8 +107,12 @@ def redis_restart(system: System) -> dict:
     # No persistence: the restarted Redis is empty (queues, results, claims, advertisements all gone).
     system.redis_server.start()
     finals = [system.wait_final(job["id"], 90) for job in running + waiting]
-    return {"finals": finals, "encoding_during_outage": encoding, "ffmpeg_left": ffmpeg_pids(str(system.media)),
-            "statuses": [system.job(j["id"])["status"] for j in running + waiting]}
+    return {
+        "finals": finals,
+        "encoding_during_outage": encoding,
+        "ffmpeg_left": ffmpeg_pids(str(system.media)),
+        "statuses": [system.job(j["id"])["status"] for j in running + waiting],
+    }
 
 
 @needs("redis_restart")
@@ -126,12 +135,20 @@ def test_web_restart_loses_nothing(request, clips):
     from tests.conftest import TOKEN
 
     root = Path(seen["quick"]["input_path"]).parent.parent
-    again = create_app({"FRAME_SHIFT_HOME": str(root / "media"), "DATA_DIR": str(root / "data"),
-                        "REDIS_URL": "redis://127.0.0.1:1/0", "SHARED_TOKEN": TOKEN, "TESTING": True,
-                        "AUTH_DISABLED": True})
+    again = create_app(
+        {
+            "FRAME_SHIFT_HOME": str(root / "media"),
+            "DATA_DIR": str(root / "data"),
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "SHARED_TOKEN": TOKEN,
+            "TESTING": True,
+            "AUTH_DISABLED": True,
+        }
+    )
     client = again.test_client()
     for key in ("quick", "slow"):
         shown = client.get(f"/api/jobs/{seen[key]['id']}").get_json()
-        assert {k: shown[k] for k in ("status", "output_path", "output_size", "attempts")} == \
-            {k: seen[key][k] for k in ("status", "output_path", "output_size", "attempts")}
+        assert {k: shown[k] for k in ("status", "output_path", "output_size", "attempts")} == {
+            k: seen[key][k] for k in ("status", "output_path", "output_size", "attempts")
+        }
     assert client.get("/api/jobs").get_json()["total"] == 2

@@ -34,8 +34,12 @@ def drain_and_pause(system: System) -> dict:
     system.wait_running(third["id"])
     system.api("post", f"/api/followers/{d2}/drain")
     fourth = system.submit("rt4", REALTIME)[0]
-    seen["fourth_waiting"] = system.wait_job(fourth["id"], lambda d: d["waiting_reason"] and "draining" in d["waiting_reason"],
-                                             15, "waiting for a follower that is not draining")
+    seen["fourth_waiting"] = system.wait_job(
+        fourth["id"],
+        lambda d: d["waiting_reason"] and "draining" in d["waiting_reason"],
+        15,
+        "waiting for a follower that is not draining",
+    )
     seen["third"] = system.wait_final(third["id"], 60)
     seen["fourth_after_third"] = system.job(fourth["id"])
     system.api("post", f"/api/followers/{d1}/resume")
@@ -124,7 +128,26 @@ def test_advertised_encoders_are_those_that_really_encode_here_not_those_listed(
         source = ["-f", "lavfi", "-i", "testsrc2=size=256x256:rate=10:duration=0.2"]
         if encoder.endswith("_vaapi"):
             source = ["-vaapi_device", "/dev/dri/renderD128", *source, "-vf", "format=nv12,hwupload"]
-        ok = subprocess.run(["ffmpeg", "-hide_banner", "-v", "error", *source, "-frames:v", "1", "-c:v", encoder,
-                             "-f", "null", "-"], capture_output=True, timeout=30).returncode == 0
+        ok = (
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-hide_banner",
+                    "-v",
+                    "error",
+                    *source,
+                    "-frames:v",
+                    "1",
+                    "-c:v",
+                    encoder,
+                    "-f",
+                    "null",
+                    "-",
+                ],
+                capture_output=True,
+                timeout=30,
+            ).returncode
+            == 0
+        )
         assert (encoder in advertised) == ok, f"{encoder}: encodes here: {ok}, advertised: {encoder in advertised}"
     assert "libx264" in advertised

@@ -63,8 +63,8 @@ def test_ffmpeg_threads_per_follower_reach_the_argv_that_ran(request, clips):
         for argv in ran[name]:
             assert "-i" in argv, argv
             i = argv.index("-i")
-            assert argv[i - 2:i] == ["-threads", decoder], argv
-            assert argv[i + 1:].count("-threads") == 1 and argv[argv.index("-threads", i) + 1] == encoder, argv
+            assert argv[i - 2 : i] == ["-threads", decoder], argv
+            assert argv[i + 1 :].count("-threads") == 1 and argv[argv.index("-threads", i) + 1] == encoder, argv
     for argv in ran["c2"]:
         assert "-threads" not in argv, argv
     for job in seen["finals"]:

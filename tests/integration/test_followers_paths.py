@@ -30,8 +30,9 @@ def paths(system: System) -> dict:
     (root / "mnt").symlink_to(system.media)  # the same files under another path, like another mount point
     (root / "elsewhere").mkdir()
     system.worker("seer", FRAME_SHIFT_HOME=str(root / "mnt"), FOLLOWER_PATH_MAP=f"{system.media}={root / 'mnt'}")
-    system.worker("blind", FRAME_SHIFT_HOME=str(root / "elsewhere"),
-                  FOLLOWER_PATH_MAP=f"{system.media}={root / 'elsewhere'}")
+    system.worker(
+        "blind", FRAME_SHIFT_HOME=str(root / "elsewhere"), FOLLOWER_PATH_MAP=f"{system.media}={root / 'elsewhere'}"
+    )
     system.start_monitor()
     seer, blind = system.full("seer"), system.full("blind")
     wait_for(lambda: {seer, blind} <= set(system.followers()), 20, what="both followers listed")
@@ -41,8 +42,14 @@ def paths(system: System) -> dict:
     system.api("post", f"/api/followers/{seer}/drain")
     system.api("post", f"/api/followers/{blind}/resume")
     seen["not_visible"] = system.wait_final(system.submit("short", FAST)[0]["id"], 60)
-    body = {"job_id": 999, "attempt": 1, "task_id": "x", "input": str(system.clips["short"]),
-            "output": str(system.media / "forged.mkv"), "spec": FAST}
+    body = {
+        "job_id": 999,
+        "attempt": 1,
+        "task_id": "x",
+        "input": str(system.clips["short"]),
+        "output": str(system.media / "forged.mkv"),
+        "spec": FAST,
+    }
     seen["unsigned"] = send_raw(system, seer, body)
     seen["wrong_key"] = send_raw(system, seer, sign(body, "not-the-shared-token-at-all"))
     seen["outside"] = send_raw(system, seer, sign({**body, "input": "/etc/passwd"}, TOKEN))

@@ -18,8 +18,9 @@ def registry_with(*followers: tuple[str, list[str], bool]) -> Registry:
     """Followers as (name, encoders, online)."""
     registry = Registry(lost_after=10)
     for name, encoders, online in followers:
-        registry.followers[name] = FollowerState(name=name, encoders=encoders,
-                                                 last_seen=time.time() - (0 if online else 60))
+        registry.followers[name] = FollowerState(
+            name=name, encoders=encoders, last_seen=time.time() - (0 if online else 60)
+        )
     return registry
 
 
@@ -27,14 +28,26 @@ def test_waiting_reasons_say_what_is_missing():
     gpu, cpu = ("gpu@a", ["h264_nvenc", "libx264"], True), ("cpu@b", ["libx264"], True)
     assert waiting_reason("libx264", registry_with(cpu), set(), paused=True) == "waiting: the queue is paused"
     assert waiting_reason(None, registry_with(), set(), False) == "waiting: no follower is online"
-    assert waiting_reason(None, registry_with(("x@c", ["libx264"], False)), set(), False) == "waiting: no follower is online"
-    assert waiting_reason("h264_nvenc", registry_with(cpu), set(), False) == \
-        "waiting: no follower online has the h264_nvenc encoder"
-    assert waiting_reason("h264_nvenc", registry_with(cpu, gpu), {"gpu@a"}, False) == \
-        "waiting: every follower with the h264_nvenc encoder is draining"
-    assert waiting_reason("h264_nvenc", registry_with(cpu, gpu), {"cpu@b"}, False) == \
-        "waiting for a free slot on a follower with h264_nvenc"
-    assert waiting_reason(None, registry_with(cpu, gpu), {"cpu@b", "gpu@a"}, False) == "waiting: every follower is draining"
+    assert (
+        waiting_reason(None, registry_with(("x@c", ["libx264"], False)), set(), False)
+        == "waiting: no follower is online"
+    )
+    assert (
+        waiting_reason("h264_nvenc", registry_with(cpu), set(), False)
+        == "waiting: no follower online has the h264_nvenc encoder"
+    )
+    assert (
+        waiting_reason("h264_nvenc", registry_with(cpu, gpu), {"gpu@a"}, False)
+        == "waiting: every follower with the h264_nvenc encoder is draining"
+    )
+    assert (
+        waiting_reason("h264_nvenc", registry_with(cpu, gpu), {"cpu@b"}, False)
+        == "waiting for a free slot on a follower with h264_nvenc"
+    )
+    assert (
+        waiting_reason(None, registry_with(cpu, gpu), {"cpu@b", "gpu@a"}, False)
+        == "waiting: every follower is draining"
+    )
     assert waiting_reason(None, registry_with(cpu), set(), False) == "waiting for a free follower slot"
 
 
@@ -46,10 +59,14 @@ def test_a_stopping_follower_is_not_offered_work():
 
 def test_mapping_notes_name_the_leader_path_the_local_path_and_the_map():
     assert "FOLLOWER_PATH_MAP is not set" in mapping_note("/media/a.mkv", "/media/a.mkv", [])
-    assert mapping_note("/media/a.mkv", "/mnt/a.mkv", [("/media", "/mnt")]) == \
-        "; the leader's path /media/a.mkv was mapped to /mnt/a.mkv by FOLLOWER_PATH_MAP=/media=/mnt"
-    assert mapping_note("/srv/a.mkv", "/srv/a.mkv", [("/media", "/mnt"), ("/tv", "/x")]) == \
-        "; no entry of FOLLOWER_PATH_MAP=/media=/mnt;/tv=/x matches the leader's path /srv/a.mkv"
+    assert (
+        mapping_note("/media/a.mkv", "/mnt/a.mkv", [("/media", "/mnt")])
+        == "; the leader's path /media/a.mkv was mapped to /mnt/a.mkv by FOLLOWER_PATH_MAP=/media=/mnt"
+    )
+    assert (
+        mapping_note("/srv/a.mkv", "/srv/a.mkv", [("/media", "/mnt"), ("/tv", "/x")])
+        == "; no entry of FOLLOWER_PATH_MAP=/media=/mnt;/tv=/x matches the leader's path /srv/a.mkv"
+    )
 
 
 class FakeRedis:
@@ -68,7 +85,9 @@ def test_stop_check_tells_cancel_from_shutdown_and_keeps_going_when_redis_is_dow
     down = StopCheck(lambda: FakeRedis({}, fail=True), "t1", "w@h")
     assert down() is None
     assert StopCheck(lambda: FakeRedis({}), "t1", "w@h")() is None
-    cancel = StopCheck(lambda: FakeRedis({"frameshift:cancel:t1": b"cancel", "frameshift:stopping:w@h": b"1"}), "t1", "w@h")
+    cancel = StopCheck(
+        lambda: FakeRedis({"frameshift:cancel:t1": b"cancel", "frameshift:stopping:w@h": b"1"}), "t1", "w@h"
+    )
     assert cancel() == "cancel" and not cancel.shutting_down
     stopping = StopCheck(lambda: FakeRedis({"frameshift:stopping:w@h": b"123"}), "t1", "w@h")
     assert stopping() == "shutdown" and stopping.shutting_down
@@ -83,8 +102,11 @@ def test_progress_hand_over_never_waits_for_a_stuck_broker():
         entered.set()
         release.wait(10)  # a broker that hangs
 
-    task = SimpleNamespace(request=SimpleNamespace(id="task-1", hostname="w@h"),
-                           backend=SimpleNamespace(store_result=store_result), app=None)
+    task = SimpleNamespace(
+        request=SimpleNamespace(id="task-1", hostname="w@h"),
+        backend=SimpleNamespace(store_result=store_result),
+        app=None,
+    )
     reporter = Reporter(task, lambda: None, interval=0.05, lease_seconds=30)
     reporter({"stage": "starting", "percent": 0.0})
     assert entered.wait(5), "the first report was not sent"
