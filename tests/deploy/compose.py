@@ -23,6 +23,7 @@ def load(path: Path = COMPOSE) -> dict[str, Any]:
 def interpolate(value: Any, env: dict[str, str]) -> Any:
     """Apply compose's ${VAR}, ${VAR:-default} and ${VAR:?error} to strings in value."""
     if isinstance(value, str):
+
         def sub(match: re.Match) -> str:
             name, kind, arg = match.groups()
             if env.get(name):

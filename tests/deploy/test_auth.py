@@ -18,9 +18,16 @@ def secured(tmp_path, redis_server, clips):
     from app import create_app
     from app.extensions import db
 
-    flask_app = create_app({"FRAME_SHIFT_HOME": str(clips["root"]), "DATA_DIR": str(tmp_path / "data"),
-                            "REDIS_URL": redis_server.url, "SHARED_TOKEN": TOKEN, "TESTING": True,
-                            "FRAME_SHIFT_ADMIN_PASSWORD": PASSWORD})
+    flask_app = create_app(
+        {
+            "FRAME_SHIFT_HOME": str(clips["root"]),
+            "DATA_DIR": str(tmp_path / "data"),
+            "REDIS_URL": redis_server.url,
+            "SHARED_TOKEN": TOKEN,
+            "TESTING": True,
+            "FRAME_SHIFT_ADMIN_PASSWORD": PASSWORD,
+        }
+    )
     yield flask_app
     with flask_app.app_context():
         db.session.remove()
@@ -33,8 +40,15 @@ def csrf_from(html: str) -> str:
 
 def log_in(client, password: str = PASSWORD, next_path: str = ""):
     page = client.get("/login")
-    return client.post("/login", data={"username": "admin", "password": password, "next": next_path,
-                                       "csrf_token": csrf_from(page.get_data(as_text=True))})
+    return client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": password,
+            "next": next_path,
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
 
 
 def test_anonymous_requests_are_refused(secured):
@@ -121,8 +135,13 @@ def test_generated_admin_password_is_printed_once(tmp_path, redis_server, clips,
     from app import create_app
     from app.extensions import db
 
-    settings = {"FRAME_SHIFT_HOME": str(clips["root"]), "DATA_DIR": str(tmp_path / "data"),
-                "REDIS_URL": redis_server.url, "SHARED_TOKEN": TOKEN, "TESTING": True}
+    settings = {
+        "FRAME_SHIFT_HOME": str(clips["root"]),
+        "DATA_DIR": str(tmp_path / "data"),
+        "REDIS_URL": redis_server.url,
+        "SHARED_TOKEN": TOKEN,
+        "TESTING": True,
+    }
     first = create_app(settings)
     printed = capfd.readouterr().err
     password = re.search(r"created account 'admin' with password (\S+)", printed).group(1)
@@ -154,8 +173,11 @@ def test_pages_show_sign_out_when_logged_in_and_it_works(secured):
     log_in(client)
     page = client.get("/").get_data(as_text=True)
     assert "Sign out" in page
-    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf_token" '
-                     r'value="([^"]+)"', page)
+    form = re.search(
+        r'<form method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" name="csrf_token" '
+        r'value="([^"]+)"',
+        page,
+    )
     assert form and form.group(1) == "/logout"
     assert client.post("/logout", data={"csrf_token": form.group(2)}).status_code == 302
     assert client.get("/").status_code == 302
@@ -175,13 +197,16 @@ def test_password_guessing_is_stopped_per_address(secured):
     client = secured.test_client()
     guesser = {"REMOTE_ADDR": "198.51.100.7"}
     for _ in range(throttle.LIMIT):
-        assert client.post("/api/tokens", json={"name": "x"}, auth=("admin", "guess"),
-                           environ_base=guesser).status_code == 401
+        assert (
+            client.post("/api/tokens", json={"name": "x"}, auth=("admin", "guess"), environ_base=guesser).status_code
+            == 401
+        )
     right = client.post("/api/tokens", json={"name": "x"}, auth=("admin", PASSWORD), environ_base=guesser)
     assert right.status_code == 429 and "too many failed logins" in right.get_json()["error"]
     page = client.get("/login", environ_base=guesser).get_data(as_text=True)
-    blocked = client.post("/login", environ_base=guesser, data={"username": "admin", "password": PASSWORD,
-                                                                "csrf_token": csrf_from(page)})
+    blocked = client.post(
+        "/login", environ_base=guesser, data={"username": "admin", "password": PASSWORD, "csrf_token": csrf_from(page)}
+    )
     assert blocked.status_code == 429 and "Too many failed logins" in blocked.get_data(as_text=True)
     # Another address is not affected.
     assert client.post("/api/tokens", json={"name": "y"}, auth=("admin", PASSWORD)).status_code == 201

@@ -24,8 +24,12 @@ from tests.deploy.compose import environment, interpolate, load
 from tests.deploy.recorder import Recorder
 from tests.support import ROOT, Proc, free_port, wait_for
 
-DOTENV = {"REDIS_PASSWORD": "composeRedisPw42", "SHARED_TOKEN": "compose-shared-token-0123456789",
-          "FLOWER_BASIC_AUTH": "ops:flower-pw", "FRAME_SHIFT_ADMIN_PASSWORD": "compose-admin-pw"}
+DOTENV = {
+    "REDIS_PASSWORD": "composeRedisPw42",
+    "SHARED_TOKEN": "compose-shared-token-0123456789",
+    "FLOWER_BASIC_AUTH": "ops:flower-pw",
+    "FRAME_SHIFT_ADMIN_PASSWORD": "compose-admin-pw",
+}
 
 
 class Translator:
@@ -41,7 +45,7 @@ class Translator:
         text = text.replace("@redis:6379", f"@127.0.0.1:{self.ports['6379']}").replace("0.0.0.0", "127.0.0.1")
         for container, local in self.paths.items():
             if text == container or text.startswith(container + "/"):
-                text = local + text[len(container):]
+                text = local + text[len(container) :]
         for container, local in self.ports.items():
             if text == container or text.endswith("=" + container):
                 text = text[: -len(container)] + local
@@ -81,8 +85,11 @@ class Deployment:
     def start(self, name: str) -> Proc:
         service = self.compose["services"][name]
         hostname = service.get("hostname")
-        proc = Proc(self.local.argv(service["command"], hostname), self.local.env(service, hostname, self.dotenv),
-                     self.tmp / f"{name}.log").start()
+        proc = Proc(
+            self.local.argv(service["command"], hostname),
+            self.local.env(service, hostname, self.dotenv),
+            self.tmp / f"{name}.log",
+        ).start()
         self.procs[name] = proc
         return proc
 
@@ -91,8 +98,13 @@ class Deployment:
         test = service["healthcheck"]["test"]
         assert test[0] == "CMD", f"{name}: use the exec form for healthchecks"
         hostname = service.get("hostname")
-        done = subprocess.run(self.local.argv(test[1:], hostname), env=self.local.env(service, hostname, self.dotenv),
-                              cwd=ROOT, capture_output=True, timeout=30)
+        done = subprocess.run(
+            self.local.argv(test[1:], hostname),
+            env=self.local.env(service, hostname, self.dotenv),
+            cwd=ROOT,
+            capture_output=True,
+            timeout=30,
+        )
         return done.returncode == 0
 
     def wait_healthy(self, name: str, timeout: float = 60) -> None:
@@ -112,8 +124,9 @@ class Deployment:
 
 def call(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json",
-                                                                             **(headers or {})})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -155,13 +168,18 @@ def test_every_compose_service_runs_locally_and_converts_a_file(deployment):
         assert status == 200, body
         return set(json.loads(body))
 
-    wait_for(lambda: {"follower@follower1", "follower@follower2"} <= flower_workers(), 30, 0.5,
-             what="Flower to see both followers")
+    wait_for(
+        lambda: {"follower@follower1", "follower@follower2"} <= flower_workers(),
+        30,
+        0.5,
+        what="Flower to see both followers",
+    )
 
     # The API needs a token; the first admin's password came from the environment.
     assert call(system.url("/api/jobs"))[0] == 401
-    status, issued = call(system.url("/api/tokens"), "POST", {"name": "test"},
-                          basic(f"admin:{DOTENV['FRAME_SHIFT_ADMIN_PASSWORD']}"))
+    status, issued = call(
+        system.url("/api/tokens"), "POST", {"name": "test"}, basic(f"admin:{DOTENV['FRAME_SHIFT_ADMIN_PASSWORD']}")
+    )
     assert status == 201, issued
     auth = {"Authorization": f"Bearer {json.loads(issued)['token']}"}
     spec = {"video_codec": "libx264", "preset": "ultrafast", "crf": 30, "container": "mkv", "audio_codec": "libopus"}
@@ -183,8 +201,11 @@ def test_every_compose_service_runs_locally_and_converts_a_file(deployment):
     def metrics() -> str:
         return call(system.url("/metrics"), headers=auth)[1].decode()
 
-    text = wait_for(lambda: m if "frameshift_follower_slots_total 3" in (m := metrics()) else None, 30,
-                    what="metrics with both followers (2 + 1 slots)")
+    text = wait_for(
+        lambda: m if "frameshift_follower_slots_total 3" in (m := metrics()) else None,
+        30,
+        what="metrics with both followers (2 + 1 slots)",
+    )
     assert 'frameshift_jobs{status="succeeded"} 1' in text and "frameshift_queue_length 0" in text
     # A finished single job sends one notification through Apprise.
     titles = wait_for(lambda: [json.loads(b)["title"] for b in system.hook.bodies()], 20, what="notification")

@@ -29,8 +29,12 @@ def test_metrics_count_jobs_slots_encode_time_and_savings(app, clips):
     from app.services.transitions import transition
 
     client = app.test_client()
-    ids = [j["id"] for j in client.post("/api/jobs", json={"inputs": ["short clip.mp4", "other.mp4", "long.mp4"]})
-           .get_json()["jobs"]]
+    ids = [
+        j["id"]
+        for j in client.post("/api/jobs", json={"inputs": ["short clip.mp4", "other.mp4", "long.mp4"]}).get_json()[
+            "jobs"
+        ]
+    ]
     with app.app_context():
         done, failed, _waiting = (db.session.get(Job, i) for i in ids)
         for job in (done, failed):
@@ -40,9 +44,13 @@ def test_metrics_count_jobs_slots_encode_time_and_savings(app, clips):
         done.started_at = utcnow() - timedelta(seconds=90)
         done.finished_at = done.started_at + timedelta(seconds=42.5)
         transition(failed, JobStatus.FAILED, error="x")
-        db.session.add_all([Follower(name="a@h", online=True, concurrency=2, busy=1),
-                            Follower(name="b@h", online=True, concurrency=3, busy=0),
-                            Follower(name="gone@h", online=False, concurrency=8, busy=0)])
+        db.session.add_all(
+            [
+                Follower(name="a@h", online=True, concurrency=2, busy=1),
+                Follower(name="b@h", online=True, concurrency=3, busy=0),
+                Follower(name="gone@h", online=False, concurrency=8, busy=0),
+            ]
+        )
         db.session.commit()
     response = client.get("/metrics")
     assert response.status_code == 200 and response.mimetype == "text/plain"
@@ -63,5 +71,29 @@ def test_healthz_reports_redis_trouble_without_failing(app, clips):
     assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
     body = client.get("/healthz")
-    assert body.status_code == 200 and body.get_json()["redis"].startswith("error") \
+    assert (
+        body.status_code == 200
+        and body.get_json()["redis"].startswith("error")
         and body.get_json()["status"] == "degraded"
+    )
+
+
+def test_metrics_need_a_login_unless_made_public(tmp_path, redis_server, clips):
+    from app import create_app
+    from app.extensions import db
+    from tests.conftest import TOKEN
+
+    base = {
+        "FRAME_SHIFT_HOME": str(clips["root"]),
+        "REDIS_URL": redis_server.url,
+        "SHARED_TOKEN": TOKEN,
+        "FRAME_SHIFT_ADMIN_PASSWORD": "metrics-admin-pw",
+    }
+    closed = create_app({**base, "DATA_DIR": str(tmp_path / "a")})
+    public = create_app({**base, "DATA_DIR": str(tmp_path / "b"), "METRICS_PUBLIC": "1"})
+    assert closed.test_client().get("/metrics").status_code == 401
+    assert public.test_client().get("/metrics").status_code == 200
+    assert public.test_client().get("/api/jobs").status_code == 401  # only /metrics is opened
+    for flask_app in (closed, public):
+        with flask_app.app_context():
+            db.engine.dispose()

@@ -51,8 +51,10 @@ def test_migrations_alone_build_exactly_the_models(database, tmp_path):
             differences = compare_metadata(context, db.metadata)
             version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         db.engine.dispose()
-    assert differences == [], ("the models differ from what the migrations build: add a migration with "
-                               f"`flask --app app db migrate -m '...'` and review it: {differences}")
+    assert differences == [], (
+        "the models differ from what the migrations build: add a migration with "
+        f"`flask --app app db migrate -m '...'` and review it: {differences}"
+    )
     assert version == ScriptDirectory.from_config(config).get_current_head()
 
 
@@ -72,13 +74,24 @@ def test_a_database_from_before_migrations_is_adopted_and_kept(database, tmp_pat
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE alembic_version"))
-        connection.execute(text(
-            "INSERT INTO jobs (name, input_path, output_path, spec, status, priority, position, attempt, percent, "
-            "cleared, created_at, updated_at) VALUES ('old.mkv', '/m/old.mkv', '/m/old_converted.mkv', '{}', "
-            "'succeeded', 0, 1, 1, 100, false, '2026-01-01', '2026-01-01')"))
+        connection.execute(
+            text(
+                "INSERT INTO jobs (name, input_path, output_path, spec, status, priority, position, attempt, percent, "
+                "cleared, created_at, updated_at) VALUES ('old.mkv', '/m/old.mkv', '/m/old_converted.mkv', '{}', "
+                "'succeeded', 0, 1, 1, 100, false, '2026-01-01', '2026-01-01')"
+            )
+        )
     engine.dispose()
-    flask_app = create_app({"DATABASE_URL": url, "FRAME_SHIFT_HOME": str(clips["root"]), "AUTH_DISABLED": True,
-                            "DATA_DIR": str(tmp_path / "data"), "REDIS_URL": redis_server.url, "SHARED_TOKEN": TOKEN})
+    flask_app = create_app(
+        {
+            "DATABASE_URL": url,
+            "FRAME_SHIFT_HOME": str(clips["root"]),
+            "AUTH_DISABLED": True,
+            "DATA_DIR": str(tmp_path / "data"),
+            "REDIS_URL": redis_server.url,
+            "SHARED_TOKEN": TOKEN,
+        }
+    )
     jobs = flask_app.test_client().get("/api/jobs").get_json()["jobs"]
     assert [j["name"] for j in jobs] == ["old.mkv"]
     with flask_app.app_context():
@@ -90,11 +103,19 @@ def test_a_database_from_before_migrations_is_adopted_and_kept(database, tmp_pat
 @pytest.mark.both_databases
 def test_processes_starting_together_migrate_once(database, tmp_path, clips, redis_server):
     url = database_url(database, tmp_path)
-    env = base_env(redis_server.url, clips["root"], tmp_path / "data", TOKEN, DATABASE_URL=url,
-                   FRAME_SHIFT_ADMIN_PASSWORD="together-pw-123")
+    env = base_env(
+        redis_server.url,
+        clips["root"],
+        tmp_path / "data",
+        TOKEN,
+        DATABASE_URL=url,
+        FRAME_SHIFT_ADMIN_PASSWORD="together-pw-123",
+    )
     code = "from app import create_app; create_app()"
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
     engine = create_engine(url)

@@ -21,9 +21,17 @@ def hook():
 def make_app(tmp_path, redis_server, clips, **extra):
     from app import create_app
 
-    return create_app({"FRAME_SHIFT_HOME": str(clips["root"]), "DATA_DIR": str(tmp_path / "data"),
-                       "REDIS_URL": redis_server.url, "SHARED_TOKEN": TOKEN, "TESTING": True,
-                       "AUTH_DISABLED": True, **extra})
+    return create_app(
+        {
+            "FRAME_SHIFT_HOME": str(clips["root"]),
+            "DATA_DIR": str(tmp_path / "data"),
+            "REDIS_URL": redis_server.url,
+            "SHARED_TOKEN": TOKEN,
+            "TESTING": True,
+            "AUTH_DISABLED": True,
+            **extra,
+        }
+    )
 
 
 def finish(flask_app, job_id: int, status: str, error: str | None = None) -> None:
@@ -83,8 +91,14 @@ def test_a_failing_target_is_logged_and_the_job_still_finishes(tmp_path, redis_s
 
 
 def test_environment_targets_are_shown_without_secrets(tmp_path, redis_server, clips):
-    flask_app = make_app(tmp_path, redis_server, clips, DISCORD_WEBHOOK_URL="https://discord.com/api/webhooks/123/secretpart",
-                         PUSHOVER_API_TOKEN="atoken", PUSHOVER_USER_KEY="ukey")
+    flask_app = make_app(
+        tmp_path,
+        redis_server,
+        clips,
+        DISCORD_WEBHOOK_URL="https://discord.com/api/webhooks/123/secretpart",
+        PUSHOVER_API_TOKEN="atoken",
+        PUSHOVER_USER_KEY="ukey",
+    )
     shown = flask_app.test_client().get("/api/notifications").get_json()
     assert [t.split("://")[0] for t in shown["environment_targets"]] == ["discord", "pover"]
     assert "secretpart" not in json.dumps(shown) and shown["events"] == ["job_failed", "batch_finished"]
@@ -109,8 +123,16 @@ def test_bad_notification_settings_stop_start_up(clips, tmp_path):
     from app.config import ConfigError, load_config
 
     with pytest.raises(ConfigError) as err:
-        load_config({"FRAME_SHIFT_HOME": str(clips["root"]), "DATA_DIR": str(tmp_path), "PUSHOVER_API_TOKEN": "x",
-                     "APPRISE_URLS": "nonsense", "SENTRY_DSN": "abc"}, environ={})
+        load_config(
+            {
+                "FRAME_SHIFT_HOME": str(clips["root"]),
+                "DATA_DIR": str(tmp_path),
+                "PUSHOVER_API_TOKEN": "x",
+                "APPRISE_URLS": "nonsense",
+                "SENTRY_DSN": "abc",
+            },
+            environ={},
+        )
     assert err.value.problems == [
         "SENTRY_DSN='abc': must be the https://KEY@HOST/PROJECT address from your Sentry project",
         "Pushover needs both PUSHOVER_API_TOKEN and PUSHOVER_USER_KEY: set both or neither",

@@ -28,21 +28,25 @@ def test_exception_in_a_task_reaches_sentry(tmp_path, redis_server, clips):
 
     with Recorder() as sentry:
         dsn = f"http://publickey@127.0.0.1:{sentry.port}/42"
-        env = base_env(redis_server.url, clips["root"], tmp_path, TOKEN, SENTRY_DSN=dsn,
-                       SENTRY_ENVIRONMENT="ci-check")
+        env = base_env(redis_server.url, clips["root"], tmp_path, TOKEN, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="ci-check")
         worker = Proc(worker_argv("sentry"), env, tmp_path / "sentry-worker.log").start()
         try:
             celery_app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
-            wait_for(lambda: celery_app.control.ping(destination=[f"sentry@{HOSTNAME}"], timeout=0.5)
-                     or not worker.alive(), 60, what="worker to answer")
+            wait_for(
+                lambda: celery_app.control.ping(destination=[f"sentry@{HOSTNAME}"], timeout=0.5) or not worker.alive(),
+                60,
+                what="worker to answer",
+            )
             assert worker.alive(), worker.output()[-3000:]
             # A payload that is not a dict: the task breaks with an unexpected AttributeError.
-            result = celery_app.send_task("transcode.run", args=[["not", "a", "payload"]],
-                                          queue=f"sentry@{HOSTNAME}.dq2")
+            result = celery_app.send_task(
+                "transcode.run", args=[["not", "a", "payload"]], queue=f"sentry@{HOSTNAME}.dq2"
+            )
             with pytest.raises(AttributeError):
                 result.get(timeout=30)
-            events = wait_for(lambda: envelope_events(sentry.bodies("/api/42/envelope/")), 30,
-                              what="an event at the Sentry endpoint")
+            events = wait_for(
+                lambda: envelope_events(sentry.bodies("/api/42/envelope/")), 30, what="an event at the Sentry endpoint"
+            )
         finally:
             worker.stop()
     event = events[0]
@@ -60,9 +64,17 @@ def test_flask_errors_reach_sentry_and_nothing_without_dsn(tmp_path, redis_serve
 
     assert init_sentry("", "x", "web") is False
     with Recorder() as sentry:
-        flask_app = create_app({"FRAME_SHIFT_HOME": str(clips["root"]), "DATA_DIR": str(tmp_path / "data"),
-                                "REDIS_URL": redis_server.url, "SHARED_TOKEN": TOKEN, "AUTH_DISABLED": True,
-                                "SENTRY_DSN": f"http://k@127.0.0.1:{sentry.port}/7", "SENTRY_ENVIRONMENT": "stage"})
+        flask_app = create_app(
+            {
+                "FRAME_SHIFT_HOME": str(clips["root"]),
+                "DATA_DIR": str(tmp_path / "data"),
+                "REDIS_URL": redis_server.url,
+                "SHARED_TOKEN": TOKEN,
+                "AUTH_DISABLED": True,
+                "SENTRY_DSN": f"http://k@127.0.0.1:{sentry.port}/7",
+                "SENTRY_ENVIRONMENT": "stage",
+            }
+        )
 
         def boom():
             raise RuntimeError("view exploded")
@@ -76,16 +88,18 @@ def test_flask_errors_reach_sentry_and_nothing_without_dsn(tmp_path, redis_serve
         finally:
             sentry_sdk.init()  # back to a client without DSN for the rest of the session
             observability._started = None
-    assert any(e["environment"] == "stage" and e["tags"]["component"] == "web"
-               and "view exploded" in json.dumps(e) for e in events)
+    assert any(
+        e["environment"] == "stage" and e["tags"]["component"] == "web" and "view exploded" in json.dumps(e)
+        for e in events
+    )
     assert sentry_sdk.get_client().transport is None  # no DSN: nothing can be sent
 
 
 def test_worker_refuses_bad_settings_with_one_line_each(tmp_path):
-    env = base_env("redis://127.0.0.1:1/0", tmp_path / "missing", tmp_path, "short", FFMPEG_THREADS="many",
-                   SENTRY_DSN="nope")
-    done = subprocess.run(worker_argv("bad"), env=env, capture_output=True, text=True, timeout=60,
-                          cwd=str(ROOT))
+    env = base_env(
+        "redis://127.0.0.1:1/0", tmp_path / "missing", tmp_path, "short", FFMPEG_THREADS="many", SENTRY_DSN="nope"
+    )
+    done = subprocess.run(worker_argv("bad"), env=env, capture_output=True, text=True, timeout=60, cwd=str(ROOT))
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if "configuration problem" in line]
     assert lines == [

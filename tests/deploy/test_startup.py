@@ -16,13 +16,25 @@ EXPECTED = [
 ]
 
 
-@pytest.mark.parametrize("argv", [
-    [sys.executable, "-m", "flask", "--app", "app", "monitor"],
-    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
-], ids=["monitor", "gunicorn"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [sys.executable, "-m", "flask", "--app", "app", "monitor"],
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
+    ],
+    ids=["monitor", "gunicorn"],
+)
 def test_leader_processes_refuse_bad_settings(argv, tmp_path, clips):
-    env = base_env("redis://127.0.0.1:1/0", clips["root"], tmp_path, "t" * 20, FOLLOWER_LOST_AFTER="soon",
-                   AUTH_DISABLED="1", HOST="192.0.2.1", PORT=str(free_port()))
+    env = base_env(
+        "redis://127.0.0.1:1/0",
+        clips["root"],
+        tmp_path,
+        "t" * 20,
+        FOLLOWER_LOST_AFTER="soon",
+        AUTH_DISABLED="1",
+        HOST="192.0.2.1",
+        PORT=str(free_port()),
+    )
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr[-2000:]
     assert [line for line in done.stderr.splitlines() if "configuration problem" in line] == EXPECTED
@@ -30,10 +42,19 @@ def test_leader_processes_refuse_bad_settings(argv, tmp_path, clips):
 
 
 def test_processes_starting_together_share_one_generated_secret(tmp_path, clips):
-    code = ("import sys; from app.config import load_config; "
-            "print(load_config({'FRAME_SHIFT_HOME': sys.argv[1], 'DATA_DIR': sys.argv[2]}, environ={})['SECRET_KEY'])")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(clips["root"]), str(tmp_path / "data")], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    code = (
+        "import sys; from app.config import load_config; "
+        "print(load_config({'FRAME_SHIFT_HOME': sys.argv[1], 'DATA_DIR': sys.argv[2]}, environ={})['SECRET_KEY'])"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(clips["root"]), str(tmp_path / "data")],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     keys = {p.communicate(timeout=60)[0].strip() for p in procs}
     assert len(keys) == 1 and len(keys.pop()) == 64
     assert sorted(f.name for f in (tmp_path / "data").iterdir()) == ["secret_key", "shared_token"]
