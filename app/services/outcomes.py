@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from flask import current_app
 
 from app.extensions import db
 from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
 from app.services.preferences import auto_retry
 from app.services.transitions import transition
 from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted
+from tasks.paths import PathError, resolve_inside, temp_output
+
+log = logging.getLogger("frameshift.monitor")
 
 PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size")
 # A job interrupted by follower shutdowns goes back to the queue this many times, then fails.
@@ -80,6 +86,7 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
         return
     name = type(exc).__name__
     message = str(exc) or name
+    discard_partial(job)  # the task did not end by itself: nothing on the follower cleaned up
     if name == "WorkerLostError":
         message = f"the worker process on {job.follower} died while converting ({message})"
     fail_or_retry(job, message, None, None, retryable=name == "WorkerLostError")
@@ -140,6 +147,7 @@ def mark_lost(job: Job, follower: str, started: bool = True) -> None:
     if job.cancel_requested_at is not None:
         transition(job, JobStatus.CANCELLED, error=f"cancelled (follower {follower} was lost)")
         return
+    discard_partial(job)
     if not started:
         reason = f"follower {follower} was lost before the job started"
         requeue(job, f"attempt {job.attempt}: {reason}; queued again", ABANDONED, reason)
@@ -149,6 +157,7 @@ def mark_lost(job: Job, follower: str, started: bool = True) -> None:
 
 def mark_silent(job: Job, follower: str) -> None:
     """The attempt stopped renewing its lease while its follower lives on (its result was lost)."""
+    discard_partial(job)
     if job.cancel_requested_at is not None:
         transition(job, JobStatus.CANCELLED, error=f"cancelled (follower {follower} stopped reporting)")
         return
@@ -159,6 +168,17 @@ def mark_not_taken(job: Job, follower: str, waited: float) -> None:
     """The follower never took a dispatched job (its message was lost): queue it again."""
     reason = f"follower {follower} did not take the job within {waited:.0f} s"
     requeue(job, f"attempt {job.attempt}: {reason}; queued again", ABANDONED, reason)
+
+
+def discard_partial(job: Job) -> None:
+    """Delete the temporary output of the current attempt (left behind by a follower that died mid-job)."""
+    if not job.task_id or not job.output_path:
+        return
+    try:
+        final = resolve_inside(job.output_path, current_app.config["MEDIA_ROOTS"], must_exist=False)
+        temp_output(final, job.task_id[:8]).unlink(missing_ok=True)
+    except (PathError, OSError) as exc:
+        log.warning("could not remove the partial output of job %s: %s", job.id, exc)
 
 
 def _count(name: str | None, done: int = 0, failed: int = 0) -> None:

@@ -35,6 +35,7 @@ def sigkill_worker(system: System) -> dict:
     a.signal(signal.SIGKILL)
     failed = system.wait_job(victim["id"], lambda d: d["status"] == "failed", 30, "failed after SIGKILL")
     seen.update(victim=failed, seconds_to_fail=time.monotonic() - killed_at, ffmpeg_left=ffmpeg_pids(marker))
+    seen["partial_files"] = [p.name for p in system.media.glob(f".*frameshift-{marker}*")]
     seen["bystander_during"] = system.job(bystander["id"])
     # Past the broker's redelivery window (visibility timeout, restored every second), with the follower back.
     system.worker("ka")
@@ -62,6 +63,7 @@ def test_sigkilled_follower_fails_its_job_within_15_s_and_leaves_no_ffmpeg(reque
     assert victim["error"] == f"follower {seen['victim_before']['follower']} was lost"
     assert seen["seconds_to_fail"] < 15, seen["seconds_to_fail"]
     assert seen["ffmpeg_left"] == [], "FFmpeg of the lost job still runs"
+    assert seen["partial_files"] == [], "the lost attempt's partial output was left behind"
     assert [a["status"] for a in victim["attempts"]] == ["failed"]
 
 
@@ -122,12 +124,14 @@ def pool_process_killed(system: System) -> dict:
     pool_process = parent_pid(ffmpeg[0])
     os.kill(pool_process, signal.SIGKILL)  # what the OOM killer does
     final = system.wait_final(job["id"], 30)
+    partial_files = [p.name for p in system.media.glob(f".*frameshift-{marker}*")]
     gone = wait_for(lambda: not ffmpeg_pids(marker), 5, what="FFmpeg to die with its pool process") or True
     fresh = system.wait_final(system.submit("short", FAST)[0]["id"], 60)
     return {
         "job": final,
         "pool_was_worker_child": parent_pid(pool_process) in (worker.pid, 0),
         "gone": gone,
+        "partial_files": partial_files,
         "fresh": fresh,
         "worker_alive": worker.alive(),
     }
@@ -139,7 +143,7 @@ def test_pool_process_killed_fails_the_job_with_a_reason_and_takes_ffmpeg_along(
     job = seen["job"]
     assert job["status"] == "failed", job
     assert "worker process" in job["error"] and "died" in job["error"], job["error"]
-    assert seen["gone"]
+    assert seen["gone"] and seen["partial_files"] == []
     assert seen["worker_alive"] and seen["fresh"]["status"] == "succeeded", seen["fresh"]
 
 

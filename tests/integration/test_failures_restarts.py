@@ -27,6 +27,7 @@ def sigterm_follower(system: System) -> dict:
         "exit_seconds": time.monotonic() - signalled,
         "exit_code": stopped.proc.returncode,
         "ffmpeg_left": ffmpeg_pids(marker),
+        "partial_files": [p.name for p in system.media.glob(f".*frameshift-{marker}*")],
     }
     seen["requeued"] = system.wait_job(
         job["id"], lambda d: d["attempt"] >= 2 or d["status"] in FINAL, 30, "re-queued after the interruption"
@@ -41,7 +42,7 @@ def test_sigterm_stops_the_ffmpeg_reports_interrupted_and_the_job_runs_elsewhere
     seen = outcome(request, clips)
     assert seen["exit_seconds"] < 15, "the follower waited for its encode instead of stopping it"
     assert seen["exit_code"] == 0
-    assert seen["ffmpeg_left"] == []
+    assert seen["ffmpeg_left"] == [] and seen["partial_files"] == []
     final = seen["final"]
     assert final["status"] == "succeeded", final
     assert final["follower"] != seen["first"]
