@@ -11,6 +11,9 @@ from app.views.ui import TABS, int_arg, register_template_helpers
 
 bp = Blueprint("jobs", __name__)
 PER_PAGE = 50
+RUNNING = "dispatched,running"
+OTHERS = "queued,succeeded,failed,cancelled"
+PINNED_MAX = 200
 FILTERS = {key: value for key, _label, value in TABS} | {"dispatched": "dispatched", "running": "running"}
 
 
@@ -27,7 +30,13 @@ def queue_context() -> dict:
     search = (request.args.get("q") or "").strip()[:200]
     page = int_arg("page", 1)
     per_page = int_arg("per_page", PER_PAGE, 1, 500)
-    result = job_service.list_jobs(FILTERS[tab] or None, page=page, per_page=per_page, search=search or None)
+    statuses, pinned = FILTERS[tab], []
+    if tab == "all":
+        # Running jobs stay in sight on the first page, above the rest (newest first), whatever was queued later.
+        statuses = OTHERS
+        if page == 1:
+            pinned = job_service.list_jobs(RUNNING, per_page=PINNED_MAX, search=search or None)["jobs"]
+    result = job_service.list_jobs(statuses or None, page=page, per_page=per_page, search=search or None)
     counts = result["counts"]
     tab_counts = {
         key: sum(counts.get(s, 0) for s in value.split(",")) if value else sum(counts.values())
@@ -37,6 +46,7 @@ def queue_context() -> dict:
     return {
         **result,
         "tab": tab,
+        "pinned": pinned,
         "tabs": TABS,
         "tab_counts": tab_counts,
         "search": search,

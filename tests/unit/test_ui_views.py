@@ -91,3 +91,19 @@ def test_job_defaults_are_validated_as_a_spec(app, client, clips):
         "fail",
     )
     assert stored["output_dir"] == str(clips["root"])
+
+
+def test_all_tab_keeps_running_jobs_on_top_of_page_one(app, client, jobs):
+    from app.extensions import db
+    from app.models import Job
+
+    with app.app_context():
+        db.session.get(Job, jobs[0]["id"]).status = "running"
+        db.session.commit()
+    page = client.get("/?per_page=1").get_data(as_text=True)
+    running, _, rest = page.partition('id="other-jobs"')
+    assert "Running now" in running and f'data-job-id="{jobs[0]["id"]}"' in running
+    assert f'data-job-id="{jobs[2]["id"]}"' in rest  # newest of the others, one per page
+    assert page.count("data-job-id=") == 2
+    second = client.get("/?per_page=1&page=2").get_data(as_text=True)
+    assert "Running now" not in second and f'data-job-id="{jobs[1]["id"]}"' in second
