@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -68,12 +67,11 @@ def outcome(request: Any, clips: dict[str, Path], timeout: float = 240) -> dict[
             wanted = {getattr(getattr(item, "function", None), "scenario", None) for item in request.session.items} - {
                 None
             }
-            _start_all(clips, wanted)
+            _start_all(request.getfixturevalue("tmp_path_factory").mktemp("failures"), clips, wanted)
     return _runs[request.function.scenario].result(timeout=timeout)
 
 
-def _start_all(clips: dict[str, Path], wanted: set[str]) -> None:
-    root = Path(tempfile.mkdtemp(prefix="frameshift-failures-"))
+def _start_all(root: Path, clips: dict[str, Path], wanted: set[str]) -> None:
     media = root / "clips"
     media.mkdir()
     made = {
