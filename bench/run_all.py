@@ -1,10 +1,11 @@
 """Run every benchmark (what `make bench` does), then print one table of all figures.
 
-    python bench/run_all.py [--quick] [--only NAME ...] [--markdown]
+    python bench/run_all.py [--quick] [--only NAME ...] [--markdown | --summary]
 
 Each benchmark runs as its own process (`python bench/<name>.py`) and writes
 bench/results/<name>.json; this script then reads those files back, prints the combined table
-and writes bench/results/summary.json. --markdown prints the table as docs/benchmarks.md shows it.
+and writes bench/results/summary.json. --markdown prints the table as docs/benchmarks.md shows it;
+--summary rewrites summary.json from the results on disk (after re-running some benchmarks alone).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="pass --quick to every benchmark")
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS, help="run only these")
     parser.add_argument("--markdown", action="store_true", help="only print the last results as a Markdown table")
+    parser.add_argument("--summary", action="store_true", help="only rewrite summary.json from the last results")
     args = parser.parse_args()
     names = args.only or BENCHMARKS
     header = ["benchmark", "figure", "value", "unit", "target", "met"]
@@ -51,8 +53,8 @@ def main() -> int:
         for row in rows(args.quick, names):
             print("| " + " | ".join(row) + " |")
         return 0
-    failed = []
-    for name in names:
+    failed: list[str] = []
+    for name in [] if args.summary else names:
         print(f"\n=== {name} ===", flush=True)
         started = time.monotonic()
         argv = [sys.executable, str(BENCH / f"{name}.py")] + (["--quick"] if args.quick else [])
