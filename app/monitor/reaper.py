@@ -71,7 +71,17 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             continue
         lost = registry.lost(name, now)
         waited = (utcnow() - job.dispatched_at).total_seconds() if job.dispatched_at else 0.0
-        stale_dispatch = job.status == JobStatus.DISPATCHED.value and waited > not_taken_after
+        dispatched = job.status == JobStatus.DISPATCHED.value
+        if dispatched and not lost and registry.followers[name].offline and leader_claims(job.task_id):
+            # It said goodbye (worker-offline) without taking the job: no need to wait out its silence.
+            log.warning("follower %s stopped before taking job %s; queueing it again", name, job.id)
+            old_task = job.task_id
+            mark_not_taken(job, name)
+            request_stop(old_task, "given up: the follower stopped")
+            count += 1
+            publish(job_message(job.to_dict()))
+            continue
+        stale_dispatch = dispatched and waited > not_taken_after
         silent = not lost and job.status == JobStatus.RUNNING.value and lease_gone(job.task_id, now)
         if not lost and not stale_dispatch and not silent:
             continue

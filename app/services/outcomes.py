@@ -164,9 +164,15 @@ def mark_silent(job: Job, follower: str) -> None:
     fail_or_retry(job, f"follower {follower} stopped reporting on this job", None, None, retryable=True)
 
 
-def mark_not_taken(job: Job, follower: str, waited: float) -> None:
-    """The follower never took a dispatched job (its message was lost): queue it again."""
-    reason = f"follower {follower} did not take the job within {waited:.0f} s"
+def mark_not_taken(job: Job, follower: str, waited: float | None = None) -> None:
+    """The follower never took a dispatched job (its message was lost, or it stopped): queue it again."""
+    if job.cancel_requested_at is not None:
+        transition(job, JobStatus.CANCELLED, error="cancelled before it started")
+        return
+    if waited is None:
+        reason = f"follower {follower} stopped before taking the job"
+    else:
+        reason = f"follower {follower} did not take the job within {waited:.0f} s"
     requeue(job, f"attempt {job.attempt}: {reason}; queued again", ABANDONED, reason)
 
 

@@ -1,0 +1,61 @@
+"""The reaper's decisions on a real database and a real Redis (no worker): claims settle every race."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app.extensions import db, redis_store
+from app.models import Attempt, Job, JobStatus
+from app.monitor.reaper import reap_lost
+from app.monitor.registry import FollowerState, Registry
+from app.services.transitions import transition
+from tasks import keys
+from tasks.celery_app import celery_app
+
+
+@pytest.fixture
+def job(app, client, clips):
+    """A job dispatched to w@h (never started), inside an app context."""
+    created = client.post("/api/jobs", json={"inputs": [str(clips["short"])], "spec": {}}).get_json()["jobs"][0]
+    with app.app_context():
+        job = db.session.get(Job, created["id"])
+        job.attempt, job.follower = 1, "w@h"
+        job.task_id = f"reaper-test-{job.id}-{time.time_ns()}"
+        job.attempts.append(Attempt(number=1, task_id=job.task_id, follower="w@h"))
+        transition(job, JobStatus.DISPATCHED)
+        db.session.commit()
+        yield job
+
+
+def registry(offline: bool, silent_for: float = 0.0) -> Registry:
+    reg = Registry(lost_after=10)
+    reg.followers["w@h"] = FollowerState(name="w@h", last_seen=time.time() - silent_for, offline=offline)
+    return reg
+
+
+def test_a_follower_that_stopped_cleanly_gives_back_its_untaken_job_at_once(job):
+    task_id = job.task_id
+    assert reap_lost(celery_app, registry(offline=True)) == 1
+    assert job.status == "queued" and job.attempts[0].status == "abandoned"
+    assert job.attempts[0].error == "follower w@h stopped before taking the job"
+    # The leader holds the claim: the old message can never start.
+    assert redis_store.client.get(keys.claim(task_id)) == keys.LEADER_CLAIM.encode()
+
+
+def test_a_job_the_follower_already_claimed_is_not_given_back_while_it_may_report(job):
+    redis_store.client.set(keys.claim(job.task_id), "w@h")
+    assert reap_lost(celery_app, registry(offline=True)) == 0
+    assert job.status == "dispatched"
+
+
+def test_a_lost_follower_with_a_started_attempt_fails_it(job):
+    redis_store.client.set(keys.claim(job.task_id), "w@h")
+    assert reap_lost(celery_app, registry(offline=False, silent_for=30)) == 1
+    assert job.status == "failed" and job.error == "follower w@h was lost"
+
+
+def test_a_live_follower_keeps_its_fresh_dispatch(job):
+    assert reap_lost(celery_app, registry(offline=False)) == 0
+    assert job.status == "dispatched"
