@@ -19,9 +19,9 @@ from tasks import keys
 
 log = logging.getLogger("frameshift.task")
 URGENT_STAGES = ("starting", "started")
-# FFmpeg writes a block every interval too (-stats_period): one that comes a little early goes at once.
-# Holding it to the full interval locks every later block into waiting almost a whole interval
-# (bench/progress_freshness.py measured ~250 ms median, up to 0.5 s).
+# FFmpeg writes a block every interval too (-stats_period), so reports are spaced EARLY x interval, not a
+# whole interval: holding a block that comes a little early to the full interval delays every later
+# block by as much (bench/progress_freshness.py measured ~300-400 ms median, up to 0.5 s).
 EARLY = 0.8
 
 
@@ -66,7 +66,7 @@ class Reporter:
         while not self.closed:
             with self.lock:
                 waiting = self.dirty
-            due = (sent if waiting else renewed) + self.interval
+            due = (sent + self.interval * EARLY) if waiting else (renewed + self.interval)
             self.wake.wait(timeout=max(due - time.monotonic(), 0.05))
             self.wake.clear()
             if self.closed:
@@ -80,7 +80,9 @@ class Reporter:
                     self.state.pop("argv", None)  # sent once, with the first report
                     self.dirty = False
             if meta is not None:
-                sent = renewed = now
+                renewed = now
+                if not urgent:  # 'starting'/'started' must not hold back the first block right after them
+                    sent = now
                 self._send(meta)
             elif now - renewed >= self.interval:
                 renewed = now
