@@ -97,7 +97,9 @@ def main() -> None:
         result.add("  web: submit -> job row created", median(web) * 1000, "ms", note="median")
         result.add("  monitor: created -> sent to follower", median(monitor) * 1000, "ms", note="median")
         result.add("  follower: sent -> probe starts", median(to_probe) * 1000, "ms", note="median")
-        result.add("  follower: sent -> FFmpeg exec", median(follower) * 1000, "ms", note="median, probe included")
+        result.add(
+            "  follower: sent -> FFmpeg exec", median(follower) * 1000, "ms", note="median (the probe runs beside it)"
+        )
         result.details = {
             "latency_ms": ms,
             "web_ms": [x * 1000 for x in web],
