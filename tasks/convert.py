@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -71,25 +70,10 @@ def mapping_note(leader_path: str, local_path: str, pairs: list[tuple[str, str]]
     return f"; no entry of FOLLOWER_PATH_MAP={shown} matches the leader's path {leader_path}"
 
 
-def probe_in_background(path: str, ffprobe_bin: str, report: Callable[[dict[str, Any]], None]) -> Future:
-    """Start ffprobe on path in a thread; report duration and size as soon as it answers."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe")
-    probing = pool.submit(probe, path, ffprobe_bin)
-    pool.shutdown(wait=False)
-
-    def done(future: Future) -> None:
-        if future.exception() is None:
-            info = media_summary(future.result())
-            report({"duration": info["duration"], "input_size": info["size"]})
-
-    probing.add_done_callback(done)
-    return probing
-
-
-def source_summary(probing: Future) -> dict[str, Any]:
-    """Wait for the input's probe; raise TranscodeError when the input is not readable video."""
+def read_source(path: str, ffprobe_bin: str) -> dict[str, Any]:
+    """Probe the input; raise TranscodeError when it is not readable video."""
     try:
-        return media_summary(probing.result())
+        return media_summary(probe(path, ffprobe_bin))
     except ProbeError as exc:
         raise TranscodeError(f"cannot read the input as video: {exc}") from None
 
@@ -130,10 +114,18 @@ def run_attempt(
         raise TranscodeError(f"the output folder {final.parent} does not exist on this follower{note}")
     temp = temp_output(final, tag)
     argv = build_argv(spec, str(source), str(temp), settings.threads, settings.ffmpeg_bin)
-    report({"stage": "starting", "percent": 0.0, "argv": argv})
-    # The probe runs while FFmpeg starts: ffprobe's own start-up (~70 ms) no longer delays the encode
-    # (bench/dispatch_latency.py). Its verdict still decides: a failed probe stops FFmpeg and is the error.
-    probing = probe_in_background(str(source), settings.ffprobe_bin, report)
+    input_size = source.stat().st_size
+    report({"stage": "starting", "percent": 0.0, "argv": argv, "input_size": input_size})
+    known: dict[str, float | None] = {}
+
+    def input_duration(from_log: float | None) -> float | None:
+        # FFmpeg's own log gives the duration; ffprobe (a whole second process, ~70 ms of start-up CPU
+        # beside the encode: bench/overhead.py, bench/scaling.py) runs only when the log has none.
+        if from_log is None:
+            from_log = read_source(str(source), settings.ffprobe_bin)["duration"]
+        known["duration"] = from_log
+        report({"duration": from_log, "input_size": input_size})
+        return from_log
 
     def on_progress(progress: Progress) -> None:
         report({"stage": "encoding", **progress.to_dict()})
@@ -141,7 +133,7 @@ def run_attempt(
     try:
         outcome = run_ffmpeg(
             argv,
-            lambda: source_summary(probing)["duration"],
+            input_duration,
             on_progress,
             lambda: bool(should_stop()),
             on_start=lambda pid: report({"stage": "started", "ffmpeg_pid": pid, "percent": 0.0}),
@@ -151,8 +143,8 @@ def run_attempt(
             if reason == "shutdown":
                 raise TranscodeInterrupted("interrupted: this follower was shutting down", None, outcome.log_tail[-20:])
             raise TranscodeCancelled("cancelled" if reason == "cancel" else reason, None, outcome.log_tail[-20:])
-        source_info = source_summary(probing)
         if outcome.exit_code != 0:
+            read_source(str(source), settings.ffprobe_bin)  # an unreadable input is the better explanation
             last = next((line for line in reversed(outcome.log_tail) if line.strip()), "")
             raise TranscodeError(
                 f"FFmpeg exited with code {outcome.exit_code}: {last}".rstrip(": "),
@@ -163,7 +155,7 @@ def run_attempt(
             out_info = media_summary(probe(str(temp), settings.ffprobe_bin))
         except ProbeError as exc:
             raise TranscodeError(f"the output failed verification: {exc}", 0, outcome.log_tail[-40:]) from None
-        expected = source_info["duration"]
+        expected = known["duration"] if "duration" in known else input_duration(None)
         if expected and out_info["duration"] and abs(out_info["duration"] - expected) > max(1.0, 0.05 * expected):
             raise TranscodeError(
                 f"the output lasts {out_info['duration']:.1f} s but the input {expected:.1f} s",
@@ -178,7 +170,7 @@ def run_attempt(
         "output": unmap_path(str(placed), settings.path_map),
         "argv": argv,
         "exit_code": 0,
-        "input_size": source_info["size"],
+        "input_size": input_size,
         "output_size": placed.stat().st_size,
         "duration": out_info["duration"],
         "video_codec": out_info["video_codec"],

@@ -6,6 +6,7 @@ import collections
 import ctypes
 import os
 import queue
+import re
 import signal
 import subprocess
 import threading
@@ -17,6 +18,10 @@ from tasks.progress import Progress, ProgressParser
 
 PR_SET_PDEATHSIG = 1
 LOG_LINES = 200
+# FFmpeg's log describes the input before encoding starts: "  Duration: 00:00:12.00, start: ...".
+DURATION_LINE = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+HEADER_END = ("Output #", "Stream mapping:", "Press [q]")
+HEADER_WAIT = 5.0
 
 
 def _die_with_parent() -> None:
@@ -25,6 +30,25 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:  # not Linux: the process group kill still applies
         pass
+
+
+class Header:
+    """The input's duration as FFmpeg's own log gives it, so no second process has to open the file."""
+
+    def __init__(self) -> None:
+        self.duration: float | None = None
+        self.done = threading.Event()
+
+    def feed(self, line: str) -> None:
+        """Read one log line; the header ends where FFmpeg starts describing its output."""
+        if self.done.is_set():
+            return
+        match = DURATION_LINE.match(line)
+        if match and self.duration is None:
+            hours, minutes, seconds = match.groups()
+            self.duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        elif line.startswith(HEADER_END):
+            self.done.set()
 
 
 @dataclass
@@ -62,7 +86,7 @@ def stop_process(proc: subprocess.Popen, grace: float = 2.0) -> None:
 
 def run_ffmpeg(
     argv: list[str],
-    duration: float | None | Callable[[], float | None],
+    duration: float | None | Callable[[float | None], float | None],
     on_progress: Callable[[Progress], None],
     should_cancel: Callable[[], bool],
     on_start: Callable[[int], None] | None = None,
@@ -70,8 +94,9 @@ def run_ffmpeg(
 ) -> RunResult:
     """Run argv, report each progress block, stop when should_cancel() turns true.
 
-    duration may be a callable (the input is probed while FFmpeg starts); it is asked for at the first
-    progress line, and an exception it raises stops FFmpeg and propagates.
+    duration may be a callable: at the first progress line it gets the duration FFmpeg's log gave for
+    the input (None when the log had none) and returns the one to use; an exception it raises stops
+    FFmpeg and propagates.
     """
     proc = subprocess.Popen(
         argv,
@@ -85,10 +110,14 @@ def run_ffmpeg(
         on_start(proc.pid)
     tail: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
     lines: queue.Queue[str | None] = queue.Queue()
+    header = Header()
 
     def read_stderr() -> None:
         for raw in proc.stderr:  # type: ignore[union-attr]
-            tail.append(raw.decode("utf-8", "replace").rstrip())
+            text = raw.decode("utf-8", "replace").rstrip()
+            header.feed(text)
+            tail.append(text)
+        header.done.set()
 
     def read_stdout() -> None:
         for raw in proc.stdout:  # type: ignore[union-attr]
@@ -118,7 +147,8 @@ def run_ffmpeg(
                 break
             if line:
                 if pending is not None:
-                    parser.duration, pending = pending(), None
+                    header.done.wait(HEADER_WAIT)
+                    parser.duration, pending = pending(header.duration), None
                 report = parser.feed(line)
                 if report is not None:
                     last = report
