@@ -15,6 +15,8 @@ def lost_message(system: System) -> dict:
     system.worker("la")
     system.start_monitor()
     name = system.full("la")
+    # Under load the monitor takes a while to start: let it see the follower before the clock matters.
+    wait_for(lambda: system.followers().get(name, {}).get("online"), 60, what="the monitor to see la online")
     control = Celery("probe")
     control.config_from_object("celeryconfig")
     control.conf.update(broker_url=system.redis_server.url, result_backend=system.redis_server.url)
@@ -22,7 +24,7 @@ def lost_message(system: System) -> dict:
     # The follower stays online (heartbeats) but stops reading its own queue.
     replies = control.control.cancel_consumer(queue, destination=[name], reply=True, timeout=5)
     job = system.submit("short", FAST)[0]
-    dispatched = system.wait_job(job["id"], lambda d: d["status"] == "dispatched", 20, "dispatched")
+    dispatched = system.wait_job(job["id"], lambda d: d["status"] == "dispatched", 60, "dispatched")
     requeued = system.wait_job(job["id"], lambda d: d["attempt"] >= 2, 40, "given up and dispatched again")
     # Restarted, the follower has forgotten the leader's revoke (it is kept in memory only): only the
     # claim the leader took stops the old message, which is still first in the queue.
