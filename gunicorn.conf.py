@@ -7,7 +7,7 @@ validates the whole configuration before any worker starts: one line per problem
 import os
 import sys
 
-_host = os.environ.get("HOST", "0.0.0.0")
+_host = os.environ.get("HOST", "127.0.0.1")  # the same default the app checks login-off against
 bind = f"[{_host}]:{os.environ.get('PORT', '5000')}" if ":" in _host else f"{_host}:{os.environ.get('PORT', '5000')}"
 # Threads, not processes, carry the live-update streams (one long request per open browser tab).
 worker_class = "gthread"

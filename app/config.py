@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.paths import parse_roots
+from tasks.preflight import celery_problems
 
 # Every variable the leader reads, with its default (.env.example mirrors this table).
 DEFAULTS: dict[str, str] = {
@@ -107,6 +108,7 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
             "set the same long random value on the leader and every follower"
         )
     problems += _check_deploy(raw)
+    problems += celery_problems(env)  # celeryconfig.py reads these straight from the environment
     if problems:
         raise ConfigError(problems)
     if not token:

@@ -11,9 +11,24 @@ WHOLE = (
     "FFMPEG_DECODER_THREADS",
     "FFMPEG_ENCODER_THREADS",
     "JOB_LEASE_SECONDS",
-    "CELERY_VISIBILITY_TIMEOUT",
-    "CELERY_RESULT_EXPIRES",
 )
+
+
+def celery_problems(env: dict[str, str]) -> list[str]:
+    """Check the Celery settings celeryconfig.py reads; leader and followers must both start with good ones."""
+    problems = []
+    for key in ("CELERY_VISIBILITY_TIMEOUT", "CELERY_RESULT_EXPIRES"):
+        value = env.get(key)
+        if value not in (None, "") and not value.isdigit():
+            problems.append(f"{key}={value!r}: must be a whole number of seconds >= 0")
+    restore = env.get("CELERY_UNACKED_RESTORE_INTERVAL")
+    if restore not in (None, ""):
+        try:
+            if float(restore) <= 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"CELERY_UNACKED_RESTORE_INTERVAL={restore!r}: must be a number of seconds above 0")
+    return problems
 
 
 def follower_problems(env: dict[str, str]) -> list[str]:
@@ -46,6 +61,7 @@ def follower_problems(env: dict[str, str]) -> list[str]:
         value = env.get(key)
         if value not in (None, "") and not (value.isdigit()):
             problems.append(f"{key}={value!r}: must be a whole number >= 0")
+    problems.extend(celery_problems(env))
     interval = env.get("PROGRESS_INTERVAL")
     if interval not in (None, ""):
         try:

@@ -13,6 +13,7 @@ EXPECTED = [
     "frameshift: configuration problem: FOLLOWER_LOST_AFTER='soon': must be a whole number >= 0",
     "frameshift: configuration problem: AUTH_DISABLED=1 is only allowed when the web process listens on loopback, "
     "but HOST='192.0.2.1': set HOST=127.0.0.1 or turn login back on (AUTH_DISABLED=0)",
+    "frameshift: configuration problem: CELERY_VISIBILITY_TIMEOUT='abc': must be a whole number of seconds >= 0",
 ]
 
 
@@ -34,6 +35,7 @@ def test_leader_processes_refuse_bad_settings(argv, tmp_path, clips):
         AUTH_DISABLED="1",
         HOST="192.0.2.1",
         PORT=str(free_port()),
+        CELERY_VISIBILITY_TIMEOUT="abc",
     )
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr[-2000:]
@@ -59,3 +61,19 @@ def test_processes_starting_together_share_one_generated_secret(tmp_path, clips)
     assert len(keys) == 1 and len(keys.pop()) == 64
     assert sorted(f.name for f in (tmp_path / "data").iterdir()) == ["secret_key", "shared_token"]
     assert oct((tmp_path / "data" / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_gunicorn_binds_loopback_unless_told_otherwise(monkeypatch, tmp_path):
+    """Login may be off only on loopback, and HOST unset passes that check: gunicorn must then bind loopback too."""
+    import runpy
+
+    from app.config import load_config
+
+    monkeypatch.delenv("HOST", raising=False)
+    monkeypatch.setenv("PORT", "5123")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "127.0.0.1:5123"
+    assert load_config({"AUTH_DISABLED": "1", "FRAME_SHIFT_HOME": str(ROOT), "DATA_DIR": str(tmp_path)})["AUTH_DISABLED"] is True
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "0.0.0.0:5123"
+    monkeypatch.setenv("HOST", "::1")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "[::1]:5123"
