@@ -2,6 +2,8 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 SYSTEM_PACKAGES := ffmpeg redis-server chromium
+# The suite also runs its database tests on a private PostgreSQL server (initdb/pg_ctl from this package).
+TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -17,15 +19,16 @@ deps: system-deps ## Install the runtime Python packages
 	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise" 2>/dev/null \
 		|| $(PIP) install -q -r requirements.txt
 
-dev-deps: system-deps ## Install runtime and test Python packages
+dev-deps: ## Install what the tests need: the system packages plus PostgreSQL, runtime and test Python packages
+	@bash scripts/system-deps.sh $(TEST_SYSTEM_PACKAGES)
 	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pytest, playwright, yaml" 2>/dev/null \
 		|| $(PIP) install -q -r requirements-dev.txt
 
 run: deps ## Run the whole system on this machine (web, monitor, one worker, Flower, redis)
 	$(PYTHON) scripts/run.py
 
-test: dev-deps ## Run the whole test suite
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+test: dev-deps ## Run the whole test suite (database tests on SQLite and on PostgreSQL)
+	TEST_REQUIRE_POSTGRES=1 $(PYTHON) -m pytest $(PYTEST_ARGS)
 
 check: dev-deps ## Lint and format check with ruff
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .
