@@ -72,7 +72,10 @@ def test_gunicorn_binds_loopback_unless_told_otherwise(monkeypatch, tmp_path):
     monkeypatch.delenv("HOST", raising=False)
     monkeypatch.setenv("PORT", "5123")
     assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "127.0.0.1:5123"
-    assert load_config({"AUTH_DISABLED": "1", "FRAME_SHIFT_HOME": str(ROOT), "DATA_DIR": str(tmp_path)})["AUTH_DISABLED"] is True
+    assert (
+        load_config({"AUTH_DISABLED": "1", "FRAME_SHIFT_HOME": str(ROOT), "DATA_DIR": str(tmp_path)})["AUTH_DISABLED"]
+        is True
+    )
     monkeypatch.setenv("HOST", "0.0.0.0")
     assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "0.0.0.0:5123"
     monkeypatch.setenv("HOST", "::1")
