@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.deploy.recorder import Recorder
-from tests.support import HOSTNAME, ROOT, Proc, base_env, wait_for, worker_argv
+from tests.support import HOSTNAME, ROOT, Proc, base_env, monitor_argv, wait_for, worker_argv
 
 
 def envelope_events(bodies: list[bytes]) -> list[dict]:
@@ -93,6 +93,41 @@ def test_flask_errors_reach_sentry_and_nothing_without_dsn(tmp_path, redis_serve
         for e in events
     )
     assert sentry_sdk.get_client().transport is None  # no DSN: nothing can be sent
+
+
+def test_an_error_in_the_monitor_reaches_sentry_and_the_monitor_goes_on(tmp_path, redis_server, clips):
+    """The real monitor process: a follower's advertisement in Redis that is not JSON breaks one step."""
+    import redis as redis_lib
+    from celery import Celery
+
+    from tasks import keys
+
+    ghost = "ghost@nowhere"
+    store = redis_lib.Redis.from_url(redis_server.url)
+    store.set(keys.follower(ghost), "{this is not json")
+    with Recorder() as sentry:
+        dsn = f"http://publickey@127.0.0.1:{sentry.port}/43"
+        env = base_env(redis_server.url, clips["root"], tmp_path, TOKEN, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="mon-check")
+        monitor = Proc(monitor_argv(), env, tmp_path / "sentry-monitor.log").start()
+        try:
+            sender = Celery("ghost")
+            sender.config_from_object("celeryconfig")
+            sender.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
+
+            def announce() -> list[dict]:
+                with sender.events.default_dispatcher(hostname=ghost) as dispatcher:
+                    dispatcher.send("worker-online", freq=2.0)
+                return envelope_events(sentry.bodies("/api/43/envelope/"))
+
+            events = wait_for(announce, 60, 1.0, what="the monitor's error at the Sentry endpoint")
+            assert monitor.alive(), monitor.output()[-3000:]
+        finally:
+            monitor.stop()
+            store.delete(keys.follower(ghost))
+    event = events[0]
+    assert event["environment"] == "mon-check"
+    assert event["tags"]["component"] == "monitor"
+    assert event["exception"]["values"][-1]["type"] == "JSONDecodeError"
 
 
 def test_worker_refuses_bad_settings_with_one_line_each(tmp_path):
