@@ -138,3 +138,23 @@ def test_bad_notification_settings_stop_start_up(clips, tmp_path):
         "Pushover needs both PUSHOVER_API_TOKEN and PUSHOVER_USER_KEY: set both or neither",
         "APPRISE_URLS entry 'nonsense' is not an Apprise URL (like tgram://TOKEN/CHAT or mailto://...)",
     ]
+
+
+def test_discord_and_pushover_variables_become_working_apprise_targets():
+    """The original's variables, turned into URLs that Apprise accepts for those two services."""
+    import apprise
+
+    from app.config import env_notify_urls
+
+    user, token = "u" * 30, "a" * 30  # Pushover keys are 30 characters
+    raw = {
+        "DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/123456/abcdefTOKEN",
+        "PUSHOVER_API_TOKEN": token,
+        "PUSHOVER_USER_KEY": user,
+        "APPRISE_URLS": "",
+    }
+    discord, pushover = (apprise.Apprise.instantiate(url) for url in env_notify_urls(raw))
+    assert type(discord).__name__ == "NotifyDiscord"
+    assert (discord.webhook_id, discord.webhook_token) == ("123456", "abcdefTOKEN")
+    assert type(pushover).__name__ == "NotifyPushover"
+    assert (pushover.user_key, pushover.token) == (user, token)
