@@ -11,13 +11,48 @@ from tasks import keys
 
 log = logging.getLogger(__name__)
 
-LIVE_FIELDS = ("id", "status", "percent", "fps", "speed", "eta", "out_size", "follower", "error",
-               "waiting_reason", "attempt", "output_size", "cancel_requested", "position")
+LIVE_FIELDS = (
+    "id",
+    "status",
+    "percent",
+    "fps",
+    "speed",
+    "eta",
+    "out_size",
+    "follower",
+    "error",
+    "waiting_reason",
+    "attempt",
+    "output_size",
+    "cancel_requested",
+    "position",
+)
 
 
 def job_message(job_dict: dict[str, Any]) -> dict[str, Any]:
     """Keep only what a queue row needs."""
     return {"type": "job", **{k: job_dict.get(k) for k in LIVE_FIELDS}}
+
+
+def live_message(job: Any) -> dict[str, Any]:
+    """Return job_message(job.to_dict()) read straight from the row: the monitor sends one per change."""
+    return {
+        "type": "job",
+        "id": job.id,
+        "status": job.status,
+        "percent": round(job.percent or 0.0, 2),
+        "fps": job.fps,
+        "speed": job.speed,
+        "eta": job.eta,
+        "out_size": job.out_size,
+        "follower": job.follower,
+        "error": job.error,
+        "waiting_reason": job.waiting_reason,
+        "attempt": job.attempt,
+        "output_size": job.output_size,
+        "cancel_requested": job.cancel_requested_at is not None,
+        "position": job.position,
+    }
 
 
 def publish(message: dict[str, Any]) -> None:
@@ -26,6 +61,19 @@ def publish(message: dict[str, Any]) -> None:
         redis_store.client.publish(keys.LIVE_CHANNEL, json.dumps(message))
     except Exception as exc:  # noqa: BLE001
         log.warning("live update not published: %s", exc)
+
+
+def publish_many(messages: list[dict[str, Any]]) -> None:
+    """Publish messages in order in one round trip; never raise."""
+    if not messages:
+        return
+    try:
+        with redis_store.client.pipeline(transaction=False) as pipe:
+            for message in messages:
+                pipe.publish(keys.LIVE_CHANNEL, json.dumps(message))
+            pipe.execute()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("%d live updates not published: %s", len(messages), exc)
 
 
 def wake_dispatcher() -> None:
