@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from app.extensions import db, redis_store
 from app.models import Attempt, Follower, Job, JobStatus
+from app.monitor.reaper import leader_claims
 from app.monitor.registry import Registry
-from app.services.live import job_message, publish
+from app.services.live import live_message, publish_many
 from app.services.settings import QUEUE_PAUSED, get_setting
 from app.services.transitions import transition
 from tasks import keys
@@ -95,10 +96,23 @@ def waiting_reason(need: str | None, registry: Registry, draining: set[str], pau
     return "waiting for a free follower slot"
 
 
-def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
+def stop_result_subscriptions(celery_app: Celery) -> None:
+    """Keep send_task from subscribing this process to each task's result channel (call on the sending thread).
+
+    With the Redis result backend, send_task calls backend.on_task_call, which subscribes the sender's
+    result consumer to the task's pub/sub channel so that AsyncResult.get() could wait without polling;
+    dropping the AsyncResult unsubscribes again. That is two Redis round trips per job and a subscription
+    per task in flight. The monitor never waits on a result (it reads them with MGET when a task's final
+    event arrives), so here they are pure cost. Only the monitor does this; the backend is per thread.
+    """
+    celery_app.backend.on_task_call = lambda producer, task_id: None
+
+
+def dispatch_ready(celery_app: Celery, registry: Registry, sent: dict[str, int] | None = None) -> int:
     """Send as many waiting jobs as there are free slots; return how many were sent.
 
-    Jobs that cannot go now get a waiting_reason (first REASON_SCAN in queue order).
+    Jobs that cannot go now get a waiting_reason (first REASON_SCAN in queue order). Each sent
+    attempt's task id -> job id goes into sent (the event handler's index).
     """
     paused = bool(get_setting(QUEUE_PAUSED, False))
     slots = [] if paused else free_slots(registry)
@@ -116,6 +130,7 @@ def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
     )
     chosen: list[tuple[Job, str]] = []
     reasons: dict[str | None, str] = {}
+    messages = []
     for job in candidates:
         need = job.required_encoder
         slot = next((s for s in slots if not need or need in s.encoders), None)
@@ -124,7 +139,7 @@ def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
                 reasons[need] = waiting_reason(need, registry, draining, paused)
             if job.waiting_reason != reasons[need]:
                 job.waiting_reason = reasons[need]
-                publish(job_message(job.to_dict()))
+                messages.append(live_message(job))
             continue
         chosen.append((job, slot.name))
         slot.free -= 1
@@ -132,8 +147,9 @@ def dispatch_ready(celery_app: Celery, registry: Registry) -> int:
             slots.remove(slot)
         else:
             slots.sort(key=lambda s: (-s.free, s.name))
-    send_jobs(celery_app, chosen)
+    send_jobs(celery_app, chosen, sent if sent is not None else {})
     db.session.commit()
+    publish_many(messages)
     return len(chosen)
 
 
@@ -142,11 +158,12 @@ def draining_names() -> set[str]:
     return set(db.session.execute(select(Follower.name).where(Follower.draining.is_(True))).scalars())
 
 
-def send_jobs(celery_app: Celery, chosen: list[tuple[Job, str]]) -> None:
-    """Make a new attempt of each job, commit them in one transaction, then send each to its follower's queue.
+def send_jobs(celery_app: Celery, chosen: list[tuple[Job, str]], sent: dict[str, int]) -> None:
+    """Make a new attempt of each job, commit them in one transaction, then send them in one Redis round trip.
 
     One commit per batch, not per job: bench/leader_scale.py found a commit per job (and the reloads
-    of every expired row after it) to be most of the monitor's time with a deep queue.
+    of every expired row after it) to be most of the monitor's time with a deep queue. The messages
+    go through one kombu publish batch (a Redis pipeline) for the same reason.
     """
     prepared = []
     for job, follower in chosen:
@@ -157,18 +174,35 @@ def send_jobs(celery_app: Celery, chosen: list[tuple[Job, str]]) -> None:
         job.attempts.append(Attempt(number=job.attempt, task_id=task_id, follower=follower))
         transition(job, JobStatus.DISPATCHED)
         # Built before the commit, which expires every loaded row (reading them after it reloads each one).
-        prepared.append((job, follower, task_id, payload_for(job, task_id), job_message(job.to_dict())))
+        prepared.append((job, follower, task_id, payload_for(job, task_id), live_message(job)))
     if not prepared:
         return
     db.session.commit()  # the attempts exist before any event about them can arrive
-    for index, (job, follower, task_id, payload, message) in enumerate(prepared):
-        try:
-            celery_app.send_task("transcode.run", args=[payload], task_id=task_id, queue=worker_direct(follower))
-        except Exception as exc:  # noqa: BLE001
-            log.error("could not send job %s to %s: %s", job.id, follower, exc)
-            for unsent, *_ in prepared[index:]:
-                transition(unsent, JobStatus.QUEUED, attempt_outcome="abandoned")
-                unsent.waiting_reason = f"could not reach the broker: {exc}"
-            db.session.commit()
-            raise
-        publish(message)
+    try:
+        with celery_app.producer_or_acquire() as producer, producer.batch():
+            for _job, follower, task_id, payload, _message in prepared:
+                celery_app.send_task(
+                    "transcode.run", args=[payload], task_id=task_id, queue=worker_direct(follower), producer=producer
+                )
+    except Exception as exc:  # noqa: BLE001
+        log.error("could not send %d jobs: %s", len(prepared), exc)
+        give_back([job for job, *_ in prepared], f"could not reach the broker: {exc}")
+        raise
+    for job, _follower, task_id, _payload, _message in prepared:
+        sent[task_id] = job.id
+    publish_many([message for *_, message in prepared])
+
+
+def give_back(jobs: list[Job], reason: str) -> None:
+    """Queue again each job whose message may not have gone, once no follower can start that attempt.
+
+    A failed publish batch leaves delivery uncertain: a message may have reached its follower. Taking
+    the attempt's claim for the leader stops any follower from starting it; a job whose claim cannot be
+    taken (Redis unreachable, or a follower holds it) stays dispatched for the reaper to settle.
+    """
+    for job in jobs:
+        if leader_claims(job.task_id):
+            transition(job, JobStatus.QUEUED, attempt_outcome="abandoned")
+            job.waiting_reason = reason
+    db.session.commit()
+    publish_many([live_message(job) for job in jobs])

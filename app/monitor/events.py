@@ -1,4 +1,4 @@
-"""Turn Celery events into job changes in the database."""
+"""Turn Celery events into job changes in the database, a batch of events per transaction."""
 
 from __future__ import annotations
 
@@ -7,22 +7,29 @@ import time
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import FINISHED, Job
+from app.models import ACTIVE, FINISHED, Follower, Job
 from app.monitor.registry import Registry
-from app.services.live import job_message, publish
+from app.services.live import live_message, publish_many
 from app.services.outcomes import apply_progress, mark_exception, mark_running, mark_succeeded
 from tasks.errors import TranscodeInterrupted
 
 log = logging.getLogger("frameshift.monitor")
 TERMINAL_EVENTS = {"task-succeeded", "task-failed", "task-revoked", "task-rejected"}
+JOB_EVENTS = TERMINAL_EVENTS | {"task-started", "task-progress"}
 DB_PROGRESS_INTERVAL = 1.0
+PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size", "argv", "duration", "stage")
 
 
 class EventHandler:
-    """Apply events; progress goes live at once and to the database at most once a second per job."""
+    """Apply events; progress goes live at once and to the database at most once a second per job.
+
+    A batch is applied in one transaction and its live messages are published after the commit
+    (one commit per event was most of the monitor's time at scale: bench/leader_scale.py).
+    """
 
     def __init__(self, celery_app: Celery, registry: Registry) -> None:
         self.celery_app = celery_app
@@ -30,56 +37,113 @@ class EventHandler:
         self.pending: dict[str, dict[str, Any]] = {}
         self.written: dict[str, float] = {}
         self.finished_any = False
+        # Task id -> job id of attempts this monitor sent (the dispatcher fills it); an id it does
+        # not know (sent before a restart) is looked up once. Entries are hints: every event is
+        # checked against the job's current task id, as the database holds it.
+        self.jobs_by_task: dict[str, int] = {}
+        self.outbox: list[dict[str, Any]] = []
 
-    def job_for(self, task_id: str | None) -> Job | None:
-        """Return the job whose current attempt is task_id."""
-        if not task_id:
-            return None
-        return db.session.execute(select(Job).where(Job.task_id == task_id)).scalar()
+    def handle(self, event: dict[str, Any]) -> bool:
+        """Apply one event (its own transaction)."""
+        return self.handle_batch([event])
 
-    def handle(self, event: dict[str, Any]) -> None:
-        """Apply one event."""
-        kind = event.get("type", "")
-        hostname = event.get("hostname")
-        # task-sent comes from the sender (the dispatcher itself), not from a follower.
-        if hostname and kind.startswith(("worker-", "task-")) and kind != "task-sent":
-            self.registry.seen(hostname, event.get("timestamp"))
-        if kind == "worker-online":
-            self.registry.refresh(self.registry.seen(hostname))
-            self.finished_any = True
-        elif kind == "worker-offline" and hostname in self.registry.followers:
-            self.registry.followers[hostname].offline = True
-        if not kind.startswith("task-") or kind == "task-sent":
-            return
-        task_id = event.get("uuid")
-        if kind == "task-progress":
-            self.progress(task_id, event)
-            return
-        job = self.job_for(task_id)
-        if job is None:
-            return
-        if kind == "task-started":
-            if mark_running(job, hostname):
-                db.session.commit()
-                publish(job_message(job.to_dict()))
-        elif kind in TERMINAL_EVENTS:
-            self.pending.pop(task_id, None)
-            self.finish(job, kind, event)
+    def handle_batch(self, events: list[dict[str, Any]]) -> bool:
+        """Apply events in order in one transaction, then publish what changed; True when committed."""
+        self.outbox = []
+        self._apply(events)
+        db.session.commit()
+        outbox, self.outbox = self.outbox, []
+        publish_many(outbox)
+        return True
 
-    def progress(self, task_id: str, event: dict[str, Any]) -> None:
-        """Publish progress now; keep it for the next database flush."""
-        job_id = self.pending.get(task_id, {}).get("_job_id")
-        if job_id is None:
-            job = self.job_for(task_id)
-            if job is None or job.status_enum in FINISHED:
-                return
-            job_id = job.id
-        fields = {k: event.get(k) for k in ("percent", "fps", "speed", "eta", "out_size", "argv", "duration", "stage")}
-        self.pending.setdefault(task_id, {"_job_id": job_id}).update({k: v for k, v in fields.items() if v is not None})
-        publish(
+    def _apply(self, events: list[dict[str, Any]]) -> None:
+        job_events = []
+        for event in events:
+            kind = event.get("type", "")
+            hostname = event.get("hostname")
+            # task-sent comes from the sender (the dispatcher itself), not from a follower.
+            if hostname and kind.startswith(("worker-", "task-")) and kind != "task-sent":
+                self.registry.seen(hostname, event.get("timestamp"))
+            if kind == "worker-online":
+                self.registry.refresh(self.registry.seen(hostname))
+                self.finished_any = True
+            elif kind == "worker-offline" and hostname in self.registry.followers:
+                self.registry.followers[hostname].offline = True
+            elif kind in JOB_EVENTS and event.get("uuid"):
+                job_events.append(event)
+        if not job_events:
+            return
+        jobs = self.load_jobs({event["uuid"] for event in job_events})
+        ended = [e["uuid"] for e in job_events if e["type"] in TERMINAL_EVENTS and e["uuid"] in jobs]
+        results = self.fetch_results(ended)
+        # Held for the batch: mark_succeeded and friends count on follower rows, loaded once here.
+        _followers = db.session.execute(select(Follower)).scalars().all() if ended else []
+        for event in job_events:
+            task_id, kind = event["uuid"], event["type"]
+            job = jobs.get(task_id)
+            if job is None or job.task_id != task_id:
+                continue  # an attempt the job has moved on from
+            if kind == "task-progress":
+                if job.status_enum not in FINISHED:
+                    self.progress(job, task_id, event)
+            elif kind == "task-started":
+                if mark_running(job, event.get("hostname")):
+                    self.outbox.append(live_message(job))
+            else:
+                self.pending.pop(task_id, None)
+                self.finish(job, kind, event, results[task_id])
+
+    def load_jobs(self, task_ids: set[str]) -> dict[str, Job]:
+        """Return the job (attempts loaded) of each task id, in one query."""
+        known = {self.jobs_by_task[t] for t in task_ids if t in self.jobs_by_task}
+        unknown = [t for t in task_ids if t not in self.jobs_by_task]
+        clauses = []
+        if known:
+            clauses.append(Job.id.in_(known))
+        if unknown:
+            clauses.append(Job.task_id.in_(unknown))
+        query = select(Job).where(or_(*clauses)).options(selectinload(Job.attempts))
+        by_task = {job.task_id: job for job in db.session.execute(query).scalars()}
+        jobs = {}
+        for task_id in task_ids:
+            job = by_task.get(task_id)
+            if job is None:
+                self.jobs_by_task.pop(task_id, None)
+            else:
+                jobs[task_id] = job
+                self.jobs_by_task[task_id] = job.id
+        return jobs
+
+    def fetch_results(self, task_ids: list[str]) -> dict[str, tuple[str, Any]]:
+        """Return (state, value) of each task from the result backend, in one MGET.
+
+        The same meta AsyncResult(task_id).state/.result give; a result that cannot be decoded
+        (an exception class we cannot rebuild) comes back as ("UNREADABLE", the error).
+        """
+        if not task_ids:
+            return {}
+        backend = self.celery_app.backend
+        raws = backend.mget([backend.get_key_for_task(t) for t in task_ids])
+        results: dict[str, tuple[str, Any]] = {}
+        for task_id, raw in zip(task_ids, raws):
+            if raw is None:
+                results[task_id] = ("PENDING", None)
+                continue
+            try:
+                meta = backend.decode_result(raw)
+                results[task_id] = (meta["status"], meta.get("result"))
+            except Exception as exc:  # noqa: BLE001
+                results[task_id] = ("UNREADABLE", exc)
+        return results
+
+    def progress(self, job: Job, task_id: str, event: dict[str, Any]) -> None:
+        """Publish progress (after the batch's commit); keep it for the next database write."""
+        fields = {k: event.get(k) for k in PROGRESS_FIELDS}
+        self.pending.setdefault(task_id, {"_job_id": job.id}).update({k: v for k, v in fields.items() if v is not None})
+        self.outbox.append(
             {
                 "type": "progress",
-                "id": job_id,
+                "id": job.id,
                 "status": "running",
                 "follower": event.get("hostname"),
                 "ts": event.get("ts"),
@@ -87,34 +151,41 @@ class EventHandler:
             }
         )
         if time.monotonic() - self.written.get(task_id, 0) >= DB_PROGRESS_INTERVAL or fields.get("argv"):
-            self.flush(task_id)
+            self.write_progress([task_id], {job.id: job})
 
-    def flush(self, task_id: str | None = None) -> None:
-        """Write pending progress to the database."""
-        ids = [task_id] if task_id else list(self.pending)
+    def flush(self) -> None:
+        """Write all pending progress to the database."""
+        if self.write_progress(list(self.pending)):
+            db.session.commit()
+
+    def write_progress(self, task_ids: list[str], loaded: dict[int, Job] | None = None) -> bool:
+        """Copy pending progress of task_ids onto their jobs (no commit); return True if any was written."""
+        batch = {tid: self.pending.pop(tid) for tid in task_ids if self.pending.get(tid)}
+        if not batch:
+            return False
+        if loaded is None:
+            ids = {fields["_job_id"] for fields in batch.values()}
+            query = select(Job).where(Job.id.in_(ids)).options(selectinload(Job.attempts))
+            loaded = {job.id: job for job in db.session.execute(query).scalars()}
         wrote = False
-        for tid in ids:
-            fields = self.pending.pop(tid, None)
-            if not fields:
-                continue
-            job = db.session.get(Job, fields.pop("_job_id"))
+        for tid, fields in batch.items():
+            job = loaded.get(fields.pop("_job_id"))
             if job is None or job.task_id != tid or job.status_enum in FINISHED:
                 continue
             apply_progress(job, fields)
             self.written[tid] = time.monotonic()
             wrote = True
-        if wrote:
-            db.session.commit()
+        return wrote
 
-    def finish(self, job: Job, kind: str, event: dict[str, Any]) -> None:
+    def finish(self, job: Job, kind: str, event: dict[str, Any], result: tuple[str, Any]) -> None:
         """Record the end of an attempt from the result backend (the event carries only a repr)."""
+        self.jobs_by_task.pop(job.task_id or "", None)
+        self.written.pop(job.task_id or "", None)
         if job.status_enum in FINISHED:
             return
-        result = self.celery_app.AsyncResult(job.task_id)
-        try:
-            value, state = result.result, result.state
-        except Exception as exc:  # noqa: BLE001  (an exception class we cannot rebuild)
-            value, state = RuntimeError(event.get("exception") or str(exc)), "FAILURE"
+        state, value = result
+        if state == "UNREADABLE":
+            value, state = RuntimeError(event.get("exception") or str(value)), "FAILURE"
         if kind == "task-succeeded" and isinstance(value, dict):
             mark_succeeded(job, value)
         elif kind == "task-revoked":
@@ -128,7 +199,13 @@ class EventHandler:
                 # It is shutting down: do not hand the re-queued job straight back to it.
                 self.registry.followers[job.follower].shutting_down = True
             mark_exception(job, value)
-        self.written.pop(job.task_id or "", None)
-        db.session.commit()
         self.finished_any = True
-        publish(job_message(job.to_dict()))
+        self.outbox.append(live_message(job))
+
+    def prune(self) -> None:
+        """Forget task ids whose attempts are no longer active (ended by the reaper or a sweep)."""
+        active = set(db.session.execute(select(Job.task_id).where(Job.status.in_([s.value for s in ACTIVE]))).scalars())
+        for task_id in [t for t in self.jobs_by_task if t not in active]:
+            del self.jobs_by_task[task_id]
+        for task_id in [t for t in self.written if t not in active]:
+            del self.written[task_id]

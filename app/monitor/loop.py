@@ -12,7 +12,7 @@ from celery import Celery
 from flask import Flask
 
 from app.extensions import db, redis_store
-from app.monitor.dispatcher import dispatch_ready
+from app.monitor.dispatcher import dispatch_ready, stop_result_subscriptions
 from app.monitor.events import EventHandler
 from app.monitor.reaper import enforce_cancels, reap_lost
 from app.monitor.reconcile import reconcile, sweep
@@ -89,6 +89,7 @@ class Monitor:
         """Run until stopped (or for max_seconds)."""
         started = time.monotonic()
         with self.flask_app.app_context():
+            stop_result_subscriptions(self.celery_app)  # on the thread that sends
             self.start_threads()
             self.ready.wait(timeout=10)
             self.safely(reconcile, self.celery_app, self.registry)
@@ -107,7 +108,7 @@ class Monitor:
                     want_dispatch = True
                 if want_dispatch and not self.broker_down:
                     want_dispatch = False
-                    self.safely(dispatch_ready, self.celery_app, self.registry)
+                    self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task)
             db.session.remove()
 
     def take(self, timeout: float, limit: int = 500) -> list[tuple[str, Any]]:
@@ -122,21 +123,33 @@ class Monitor:
         return batch
 
     def apply(self, batch: list[tuple[str, Any]]) -> bool:
-        """Apply a batch of inbox items; return True when dispatch may have new room or work."""
+        """Apply a batch of inbox items in order; return True when dispatch may have new room or work."""
         wake = False
+        events: list[dict[str, Any]] = []
         for kind, item in batch:
             if kind == "event":
-                self.safely(self.events.handle, item)
-            elif kind == "reconnected":
+                events.append(item)
+                continue
+            self.apply_events(events)
+            events = []
+            if kind == "reconnected":
                 self.registry.grace_all()  # events were missed while the stream was down
                 self.safely(reconcile, self.celery_app, self.registry)
-                wake = True
-            else:
-                wake = True
+            wake = True
+        self.apply_events(events)
         if self.events.finished_any:
             self.events.finished_any = False
             wake = True
         return wake
+
+    def apply_events(self, events: list[dict[str, Any]]) -> None:
+        """Apply consecutive events in one transaction; if that fails, one at a time (one bad event loses no other)."""
+        if not events or self.safely(self.events.handle_batch, events):
+            return
+        if len(events) > 1:
+            log.warning("applying %d events one at a time after the batch failed", len(events))
+            for event in events:
+                self.safely(self.events.handle, event)
 
     def tick(self) -> None:
         """Twice a second: flush progress, reap lost work, push follower state to the database."""
@@ -147,6 +160,7 @@ class Monitor:
             if time.monotonic() - self._last_sweep >= SWEEP_EVERY:
                 self._last_sweep = time.monotonic()
                 self.safely(sweep, self.celery_app)
+                self.safely(self.events.prune)
         self.safely(self.sync_followers)
 
     def broker_reachable(self) -> bool:

@@ -1,0 +1,125 @@
+"""The monitor's event batches on a real database and a real Redis (no worker): one transaction per batch,
+and one bad event loses no other."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from app.extensions import db, redis_store
+from app.models import Attempt, Job, JobStatus
+from app.monitor.loop import Monitor
+from app.services.live import job_message, live_message
+from app.services.transitions import transition
+from tasks import keys
+from tasks.celery_app import celery_app
+from tasks.errors import TranscodeError
+
+
+@pytest.fixture
+def jobs(app, client, clips):
+    """Three jobs dispatched to w@h (never started), inside an app context."""
+    inputs = [str(clips["short"]), str(clips["other"]), str(clips["long"])]
+    created = client.post("/api/jobs", json={"inputs": inputs, "spec": {}}).get_json()["jobs"]
+    with app.app_context():
+        found = []
+        for row in created:
+            job = db.session.get(Job, row["id"])
+            job.attempt, job.follower = 1, "w@h"
+            job.task_id = f"events-test-{job.id}-{time.time_ns()}"
+            job.attempts.append(Attempt(number=1, task_id=job.task_id, follower="w@h"))
+            transition(job, JobStatus.DISPATCHED)
+            found.append(job)
+        db.session.commit()
+        yield found
+
+
+def event(kind: str, task_id: str, **fields) -> dict:
+    return {"type": kind, "uuid": task_id, "hostname": "w@h", "timestamp": time.time(), **fields}
+
+
+def succeeded(task_id: str) -> dict:
+    celery_app.backend.store_result(task_id, {"output": None, "output_size": 123, "exit_code": 0}, "SUCCESS")
+    return event("task-succeeded", task_id)
+
+
+def live_messages(pubsub) -> list[dict]:
+    found = []
+    while message := pubsub.get_message(timeout=0.5):
+        found.append(json.loads(message["data"]))
+    return found
+
+
+def test_a_batch_applies_every_event_and_publishes_after_its_commit(app, jobs):
+    first, second, third = jobs
+    monitor = Monitor(app, celery_app)
+    pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(keys.LIVE_CHANNEL)
+    pubsub.get_message(timeout=0.5)
+    monitor.apply_events(
+        [
+            event("task-started", first.task_id),
+            event("task-progress", first.task_id, percent=50.0, argv=["ffmpeg", "-i", "x"]),
+            succeeded(first.task_id),
+            event("task-started", second.task_id),
+            event("task-progress", "an-attempt-nobody-knows", percent=10.0),
+        ]
+    )
+    db.session.expire_all()
+    assert first.status == "succeeded" and first.output_size == 123 and first.argv == ["ffmpeg", "-i", "x"]
+    assert first.attempts[0].status == "succeeded"
+    assert second.status == "running" and second.attempts[0].status == "running"
+    assert third.status == "dispatched"
+    published = live_messages(pubsub)
+    assert [(m["type"], m["id"], m["status"]) for m in published] == [
+        ("job", first.id, "running"),
+        ("progress", first.id, "running"),
+        ("job", first.id, "succeeded"),
+        ("job", second.id, "running"),
+    ]
+
+
+def test_one_bad_event_loses_no_other_in_its_batch(app, jobs):
+    first, second, third = jobs
+    transition(second, JobStatus.QUEUED, attempt_outcome="abandoned")
+    second.task_id = "left-behind-" + first.task_id  # inconsistent on purpose: queued, yet 'succeeding'
+    db.session.commit()
+    monitor = Monitor(app, celery_app)
+    monitor.apply_events([succeeded(first.task_id), succeeded(second.task_id), succeeded(third.task_id)])
+    db.session.expire_all()
+    assert first.status == "succeeded" and third.status == "succeeded"
+    assert second.status == "queued"  # its event failed (queued -> succeeded is refused) and changed nothing
+
+
+def test_an_event_of_an_attempt_the_job_moved_on_from_is_ignored(app, jobs):
+    first = jobs[0]
+    monitor = Monitor(app, celery_app)
+    old = first.task_id
+    monitor.events.jobs_by_task[old] = first.id  # as the dispatcher left it
+    transition(first, JobStatus.QUEUED, attempt_outcome="abandoned")
+    db.session.commit()
+    monitor.apply_events([succeeded(old)])
+    db.session.expire_all()
+    assert first.status == "queued" and old not in monitor.events.jobs_by_task
+
+
+def test_results_read_in_one_round_trip_match_async_result(app, jobs):
+    monitor = Monitor(app, celery_app)
+    ok, failed, pending = (job.task_id for job in jobs)
+    celery_app.backend.store_result(ok, {"output_size": 1}, "SUCCESS")
+    celery_app.backend.mark_as_failure(failed, TranscodeError("ffmpeg exited with 1", exit_code=1, log_tail=["x"]))
+    results = monitor.events.fetch_results([ok, failed, pending])
+    for task_id in (ok, failed, pending):
+        expected = celery_app.AsyncResult(task_id)
+        state, value = results[task_id]
+        assert state == expected.state
+        assert type(value) is type(expected.result) and str(value) == str(expected.result)
+    assert results[failed][1].exit_code == 1
+
+
+def test_the_live_message_is_the_queue_rows_fields(app, jobs):
+    job = jobs[0]
+    job.percent, job.waiting_reason = 12.3456, "waiting for a free follower slot"
+    assert live_message(job) == job_message(job.to_dict())
