@@ -42,7 +42,10 @@ result_backend_max_retries = 20
 
 # Events feed the leader's monitor and Flower.
 worker_send_task_events = True
-task_send_sent_event = True
+# No task-sent events: the only sender is the leader's dispatcher, which records the dispatch in the
+# database itself; Flower learns of each task from the follower's task-received. Off, they save a
+# publish per job and a decode in every event consumer, the monitor included (docs/benchmarks.md).
+task_send_sent_event = False
 task_track_started = True
 
 # Each worker also consumes its own direct queue: the dispatcher addresses one follower.
