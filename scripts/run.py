@@ -72,7 +72,9 @@ def main() -> int:
             if redis_answers(env["REDIS_URL"]):
                 break
             time.sleep(0.1)
-    start("web", [py, "-m", "flask", "--app", "app", "run", "--host", host, "--port", port, "--with-threads"])
+    env["HOST"] = host
+    # The same web server as in production (gunicorn.conf.py binds HOST:PORT and checks the settings first).
+    start("web", [py, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"])
     start("monitor", [py, "-m", "flask", "--app", "app", "monitor"])
     start("worker", [py, "-m", "celery", "-A", "tasks", "worker", "-n", "local@%h",
                      "-c", env.get("WORKER_CONCURRENCY", "1"), "-E", "--without-gossip", "--loglevel", "INFO"])

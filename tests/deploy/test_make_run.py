@@ -1,0 +1,113 @@
+"""`make run` (scripts/run.py) brings up the whole system on one machine, the README's API calls work
+against it with a token, and Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+from tests.support import ROOT, free_port, make_clip, wait_for
+
+
+def parsed(raw: bytes) -> dict:
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:  # Flower's health check answers plain text
+        return {"text": raw.decode(errors="replace")}
+
+
+def call(method: str, url: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, parsed(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, parsed(exc.read())
+    except OSError:
+        return 0, {}
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below pid (from /proc, children of children included)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
+    media, data = tmp_path / "media", tmp_path / "data"
+    media.mkdir()
+    make_clip(media / "demo.mp4", seconds=2)
+    port, flower_port, redis_port = free_port(), free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SENTRY", "DATABASE_URL", "HOST"))},
+        "FRAME_SHIFT_HOME": str(media),
+        "DATA_DIR": str(data),
+        "PORT": str(port),
+        "FLOWER_PORT": str(flower_port),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",  # nothing answers there: run.py starts redis-server
+        "FRAME_SHIFT_ADMIN_PASSWORD": "readme-admin-pw",
+    }
+    log = (tmp_path / "run.log").open("w")
+    run = subprocess.Popen([sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: call("GET", f"{base}/healthz")[0] == 200 or run.poll() is not None,
+            90,
+            0.5,
+            what="make run's web process",
+        )
+        assert run.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+        status, denied = call("POST", f"{base}/api/jobs", {"inputs": ["demo.mp4"], "spec": {}})
+        assert status == 401 and "Authorization: Bearer" in denied["error"]
+        basic = base64.b64encode(b"admin:readme-admin-pw").decode()
+        status, made = call("POST", f"{base}/api/tokens", {"name": "curl"}, {"Authorization": f"Basic {basic}"})
+        assert status in (200, 201), made
+        bearer = {"Authorization": f"Bearer {made['token']}"}
+        spec = {"video_codec": "libx265", "crf": 24, "preset": "fast", "container": "mkv"}
+        status, created = call("POST", f"{base}/api/jobs", {"inputs": ["demo.mp4"], "spec": spec}, bearer)
+        assert status in (200, 201), created
+        job_id = created["jobs"][0]["id"]
+        job = wait_for(
+            lambda: (d := call("GET", f"{base}/api/jobs/{job_id}", headers=bearer)[1]).get("status")
+            in ("succeeded", "failed")
+            and d,
+            90,
+            0.5,
+            what="the job to finish",
+        )
+        assert job["status"] == "succeeded", job
+        assert job["follower"].startswith("local@")
+        assert (media / "demo_converted.mkv").exists() or os.path.exists(job["output_path"])
+        flower = f"http://127.0.0.1:{flower_port}/"
+        assert wait_for(lambda: call("GET", flower)[0], 60, 0.5, what="Flower to answer") == 401  # behind a login
+        children = descendants(run.pid)
+        names = {open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children}
+        for part in ("redis-server", "gunicorn", "monitor", "worker", "flower"):
+            assert any(part in name for name in names), (part, names)
+    finally:
+        run.send_signal(signal.SIGINT)  # Ctrl-C
+        run.wait(60)
+        log.close()
+    assert run.returncode == 0, (tmp_path / "run.log").read_text()[-3000:]
+    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in children), 20, what="every child to exit")
