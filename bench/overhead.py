@@ -31,7 +31,7 @@ def through_system(system: System, api, clip: Path) -> tuple[float, dict, list[s
     """Submit one job and wait for it; return (seconds submit->succeeded in DB, stage times, argv run)."""
     submitted = time.time()
     job = api.create_jobs([str(clip)], SPEC)[0]
-    row = system.wait_finished([job["id"]], timeout=900, interval=0.01)[0]
+    row = system.wait_finished([job["id"]], timeout=900, interval=0.1)[0]
     if row["status"] != "succeeded":
         raise RuntimeError(f"job {job['id']} ended {row['status']}: {row['error']}")
     created, dispatched, started, finished = (

@@ -18,8 +18,8 @@ from app.services.settings import get_setting, set_setting
 JOB_DEFAULTS = "job_defaults"
 AUTO_RETRY = "auto_retry"
 MAX_AUTO_RETRY = 10
-# The spec fields the defaults form offers (custom arguments belong to a preset, not to defaults).
-DEFAULT_FIELDS = (
+# The spec fields of the basic conversion form (Configure page and the Settings page's defaults).
+FORM_FIELDS = (
     "video_codec",
     "rate_mode",
     "crf",
@@ -32,9 +32,9 @@ DEFAULT_FIELDS = (
     "container",
     "subtitles",
     "threads",
-    "output_dir",
-    "if_exists",
 )
+# The defaults also hold the output rule (custom arguments belong to a preset, not to defaults).
+DEFAULT_FIELDS = (*FORM_FIELDS, "output_dir", "if_exists")
 
 
 def job_defaults() -> dict[str, Any]:

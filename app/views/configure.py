@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from app.services import jobs as job_service
 from app.services import presets as preset_service
 from app.services.errors import ServiceError
+from app.services.preferences import FORM_FIELDS
 from app.services.selection import clear_selection, drop_missing, get_selection
 from app.views.files import selection_id
 from tasks import spec as spec_rules
@@ -17,20 +18,6 @@ from tasks.paths import PathError, plan_output, resolve_inside
 
 bp = Blueprint("configure", __name__)
 
-BASIC_FIELDS = (
-    "video_codec",
-    "rate_mode",
-    "crf",
-    "video_bitrate",
-    "preset",
-    "bit_depth",
-    "max_height",
-    "audio_codec",
-    "audio_quality",
-    "container",
-    "subtitles",
-    "threads",
-)
 HELP = {
     "mode": "Basic builds the command from the fields below; custom uses your own FFmpeg options instead.",
     "video_codec": "libx265 (H.265) is small and widely supported; libx264 plays everywhere; libsvtav1 (AV1) is "
@@ -67,7 +54,7 @@ CHOICES = {
 
 def spec_from_form(form: MultiDict) -> dict[str, Any]:
     """Turn the configure form into spec JSON (parse_spec validates it)."""
-    spec: dict[str, Any] = {k: form.get(k) for k in BASIC_FIELDS if form.get(k) is not None}
+    spec: dict[str, Any] = {k: form.get(k) for k in FORM_FIELDS if form.get(k) is not None}
     spec["mode"] = form.get("mode") or "basic"
     spec["custom_args"] = form.get("custom_args") or ""
     spec["if_exists"] = form.get("if_exists") or "rename"
