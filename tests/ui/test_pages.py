@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 from playwright.sync_api import expect
 
@@ -41,9 +42,27 @@ def test_pages_fit_a_phone_and_every_control_has_a_label(browser, live_server, u
         base_url=live_server.url, viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
     )
     page = context.new_page()
-    pages = (("/", "queue"), (f"/jobs/{job['id']}", "job"), ("/followers/", "followers"), ("/settings/", "settings"))
+    # Files and Configure too, with a file picked so the configure page shows its list and FFmpeg command.
+    folder = f"/files?{urlencode({'path': str(ui_media['folder'])})}"
+    page.goto(folder)
+    page.get_by_label("Select mountain (long).mp4").check()
+    expect(page.locator("#selected-count")).to_have_text("1")
+    ready = {
+        "/configure": lambda: expect(page.locator("#command-preview")).to_contain_text("mountain (long)_converted")
+    }
+    pages = (
+        ("/", "queue"),
+        (f"/jobs/{job['id']}", "job"),
+        ("/followers/", "followers"),
+        ("/settings/", "settings"),
+        ("/files", "files-root"),
+        (folder, "files-folder"),
+        ("/configure", "configure"),
+    )
     for path, name in pages:
         page.goto(path)
+        if path in ready:
+            ready[path]()
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
         assert page.evaluate(UNLABELLED) == [], f"{path} has controls without a label"

@@ -34,6 +34,53 @@ DETAIL_RECORD = """() => {
 }"""
 
 
+# What a running job shows: its bar's value and the speed and ETA texts (null unless it is running).
+STATS = """(root) => {
+  const el = root.matches('li.job') ? root : root.querySelector('.page-head');
+  if (!el || el.dataset.status !== 'running') return null;
+  const text = (field) => root.querySelector('[data-field="' + field + '"]').textContent.trim();
+  const stats = root.querySelector('.stats');
+  return {percent: Number(root.querySelector('progress').getAttribute('value')), speed: text('speed'),
+          eta: text('eta'), hidden: Boolean(stats && stats.hidden)};
+}"""
+
+
+def eta_range(text: str) -> tuple[float, float] | None:
+    """The seconds an ETA text can stand for ("12s", "1m 05s", "1h 02m"), or None if it is no duration."""
+    if match := re.fullmatch(r"(\d+)s", text):
+        value, step = int(match[1]), 1
+    elif match := re.fullmatch(r"(\d+)m (\d\d)s", text):
+        value, step = int(match[1]) * 60 + int(match[2]), 1
+    elif match := re.fullmatch(r"(\d+)h (\d\d)m", text):
+        return int(match[1]) * 3600 + int(match[2]) * 60, int(match[1]) * 3600 + int(match[2]) * 60 + 60
+    else:
+        return None
+    return value - 0.5 * step, value + 0.5 * step
+
+
+def plausible_stats(stats: dict | None, clip_seconds: float) -> bool:
+    """True when a running job shows a speed (N.NN×) and an ETA that is what is left of the clip at that speed."""
+    if not stats or stats["hidden"] or not 0 < stats["percent"] < 100:
+        return False
+    speed = re.fullmatch(r"(\d+\.\d\d)×", stats["speed"])
+    shown = eta_range(stats["eta"])
+    assert stats["speed"] == "—" or speed, f"speed shown as {stats['speed']!r}"
+    assert stats["eta"] == "—" or shown, f"ETA shown as {stats['eta']!r}"
+    if not speed or not shown or float(speed[1]) == 0:
+        return False
+    # ETA = (duration - encoded time) / speed; allow for the rounding of the bar (0.1), the speed (0.005)
+    # and the clip's length (FFmpeg may report a few hundredths more).
+    value = float(speed[1])
+    left_low = (1 - (stats["percent"] + 0.1) / 100) * clip_seconds
+    left_high = (1 - (stats["percent"] - 0.1) / 100) * (clip_seconds + 0.1)
+    low, high = left_low / (value + 0.005), left_high / max(value - 0.005, 1e-6)
+    assert shown[0] <= high + 0.1 and shown[1] >= low - 0.1, (
+        f"ETA {stats['eta']} does not fit {stats['percent']}% of {clip_seconds}s done at {stats['speed']} "
+        f"(expected {low:.1f}–{high:.1f}s)"
+    )
+    return True
+
+
 def row(page, job_id: int):
     return page.locator(f'li.job[data-job-id="{job_id}"]')
 
@@ -57,6 +104,18 @@ def test_progress_arrives_live_and_survives_a_dropped_connection(page, api, ui_m
     card = row(page, first["id"])
     expect(card.locator('[data-field="follower"]')).to_contain_text("ui1@")
     expect(card.locator('[data-field="fps"]')).to_have_text(re.compile(r"\d"))
+    # Speed and ETA are shown while it runs, on the queue and on the job page, agree with the bar, and
+    # are repainted as it moves (seen plausible at two different percentages on each page).
+    seen: dict[str, set[float]] = {"queue": set(), "job": set()}
+
+    def speed_and_eta() -> bool:
+        for name, tab, root in (("queue", page, f'li.job[data-job-id="{first["id"]}"]'), ("job", detail, "#job")):
+            stats = tab.locator(root).evaluate(STATS)
+            if plausible_stats(stats, 10.0):
+                seen[name].add(stats["percent"])
+        return all(len(values) >= 2 for values in seen.values())
+
+    wait_for(speed_and_eta, 60, 0.1, what="speed and ETA on the queue and the job page while the job runs")
     shot(page, "queue-running")
     expect(card.locator('[data-field="status"]')).to_have_text("succeeded", timeout=60_000)
     expect(card.locator("progress")).to_have_attribute("value", "100.0")
@@ -153,6 +212,18 @@ def test_pause_and_drag_to_reorder(page, api, ui_media):
     )
     expect(page.locator("li.job").nth(1)).to_have_attribute("data-job-id", str(ids[2]))
     expect(row(page, ids[2]).get_by_role("button", name=re.compile(" down$"))).to_be_focused()
+
+    # "Top" moves the last waiting job to the head of the queue.
+    row(page, ids[1]).get_by_role("button", name=re.compile(" to the top of the queue$")).click()
+    wanted = [ids[1], ids[0], ids[2]]
+    wait_for(
+        lambda: [j["id"] for j in api.get("/api/jobs?status=queued")["jobs"]] == wanted,
+        10,
+        what="the job to move to the top",
+    )
+    expect(page.locator("li.job").first).to_have_attribute("data-job-id", str(ids[1]))
+    expect(row(page, ids[1]).locator(".position")).to_have_text("#1 in queue")
+    assert page.locator("li.job").evaluate_all("els => els.map(e => Number(e.dataset.jobId))") == wanted
 
     page.get_by_role("button", name="Resume queue").click()
     expect(page.locator("#paused-banner")).to_be_hidden()
