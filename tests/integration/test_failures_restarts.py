@@ -7,7 +7,17 @@ import signal
 import time
 from pathlib import Path
 
-from tests.integration.test_failures_harness import ACTIVE, FAST, FINAL, REALTIME, System, needs, outcome, scenario
+from tests.integration.test_failures_harness import (
+    ACTIVE,
+    FAST,
+    FINAL,
+    REALTIME,
+    System,
+    Web,
+    needs,
+    outcome,
+    scenario,
+)
 from tests.support import ffmpeg_pids, ffprobe, wait_for
 
 
@@ -128,28 +138,83 @@ def test_redis_restart_leaves_no_job_running_and_fails_no_encode(request, clips)
     assert seen["ffmpeg_left"] == []
 
 
-@needs("monitor_restart")
-def test_web_restart_loses_nothing(request, clips):
-    seen = outcome(request, clips)
-    # A second web process (a new app on the same database) sees every job as the first one did.
-    from app import create_app
-    from tests.conftest import TOKEN
+def percent_moves(web: Web, ids: list[int], timeout: float) -> tuple[dict, dict]:
+    """Return two readings of GET /api/jobs/<id> of a running job, the second with a higher percent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for job_id in ids:
+            first = web.job(job_id)
+            if first["status"] != "running":
+                continue
+            start = first["percent"]
+            later = web.wait_job(job_id, lambda d, p=start: d["status"] != "running" or d["percent"] > p, 20, "moving")
+            if later["status"] == "running":
+                return first, later
+        time.sleep(0.2)
+    raise AssertionError(f"no running job among {ids} showed its percent moving within {timeout} s")
 
-    root = Path(seen["quick"]["input_path"]).parent.parent
-    again = create_app(
-        {
-            "FRAME_SHIFT_HOME": str(root / "media"),
-            "DATA_DIR": str(root / "data"),
-            "REDIS_URL": "redis://127.0.0.1:1/0",
-            "SHARED_TOKEN": TOKEN,
-            "TESTING": True,
-            "AUTH_DISABLED": True,
-        }
-    )
-    client = again.test_client()
-    for key in ("quick", "slow"):
-        shown = client.get(f"/api/jobs/{seen[key]['id']}").get_json()
-        assert {k: shown[k] for k in ("status", "output_path", "output_size", "attempts")} == {
-            k: seen[key][k] for k in ("status", "output_path", "output_size", "attempts")
-        }
-    assert client.get("/api/jobs").get_json()["total"] == 2
+
+@scenario("web_restart")
+def web_restart(system: System) -> dict:
+    system.worker("wa", concurrency=2)
+    system.start_monitor()
+    web = system.start_web()
+    # Over HTTP, as the browser does: two long jobs fill both slots, two more wait behind them.
+    running = web.submit("rt30", REALTIME, count=2)
+    waiting = web.submit("rt8", REALTIME, count=2)
+    for job in running:
+        web.wait_job(job["id"], lambda d: d["status"] == "running" and d["percent"] > 0, 90, "running")
+    seen: dict = {"before": {job["id"]: web.job(job["id"]) for job in running + waiting}}
+    web.kill()
+    seen["killed_pid"] = web.proc.pid
+    # While no web process exists the conversions go on (read from the database, not over HTTP).
+    during = system.job(running[0]["id"])
+    later = system.wait_job(running[0]["id"], lambda d: d["percent"] > during["percent"], 30, "progressing, no web")
+    seen["while_down"] = (during, later)
+    web.start()
+    seen["new_pid"] = web.proc.pid
+    seen["listed"] = web.api("GET", "/api/jobs?per_page=100")
+    # Live progress again from the new process: the stream, and the job's own page.
+    live = {job["id"] for job in running + waiting}
+    seen["stream"] = web.stream_until(lambda m: m["id"] in live and m["type"] == "progress" and m["percent"] > 0, 60)
+    seen["polled"] = percent_moves(web, sorted(live), 90)
+    after = web.submit("short", FAST)[0]
+    seen["finals"] = {
+        job["id"]: web.wait_job(job["id"], lambda d: d["status"] in FINAL, 150, "finished")
+        for job in running + waiting + [after]
+    }
+    seen["after_id"] = after["id"]
+    seen["files"] = {}
+    for job_id, job in seen["finals"].items():
+        path = Path(job["output_path"])
+        seen["files"][job_id] = {"size": path.stat().st_size, "probe": ffprobe(path)} if path.exists() else None
+    return seen
+
+
+@needs("web_restart")
+def test_web_process_killed_mid_queue_loses_nothing_and_serves_live_progress_again(request, clips):
+    seen = outcome(request, clips)
+    before = seen["before"]
+    assert [d["status"] for d in before.values()] == ["running", "running", "queued", "queued"], before
+    assert seen["new_pid"] != seen["killed_pid"]
+    listed = {job["id"]: job for job in seen["listed"]["jobs"]}
+    assert set(before) <= set(listed), "a job submitted before the restart is missing from the new process's list"
+    assert seen["listed"]["total"] == len(before)
+    during, later = seen["while_down"]
+    assert later["percent"] > during["percent"] and later["status"] == "running", "nothing moved without the web"
+    message = seen["stream"][-1]
+    assert message["type"] == "progress" and message["id"] in before, message
+    assert message["status"] == "running" and message["percent"] > 0, message
+    first, later = seen["polled"]
+    assert first["id"] == later["id"] and first["status"] == later["status"] == "running", (first, later)
+    assert later["percent"] > first["percent"], (first, later)
+    for job_id, job in seen["finals"].items():
+        assert job["status"] == "succeeded", job
+        assert [a["status"] for a in job["attempts"]] == ["succeeded"], job["attempts"]
+        file = seen["files"][job_id]
+        assert file is not None, f"job {job_id}: no output file"
+        assert job["output_size"] == file["size"]
+        assert file["probe"]["streams"][0]["codec_name"] == "h264"
+    for job_id, seconds in zip(seen["finals"], (30, 30, 8, 8, 3)):
+        assert abs(seen["finals"][job_id]["duration"] - seconds) < 1, seen["finals"][job_id]
+    assert seen["after_id"] in seen["finals"] and seen["after_id"] not in before
