@@ -10,10 +10,11 @@ from celery import Celery
 from celery.utils import worker_direct
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db, redis_store
 from app.models import Attempt, Follower, Job, JobStatus
-from app.monitor.reaper import leader_claims
+from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish_many
 from app.services.settings import QUEUE_PAUSED, get_setting
@@ -118,16 +119,15 @@ def dispatch_ready(celery_app: Celery, registry: Registry, sent: dict[str, int] 
     slots = [] if paused else free_slots(registry)
     capacity = sum(s.free for s in slots)
     draining = draining_names()
-    candidates = (
-        db.session.execute(
-            select(Job)
-            .where(Job.status == JobStatus.QUEUED.value)
-            .order_by(Job.priority.desc(), Job.position, Job.id)
-            .limit(max(capacity * SCAN_FACTOR, REASON_SCAN))
-        )
-        .scalars()
-        .all()
+    query = (
+        select(Job)
+        .where(Job.status == JobStatus.QUEUED.value)
+        .order_by(Job.priority.desc(), Job.position, Job.id)
+        .limit(max(capacity * SCAN_FACTOR, REASON_SCAN))
     )
+    if capacity:
+        query = query.options(selectinload(Job.attempts))  # each chosen job gets an attempt: one query, not one each
+    candidates = db.session.execute(query).scalars().all()
     chosen: list[tuple[Job, str]] = []
     reasons: dict[str | None, str] = {}
     messages = []
@@ -174,13 +174,13 @@ def send_jobs(celery_app: Celery, chosen: list[tuple[Job, str]], sent: dict[str,
         job.attempts.append(Attempt(number=job.attempt, task_id=task_id, follower=follower))
         transition(job, JobStatus.DISPATCHED)
         # Built before the commit, which expires every loaded row (reading them after it reloads each one).
-        prepared.append((job, follower, task_id, payload_for(job, task_id), live_message(job)))
+        prepared.append((job, job.id, follower, task_id, payload_for(job, task_id), live_message(job)))
     if not prepared:
         return
     db.session.commit()  # the attempts exist before any event about them can arrive
     try:
         with celery_app.producer_or_acquire() as producer, producer.batch():
-            for _job, follower, task_id, payload, _message in prepared:
+            for _job, _job_id, follower, task_id, payload, _message in prepared:
                 celery_app.send_task(
                     "transcode.run", args=[payload], task_id=task_id, queue=worker_direct(follower), producer=producer
                 )
@@ -188,8 +188,8 @@ def send_jobs(celery_app: Celery, chosen: list[tuple[Job, str]], sent: dict[str,
         log.error("could not send %d jobs: %s", len(prepared), exc)
         give_back([job for job, *_ in prepared], f"could not reach the broker: {exc}")
         raise
-    for job, _follower, task_id, _payload, _message in prepared:
-        sent[task_id] = job.id
+    for _job, job_id, _follower, task_id, _payload, _message in prepared:
+        sent[task_id] = job_id  # from before the commit: reading job.id now would reload the row
     publish_many([message for *_, message in prepared])
 
 
@@ -197,11 +197,19 @@ def give_back(jobs: list[Job], reason: str) -> None:
     """Queue again each job whose message may not have gone, once no follower can start that attempt.
 
     A failed publish batch leaves delivery uncertain: a message may have reached its follower. Taking
-    the attempt's claim for the leader stops any follower from starting it; a job whose claim cannot be
-    taken (Redis unreachable, or a follower holds it) stays dispatched for the reaper to settle.
+    the attempt's claim for the leader (one pipeline) stops any follower from starting it; a job whose
+    claim cannot be taken (Redis unreachable, or a follower holds it) stays dispatched for the reaper.
     """
-    for job in jobs:
-        if leader_claims(job.task_id):
+    try:
+        with redis_store.client.pipeline(transaction=False) as pipe:
+            for job in jobs:
+                pipe.set(keys.claim(job.task_id), keys.LEADER_CLAIM, nx=True, ex=CLAIM_TTL)
+            claimed = pipe.execute()
+    except Exception as exc:  # noqa: BLE001  (cannot know: assume they went, never run one twice)
+        log.warning("could not take the claims of %d unsent jobs (%s); the reaper will settle them", len(jobs), exc)
+        claimed = [False] * len(jobs)
+    for job, mine in zip(jobs, claimed):
+        if mine:
             transition(job, JobStatus.QUEUED, attempt_outcome="abandoned")
             job.waiting_reason = reason
     db.session.commit()
