@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 
 from celery import Celery
 from celery.utils import worker_direct
@@ -10,7 +12,7 @@ from celery.utils import worker_direct
 from tasks import keys
 from tasks.signing import sign
 from tests.conftest import TOKEN
-from tests.integration.test_failures_harness import FAST, System, needs, outcome, scenario
+from tests.integration.test_failures_harness import FAST, System, needs, outcome, scenario, watch
 from tests.support import ffmpeg_pids, wait_for
 
 
@@ -20,8 +22,25 @@ def send_raw(system: System, follower: str, payload: dict) -> tuple[str, str, st
     sender.config_from_object("celeryconfig")
     sender.conf.update(broker_url=system.redis_server.url, result_backend=system.redis_server.url)
     result = sender.send_task("transcode.run", args=[payload], queue=worker_direct(follower))
-    result.get(timeout=30, propagate=False)
+    result.get(timeout=60, propagate=False)
     return result.id, result.state, str(result.result)
+
+
+def send_watched(system: System, follower: str, payload: dict) -> dict:
+    """Send a task as send_raw does while watching for an FFmpeg of it (its temporary output carries the id)."""
+    sender = Celery("probe")
+    sender.config_from_object("celeryconfig")
+    sender.conf.update(broker_url=system.redis_server.url, result_backend=system.redis_server.url)
+    task_id = str(uuid.uuid4())
+    stop = threading.Event()
+    samples = watch(lambda: ffmpeg_pids(task_id[:8]), stop, every=0.05)
+    try:
+        result = sender.send_task("transcode.run", args=[payload], queue=worker_direct(follower), task_id=task_id)
+        result.get(timeout=60, propagate=False)
+    finally:
+        stop.set()
+    started = sorted({pid for _, pids in samples for pid in pids})
+    return {"id": task_id, "state": result.state, "message": str(result.result), "ffmpeg": started}
 
 
 @scenario("paths")
@@ -53,8 +72,24 @@ def paths(system: System) -> dict:
     seen["unsigned"] = send_raw(system, seer, body)
     seen["wrong_key"] = send_raw(system, seer, sign(body, "not-the-shared-token-at-all"))
     seen["outside"] = send_raw(system, seer, sign({**body, "input": "/etc/passwd"}, TOKEN))
+    # Signed, readable input, but the output lies outside the media folders: plainly, through '..',
+    # or through a symlink inside the media folder that points out of it.
+    (root / "outside").mkdir()
+    (system.media / "link-out").symlink_to(root / "outside")
+    outputs = {
+        "out_plain": str(root / "outside" / "escaped.mkv"),
+        "out_dotdot": f"{system.media}/../escaped-up.mkv",
+        "out_symlink": f"{system.media}/link-out/escaped-link.mkv",
+        "out_control": str(system.media / "control.mkv"),  # inside: runs, so the watch above can see an FFmpeg
+    }
+    for key, output in outputs.items():
+        seen[key] = send_watched(system, seer, sign({**body, "output": output}, TOKEN))
+    # Anything at all (hidden temporary names too) in the folder outside, or beside the media folder.
+    seen["written_outside"] = sorted(str(p) for p in [*(root / "outside").iterdir(), *root.glob("*escaped*")])
+    seen["control_exists"] = (system.media / "control.mkv").exists()
     seen["claims"] = [bool(system.redis.exists(keys.claim(seen[k][0]))) for k in ("unsigned", "wrong_key")]
     seen["ffmpeg"] = [ffmpeg_pids(seen[k][0][:8]) for k in ("unsigned", "wrong_key", "outside")]
+    wait_for(lambda: seen["out_control"]["id"] in system.workers["seer"].output(), 10, what="the log of the control")
     seen["seer_log"] = system.workers["seer"].output()
     seen["forged_exists"] = (system.media / "forged.mkv").exists()
     return seen
@@ -101,3 +136,23 @@ def test_a_signed_task_for_a_path_outside_the_media_roots_is_refused(request, cl
     _, state, message = seen["outside"]
     assert state == "FAILURE"
     assert message.startswith("input not usable on this follower: /etc/passwd is outside the media folders")
+
+
+@needs("paths")
+def test_a_signed_task_whose_output_lies_outside_the_media_roots_is_refused_without_ffmpeg(request, clips):
+    seen = outcome(request, clips)
+    control = seen["out_control"]
+    assert control["state"] == "SUCCESS" and seen["control_exists"], control
+    assert control["ffmpeg"], "the watch saw no FFmpeg even for the task that converts, so it proves nothing"
+    for key, shown in (
+        ("out_plain", "/outside/escaped.mkv"),
+        ("out_dotdot", "/../escaped-up.mkv"),
+        ("out_symlink", "/link-out/escaped-link.mkv"),
+    ):
+        sent = seen[key]
+        assert sent["state"] == "FAILURE", sent
+        assert sent["message"].startswith("output not allowed on this follower: "), sent
+        assert shown in sent["message"] and "is outside the media folders" in sent["message"], sent
+        assert sent["ffmpeg"] == [], f"{key}: FFmpeg ran for a refused task"
+        assert sent["id"] in seen["seer_log"] and "output not allowed on this follower" in seen["seer_log"]
+    assert seen["written_outside"] == [], "a refused task wrote outside the media folders"
