@@ -122,6 +122,9 @@ def pool_process_killed(system: System) -> dict:
     marker = job["task_id"][:8]
     ffmpeg = ffmpeg_pids(marker)
     pool_process = parent_pid(ffmpeg[0])
+    # Read before the kill (afterwards the process has no parent to read): the process killed must be
+    # one of the worker's pool processes, FFmpeg's parent, not the worker itself.
+    pool_parent = parent_pid(pool_process)
     os.kill(pool_process, signal.SIGKILL)  # what the OOM killer does
     final = system.wait_final(job["id"], 30)
     partial_files = [p.name for p in system.media.glob(f".*frameshift-{marker}*")]
@@ -129,7 +132,7 @@ def pool_process_killed(system: System) -> dict:
     fresh = system.wait_final(system.submit("short", FAST)[0]["id"], 60)
     return {
         "job": final,
-        "pool_was_worker_child": parent_pid(pool_process) in (worker.pid, 0),
+        "pool_was_worker_child": pool_parent == worker.pid and pool_process != worker.pid,
         "gone": gone,
         "partial_files": partial_files,
         "fresh": fresh,
@@ -143,6 +146,7 @@ def test_pool_process_killed_fails_the_job_with_a_reason_and_takes_ffmpeg_along(
     job = seen["job"]
     assert job["status"] == "failed", job
     assert "worker process" in job["error"] and "died" in job["error"], job["error"]
+    assert seen["pool_was_worker_child"], "the process killed was not one of the worker's pool processes"
     assert seen["gone"] and seen["partial_files"] == []
     assert seen["worker_alive"] and seen["fresh"]["status"] == "succeeded", seen["fresh"]
 
