@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import datetime, timezone
 
 from tests.integration.test_failures_harness import FAST, REALTIME, System, needs, outcome, parent_pid, scenario
 from tests.support import ffmpeg_pids, wait_for
@@ -31,10 +32,19 @@ def sigkill_worker(system: System) -> dict:
         victim, bystander = bystander, victim
     marker = victim["task_id"][:8]
     seen = {"ffmpeg_before": bool(ffmpeg_pids(marker)), "victim_before": victim, "bystander_before": bystander}
-    killed_at = time.monotonic()
+    killed_at, killed_wall = time.monotonic(), time.time()
     a.signal(signal.SIGKILL)
     failed = system.wait_job(victim["id"], lambda d: d["status"] == "failed", 30, "failed after SIGKILL")
     seen.update(victim=failed, seconds_to_fail=time.monotonic() - killed_at, ffmpeg_left=ffmpeg_pids(marker))
+    seen["killed_wall"] = killed_wall
+    # The Followers API after the reap (the monitor writes follower rows twice a second: allow it a moment).
+    lost = system.full("ka")
+    try:
+        seen["followers_after_reap"] = wait_for(
+            lambda: (f := system.followers()).get(lost, {}).get("state") == "lost" and f, 15, what="ka shown lost"
+        )
+    except AssertionError:
+        seen["followers_after_reap"] = system.followers()
     seen["partial_files"] = [p.name for p in system.media.glob(f".*frameshift-{marker}*")]
     seen["bystander_during"] = system.job(bystander["id"])
     # Past the broker's redelivery window (visibility timeout, restored every second), with the follower back.
@@ -52,6 +62,7 @@ def sigkill_worker(system: System) -> dict:
     seen["fresh"] = system.wait_final(fresh["id"], 60)
     seen["bystander"] = system.wait_final(bystander["id"], 60)
     seen["b_alive"] = b.alive()
+    seen["followers_at_end"] = system.followers()
     return seen
 
 
@@ -87,6 +98,29 @@ def test_the_lost_attempt_never_runs_again_after_the_redelivery_window(request, 
     assert seen["unacked"] == 0
     after = seen["victim_after_window"]
     assert after["status"] == "failed" and after["attempt"] == 1 and len(after["attempts"]) == 1
+
+
+@needs("sigkill")
+def test_followers_api_shows_the_killed_follower_lost_with_its_failed_job_and_the_other_online(request, clips):
+    seen = outcome(request, clips)
+    killed, other = seen["victim_before"]["follower"], seen["bystander_before"]["follower"]
+    after = seen["followers_after_reap"]
+    lost = after[killed]
+    assert lost["online"] is False and lost["state"] == "lost", lost
+    assert lost["jobs_failed"] == 1 and lost["jobs_done"] == 0, lost
+    assert lost["busy"] == 0 and lost["current_jobs"] == [] and lost["free"] == 0, lost
+    heard = datetime.fromisoformat(lost["last_heartbeat"].removesuffix("Z")).replace(tzinfo=timezone.utc)
+    assert heard.timestamp() < seen["killed_wall"] + 1, (lost["last_heartbeat"], seen["killed_wall"])
+    assert lost["heartbeat_age"] >= LOST_AFTER, lost
+    alive = after[other]
+    assert alive["online"] is True and alive["state"] == "busy", alive
+    assert [j["id"] for j in alive["current_jobs"]] == [seen["bystander_before"]["id"]], alive
+    assert alive["busy"] == 1 and alive["jobs_done"] == 0 and alive["jobs_failed"] == 0, alive
+    assert alive["heartbeat_age"] < LOST_AFTER, alive
+    # Once everything ended: the restarted follower is online again and keeps its history.
+    end = seen["followers_at_end"]
+    assert end[killed]["online"] and (end[killed]["jobs_done"], end[killed]["jobs_failed"]) == (1, 1), end[killed]
+    assert end[other]["online"] and (end[other]["jobs_done"], end[other]["jobs_failed"]) == (1, 0), end[other]
 
 
 @scenario("sigkill_retry", FOLLOWER_LOST_AFTER=str(LOST_AFTER), AUTO_RETRY="1")
