@@ -35,6 +35,12 @@ def _number(value: str | None, kind: type = float) -> float:
         return 0
 
 
+# FFmpeg's speed is encoded time over wall time since it started; in the first second an encoder that
+# fills its look-ahead reports several times its real speed, so an ETA then would read "0 s" for a long
+# encode. Wall time is out_time / speed: no ETA until the encode has run this long.
+ETA_SETTLE_SECONDS = 1.5
+
+
 def parse_block(block: dict[str, str], duration: float | None) -> Progress:
     """Turn one block (ending in progress=continue|end) into a Progress."""
     out_us = _number(block.get("out_time_us") or block.get("out_time_ms"), int)
@@ -49,7 +55,7 @@ def parse_block(block: dict[str, str], duration: float | None) -> Progress:
     else:
         percent = 0.0
     eta = None
-    if duration and speed and speed > 0 and not done:
+    if duration and speed and speed > 0 and not done and out_time / speed >= ETA_SETTLE_SECONDS:
         eta = max(0.0, (duration - out_time) / speed)
     return Progress(
         percent=round(percent, 2),

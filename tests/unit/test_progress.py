@@ -48,3 +48,15 @@ def test_percent_never_reaches_100_before_end():
     parser = ProgressParser(duration=5.0)
     parser.feed("out_time_us=6000000")
     assert parser.feed("progress=continue").percent == 99.9
+
+
+def test_no_eta_while_ffmpegs_speed_has_not_settled():
+    parser = ProgressParser(duration=60.0)
+    # 0.5 s into an x265 encode: 2.9 s encoded looks like 5.8x, and 57 s left would read as 9.8 s.
+    for line in ["out_time_us=2900000", "speed=5.8x"]:
+        parser.feed(line)
+    early = parser.feed("progress=continue")
+    assert early.speed == 5.8 and early.percent > 0 and early.eta is None
+    for line in ["out_time_us=3000000", "speed=1.5x"]:  # 2 s of wall time: settled
+        parser.feed(line)
+    assert parser.feed("progress=continue").eta == round(57 / 1.5, 1)
