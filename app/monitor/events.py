@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import ACTIVE, FINISHED, Follower, Job
+from app.monitor.reconcile import backend_states
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish_many
 from app.services.outcomes import apply_progress, mark_exception, mark_running, mark_succeeded
@@ -115,26 +116,8 @@ class EventHandler:
         return jobs
 
     def fetch_results(self, task_ids: list[str]) -> dict[str, tuple[str, Any]]:
-        """Return (state, value) of each task from the result backend, in one MGET.
-
-        The same meta AsyncResult(task_id).state/.result give; a result that cannot be decoded
-        (an exception class we cannot rebuild) comes back as ("UNREADABLE", the error).
-        """
-        if not task_ids:
-            return {}
-        backend = self.celery_app.backend
-        raws = backend.mget([backend.get_key_for_task(t) for t in task_ids])
-        results: dict[str, tuple[str, Any]] = {}
-        for task_id, raw in zip(task_ids, raws):
-            if raw is None:
-                results[task_id] = ("PENDING", None)
-                continue
-            try:
-                meta = backend.decode_result(raw)
-                results[task_id] = (meta["status"], meta.get("result"))
-            except Exception as exc:  # noqa: BLE001
-                results[task_id] = ("UNREADABLE", exc)
-        return results
+        """Return (state, value) of each task from the result backend, in one MGET."""
+        return backend_states(self.celery_app, task_ids)
 
     def progress(self, job: Job, task_id: str, event: dict[str, Any]) -> None:
         """Publish progress (after the batch's commit); keep it for the next database write."""

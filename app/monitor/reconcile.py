@@ -7,11 +7,12 @@ from typing import Any
 
 from celery import Celery
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import ACTIVE, Job
+from app.models import ACTIVE, Follower, Job
 from app.monitor.registry import Registry
-from app.services.live import job_message, publish
+from app.services.live import live_message, publish
 from app.services.outcomes import apply_progress, mark_exception, mark_running, mark_succeeded
 
 log = logging.getLogger("frameshift.monitor")
@@ -27,6 +28,41 @@ def backend_state(celery_app: Celery, task_id: str | None) -> tuple[str, Any]:
         return result.state, result.result
     except Exception as exc:  # noqa: BLE001  (an exception class we cannot rebuild)
         return "FAILURE", RuntimeError(str(exc))
+
+
+def backend_states(celery_app: Celery, task_ids: list[str]) -> dict[str, tuple[str, Any]]:
+    """Return (state, value) of each task from the result backend, in one MGET.
+
+    The same meta AsyncResult(task_id).state/.result give, read for many tasks in one round trip;
+    a result that cannot be decoded (an exception class we cannot rebuild) comes back as
+    ("UNREADABLE", the error). Redis errors propagate: the caller's step fails and is retried later.
+    """
+    if not task_ids:
+        return {}
+    backend = celery_app.backend
+    raws = backend.mget([backend.get_key_for_task(t) for t in task_ids])
+    states: dict[str, tuple[str, Any]] = {}
+    for task_id, raw in zip(task_ids, raws):
+        if raw is None:
+            states[task_id] = ("PENDING", None)
+            continue
+        try:
+            meta = backend.decode_result(raw)
+            states[task_id] = (meta["status"], meta.get("result"))
+        except Exception as exc:  # noqa: BLE001
+            states[task_id] = ("UNREADABLE", exc)
+    return states
+
+
+def active_jobs() -> list[Job]:
+    """Return the dispatched and running jobs, their attempts loaded in one more query (settling touches them)."""
+    query = select(Job).where(Job.status.in_([s.value for s in ACTIVE])).options(selectinload(Job.attempts))
+    return list(db.session.execute(query).scalars())
+
+
+def readable(state: str, value: Any) -> tuple[str, Any]:
+    """Turn an unreadable result into the failure it stands for."""
+    return ("FAILURE", RuntimeError(str(value))) if state == "UNREADABLE" else (state, value)
 
 
 def settle(job: Job, state: str, value: Any) -> bool:
@@ -45,9 +81,11 @@ def settle(job: Job, state: str, value: Any) -> bool:
 def reconcile(celery_app: Celery, registry: Registry) -> dict[str, int]:
     """Apply final results that events did not deliver; give live attempts a heartbeat window."""
     counts = {"succeeded": 0, "failed": 0, "running": 0, "waiting": 0}
-    jobs = db.session.execute(select(Job).where(Job.status.in_([s.value for s in ACTIVE]))).scalars().all()
+    jobs = active_jobs()
+    states = backend_states(celery_app, [job.task_id for job in jobs if job.task_id])
+    _followers = db.session.execute(select(Follower)).scalars().all()  # held: settling counts on them
     for job in jobs:
-        state, value = backend_state(celery_app, job.task_id)
+        state, value = readable(*states.get(job.task_id or "", ("PENDING", None)))
         if settle(job, state, value):
             counts["succeeded" if state == "SUCCESS" else "failed"] += 1
         elif state in ("STARTED", "PROGRESS"):
@@ -57,22 +95,26 @@ def reconcile(celery_app: Celery, registry: Registry) -> dict[str, int]:
             counts["running"] += 1
         else:
             counts["waiting"] += 1
-        publish(job_message(job.to_dict()))
+        publish(live_message(job))
+    live = {job.follower for job in jobs if job.follower and job.status in {s.value for s in ACTIVE}}
     db.session.commit()
-    registry.grace({job.follower for job in jobs if job.follower and job.status in {s.value for s in ACTIVE}})
+    registry.grace(live)
     log.info("reconciled unfinished jobs: %s", counts)
     return counts
 
 
 def sweep(celery_app: Celery) -> int:
     """Settle active jobs whose final event never arrived (lost in a broker outage); return how many."""
-    jobs = db.session.execute(select(Job).where(Job.status.in_([s.value for s in ACTIVE]))).scalars().all()
+    jobs = active_jobs()
+    states = backend_states(celery_app, [job.task_id for job in jobs if job.task_id])
+    ended = [job for job in jobs if states.get(job.task_id or "", ("PENDING",))[0] in (*FINAL_STATES, "UNREADABLE")]
+    _followers = db.session.execute(select(Follower)).scalars().all() if ended else []
     settled = 0
-    for job in jobs:
-        state, value = backend_state(celery_app, job.task_id)
-        if state in FINAL_STATES and settle(job, state, value):
+    for job in ended:
+        state, value = readable(*states[job.task_id])
+        if settle(job, state, value):
             log.info("job %s settled from the result backend (%s); its final event was missed", job.id, state)
-            publish(job_message(job.to_dict()))
+            publish(live_message(job))
             settled += 1
     if settled:
         db.session.commit()
