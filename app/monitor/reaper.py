@@ -15,7 +15,7 @@ from app.models import ACTIVE, Job, JobStatus, utcnow
 from app.monitor.reconcile import FINAL_STATES, backend_state, settle
 from app.monitor.registry import Registry
 from app.services.jobs import request_stop
-from app.services.live import job_message, publish
+from app.services.live import live_message, publish
 from app.services.outcomes import mark_lost, mark_not_taken, mark_running, mark_silent
 from app.services.transitions import transition
 from tasks import keys
@@ -43,15 +43,22 @@ def leader_claims(task_id: str | None) -> bool:
         return False
 
 
-def lease_gone(task_id: str | None, now: float) -> bool:
-    """Return True when the attempt's lease has been missing for LEASE_GRACE seconds in a row."""
-    if not task_id:
-        return False
+def leases_present(task_ids: list[str]) -> dict[str, bool] | None:
+    """Return whether each attempt's lease exists, in one round trip; None when Redis cannot tell."""
     try:
-        present = bool(redis_store.client.exists(keys.lease(task_id)))
-    except Exception:  # noqa: BLE001  (cannot tell: judge nothing)
-        return False
-    if present:
+        with redis_store.client.pipeline(transaction=False) as pipe:
+            for task_id in task_ids:
+                pipe.exists(keys.lease(task_id))
+            return {task_id: bool(found) for task_id, found in zip(task_ids, pipe.execute())}
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def lease_gone(task_id: str | None, now: float, leases: dict[str, bool] | None) -> bool:
+    """Return True when the attempt's lease has been missing for LEASE_GRACE seconds in a row."""
+    if not task_id or leases is None or task_id not in leases:
+        return False  # cannot tell: judge nothing
+    if leases[task_id]:
         _lease_missing.pop(task_id, None)
         return False
     first = _lease_missing.setdefault(task_id, now)
@@ -63,6 +70,8 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
     now = time.time()
     not_taken_after = max(MIN_NOT_TAKEN, NOT_TAKEN_WINDOWS * registry.lost_after)
     jobs = db.session.execute(select(Job).where(Job.status.in_([s.value for s in ACTIVE]))).scalars().all()
+    running = [job.task_id for job in jobs if job.status == JobStatus.RUNNING.value and job.task_id]
+    leases = leases_present(running) if running else {}
     count = 0
     for job in jobs:
         name = job.follower or "?"
@@ -79,10 +88,10 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             mark_not_taken(job, name)
             request_stop(old_task, "given up: the follower stopped")
             count += 1
-            publish(job_message(job.to_dict()))
+            publish(live_message(job))
             continue
         stale_dispatch = dispatched and waited > not_taken_after
-        silent = not lost and job.status == JobStatus.RUNNING.value and lease_gone(job.task_id, now)
+        silent = not lost and job.status == JobStatus.RUNNING.value and lease_gone(job.task_id, now, leases)
         if not lost and not stale_dispatch and not silent:
             continue
         # Before giving up, ask the result backend: the attempt may have ended and only its event was missed.
@@ -116,9 +125,9 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
         else:
             mark_running(job)  # the follower holds the claim: it started, only the event was missed
         count += 1
-        publish(job_message(job.to_dict()))
-    running = {job.task_id for job in jobs if job.status == JobStatus.RUNNING.value}
-    for task_id in [t for t in _lease_missing if t not in running]:
+        publish(live_message(job))
+    running_now = {job.task_id for job in jobs if job.status == JobStatus.RUNNING.value}
+    for task_id in [t for t in _lease_missing if t not in running_now]:
         _lease_missing.pop(task_id, None)
     if count:
         db.session.commit()
@@ -141,7 +150,7 @@ def enforce_cancels(celery_app: Celery) -> int:
         waited = now - job.cancel_requested_at
         if waited > timedelta(seconds=grace * 3):
             transition(job, JobStatus.CANCELLED, error="cancelled by user (the follower did not confirm)")
-            publish(job_message(job.to_dict()))
+            publish(live_message(job))
             changed += 1
         elif waited > timedelta(seconds=grace) and job.task_id:
             try:
