@@ -119,34 +119,44 @@ def dispatch_ready(celery_app: Celery, registry: Registry, sent: dict[str, int] 
     slots = [] if paused else free_slots(registry)
     capacity = sum(s.free for s in slots)
     draining = draining_names()
-    query = (
-        select(Job)
+    # Columns only: the scan reads REASON_SCAN rows or more each round; only the jobs that change are loaded whole.
+    candidates = db.session.execute(
+        select(Job.id, Job.required_encoder, Job.waiting_reason)
         .where(Job.status == JobStatus.QUEUED.value)
         .order_by(Job.priority.desc(), Job.position, Job.id)
         .limit(max(capacity * SCAN_FACTOR, REASON_SCAN))
-    )
-    if capacity:
-        query = query.options(selectinload(Job.attempts))  # each chosen job gets an attempt: one query, not one each
-    candidates = db.session.execute(query).scalars().all()
-    chosen: list[tuple[Job, str]] = []
+    ).all()
+    picked: list[tuple[int, str]] = []
     reasons: dict[str | None, str] = {}
-    messages = []
-    for job in candidates:
-        need = job.required_encoder
+    new_reasons: dict[int, str] = {}
+    for job_id, need, current in candidates:
         slot = next((s for s in slots if not need or need in s.encoders), None)
         if slot is None:
             if need not in reasons:
                 reasons[need] = waiting_reason(need, registry, draining, paused)
-            if job.waiting_reason != reasons[need]:
-                job.waiting_reason = reasons[need]
-                messages.append(live_message(job))
+            if current != reasons[need]:
+                new_reasons[job_id] = reasons[need]
             continue
-        chosen.append((job, slot.name))
+        picked.append((job_id, slot.name))
         slot.free -= 1
         if slot.free == 0:
             slots.remove(slot)
         else:
             slots.sort(key=lambda s: (-s.free, s.name))
+    loaded: dict[int, Job] = {}
+    if picked or new_reasons:
+        query = select(Job).where(
+            Job.id.in_([i for i, _ in picked] + list(new_reasons)), Job.status == JobStatus.QUEUED.value
+        )
+        if picked:
+            query = query.options(selectinload(Job.attempts))  # each gets an attempt: one query, not one each
+        loaded = {job.id: job for job in db.session.execute(query).scalars()}
+    messages = []
+    for job_id, reason in new_reasons.items():
+        if job_id in loaded:
+            loaded[job_id].waiting_reason = reason
+            messages.append(live_message(loaded[job_id]))
+    chosen = [(loaded[job_id], name) for job_id, name in picked if job_id in loaded]
     send_jobs(celery_app, chosen, sent if sent is not None else {})
     db.session.commit()
     publish_many(messages)
