@@ -5,7 +5,7 @@ costs the leader what a real one does (dispatch, start, progress, result, databa
 itself costs nothing. The jobs are created first through POST /api/jobs (monitor not running),
 then the monitor starts and the clock runs until every job is finished in the database.
 
-    python bench/leader_scale.py [--quick] [--jobs N] [--workers N] [--profile]
+    python bench/leader_scale.py [--quick] [--jobs N] [--workers N] [--profile | --profile-cpu]
 """
 
 from __future__ import annotations
@@ -36,6 +36,24 @@ from tasks import keys  # noqa: E402
 SPEC = {"video_codec": "libx264", "preset": "ultrafast", "bit_depth": 8, "audio_codec": "aac", "container": "mkv"}
 BATCH = 5000
 WINDOW = 5.0
+# --profile-cpu: cProfile on the monitor's main thread with a CPU clock (time.thread_time), so waits and
+# other processes' load on this shared machine do not show; pyinstrument (--profile) samples wall time.
+CPU_PROFILE = """
+import cProfile, pstats, runpy, sys, time
+out = sys.argv.pop(1)
+sys.argv = sys.argv[2:]  # drop '-c' and '-m': run `flask --app app monitor` as python -m flask would
+profiler = cProfile.Profile(time.thread_time)
+try:
+    profiler.runcall(runpy.run_module, sys.argv[0], run_name="__main__", alter_sys=True)
+except SystemExit:
+    pass
+finally:
+    with open(out, "w") as fh:
+        stats = pstats.Stats(profiler, stream=fh)
+        fh.write(f"main thread CPU {stats.total_tt:.2f} s (cProfile, time.thread_time)\\n")
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(40)
+"""
 
 
 def machine_busy() -> tuple[int, int]:
@@ -100,6 +118,7 @@ def main() -> None:
         workers={"type": int, "default": 20, "help": "follower processes (20)"},
         concurrency={"type": int, "default": 4, "help": "slots per follower (4)"},
         profile={"action": "store_true", "help": "run the monitor under pyinstrument"},
+        profile_cpu={"action": "store_true", "help": "run the monitor under cProfile, main-thread CPU time"},
     )
     total = args.jobs or (1000 if args.quick else 10000)
     steps, step = 3, 0.1
@@ -111,7 +130,8 @@ def main() -> None:
             f"{args.workers} followers x concurrency {args.concurrency} (prefork, -E, --without-gossip "
             f"--without-mingle), fake FFmpeg of {steps} progress blocks {step} s apart, {total} jobs created through "
             "the API before the monitor starts; one monitor, gunicorn web, private redis, SQLite; "
-            f"{'monitor under pyinstrument; ' if args.profile else ''}rates from the database timestamps"
+            f"{'monitor under pyinstrument; ' if args.profile else ''}"
+            f"{'monitor under cProfile; ' if args.profile_cpu else ''}rates from the database timestamps"
         ),
     )
     fakes = {
@@ -146,6 +166,10 @@ def main() -> None:
         if args.profile:
             profile.parent.mkdir(parents=True, exist_ok=True)
             wrapper = ["-m", "pyinstrument", "--renderer", "text", "--outfile", str(profile)]
+        elif args.profile_cpu:
+            profile = RESULTS / "profiles" / "monitor-at-scale-cpu.txt"
+            profile.parent.mkdir(parents=True, exist_ok=True)
+            wrapper = ["-c", CPU_PROFILE, str(profile)]
         started = time.time()
         monitor = system.start_monitor(wrapper=wrapper)
         sampler = Sampler(monitor.pid)
@@ -246,7 +270,7 @@ def main() -> None:
             if len(progress_times) > 2
             else None,
         }
-        if args.profile:
+        if args.profile or args.profile_cpu:
             result.details["profile"] = str(profile.relative_to(BENCH.parent))
     result.save()
 
