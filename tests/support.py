@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,8 +51,19 @@ class RedisServer:
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.workdir)]
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+        ]
         if self.password:
             argv += ["--requirepass", self.password]
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -104,8 +116,9 @@ class Proc:
 
     def start(self) -> Proc:
         handle = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
         return self
 
     @property
@@ -137,8 +150,24 @@ class Proc:
 
 def worker_argv(name: str, concurrency: int = 1) -> list[str]:
     """The follower command, as docs and compose give it."""
-    return [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-n", f"{name}@%h", "-c", str(concurrency),
-            "-E", "-P", "prefork", "--without-gossip", "--loglevel", "INFO"]
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "tasks",
+        "worker",
+        "-n",
+        f"{name}@%h",
+        "-c",
+        str(concurrency),
+        "-E",
+        "-P",
+        "prefork",
+        "--without-gossip",
+        "--loglevel",
+        "INFO",
+    ]
 
 
 def monitor_argv() -> list[str]:
@@ -148,8 +177,17 @@ def monitor_argv() -> list[str]:
 
 def make_clip(path: Path, seconds: float = 3, size: str = "160x120", rate: int = 25, audio: bool = True) -> Path:
     """Generate a small test clip with FFmpeg's lavfi sources."""
-    argv = ["ffmpeg", "-hide_banner", "-v", "error", "-y", "-f", "lavfi",
-            "-i", f"testsrc=size={size}:rate={rate}:duration={seconds}"]
+    argv = [
+        "ffmpeg",
+        "-hide_banner",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size={size}:rate={rate}:duration={seconds}",
+    ]
     if audio:
         argv += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
     argv += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -164,8 +202,11 @@ def ffprobe(path: Path) -> dict:
     """Return ffprobe JSON for a file."""
     import json
 
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -187,3 +228,28 @@ def ffmpeg_pids(marker: str) -> list[int]:
             if state != "Z":
                 pids.append(int(entry.name))
     return pids
+
+
+class LiveServer:
+    """A Flask app served by werkzeug's threaded server on a free port, as a browser reaches it."""
+
+    def __init__(self, flask_app) -> None:
+        from werkzeug.serving import make_server
+
+        self.app = flask_app
+        self.port = free_port()
+        self.server = make_server("127.0.0.1", self.port, flask_app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)

@@ -84,6 +84,13 @@
     return response.text();
   };
 
+  // The queue's pause/resume buttons and banner (queue and followers pages both have them).
+  FS.showPaused = function (paused) {
+    document.querySelector('[data-action="queue-pause"]').hidden = paused;
+    document.querySelector('[data-action="queue-resume"]').hidden = !paused;
+    document.getElementById("paused-banner").hidden = !paused;
+  };
+
   FS.format = {
     percent: (v) => (v == null ? "" : Math.floor(v) + "%"),
     fps: (v) => (v == null ? "—" : (v >= 100 ? Math.round(v) : v.toFixed(1)) + " fps"),

@@ -20,14 +20,8 @@
   FS.live.on("job", function () {
     if (!pending) pending = setTimeout(function () { pending = null; refresh(); }, 1000);
   });
-  FS.live.on("queue", function (m) { if (typeof m.paused === "boolean") showPaused(m.paused); });
+  FS.live.on("queue", function (m) { if (typeof m.paused === "boolean") FS.showPaused(m.paused); });
   FS.live.onResync(refresh);
-
-  function showPaused(paused) {
-    document.querySelector('[data-action="queue-pause"]').hidden = paused;
-    document.querySelector('[data-action="queue-resume"]').hidden = !paused;
-    document.getElementById("paused-banner").hidden = !paused;
-  }
 
   document.addEventListener("click", async function (event) {
     const button = event.target.closest("button[data-action]");
@@ -42,7 +36,7 @@
     try {
       await FS.api(url, { method: "POST" });
       if (action.startsWith("queue-")) {
-        showPaused(action === "queue-pause");
+        FS.showPaused(action === "queue-pause");
         button.disabled = false;
       }
       await refresh();

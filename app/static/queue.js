@@ -100,7 +100,7 @@
     }
     refresh();
   });
-  FS.live.on("queue", function (m) { if (typeof m.paused === "boolean") showPaused(m.paused); });
+  FS.live.on("queue", function (m) { if (typeof m.paused === "boolean") FS.showPaused(m.paused); });
   FS.live.on("deleted", refresh);
   FS.live.on("cleared", refresh);
   FS.live.onResync(refresh);
@@ -115,12 +115,6 @@
     "queue-resume": () => FS.api("/api/queue/resume", { method: "POST" }),
   };
 
-  function showPaused(paused) {
-    document.querySelector('[data-action="queue-pause"]').hidden = paused;
-    document.querySelector('[data-action="queue-resume"]').hidden = !paused;
-    document.getElementById("paused-banner").hidden = !paused;
-  }
-
   document.addEventListener("click", async function (event) {
     const button = event.target.closest("button[data-action]");
     if (!button || !ACTIONS[button.dataset.action]) return;
@@ -133,7 +127,7 @@
     try {
       const data = await ACTIONS[action](li ? li.dataset.jobId : null, button);
       if (action === "clear") FS.flash("Removed " + data.cleared + " finished jobs.", "ok");
-      if (action.startsWith("queue-")) showPaused(action === "queue-pause");
+      if (action.startsWith("queue-")) FS.showPaused(action === "queue-pause");
       refresh();
     } catch (e) {
       FS.flash(e.message);

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.integration.conftest import Stack
-from tests.support import RedisServer, free_port, make_clip, wait_for
+from tests.support import LiveServer, RedisServer, make_clip, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "screenshots"
@@ -60,30 +60,6 @@ def ui_stack(tmp_path_factory, ui_media):
     finally:
         system.stop()
         redis.stop()
-
-
-class LiveServer:
-    """The leader's Flask app served by werkzeug's threaded server, as a browser reaches it."""
-
-    def __init__(self, flask_app) -> None:
-        from werkzeug.serving import make_server
-
-        self.app = flask_app
-        self.port = free_port()
-        self.server = make_server("127.0.0.1", self.port, flask_app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class DropProxy:

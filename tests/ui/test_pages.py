@@ -148,7 +148,7 @@ def test_with_login_on_actions_carry_the_csrf_token(browser, ui_stack, ui_media)
     """Login on (the default): pages need a session, scripts send X-CSRF-Token, forms the hidden field."""
     from app import create_app
     from tests.conftest import TOKEN
-    from tests.ui.conftest import LiveServer
+    from tests.support import LiveServer
 
     secure = create_app(
         {

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import TOKEN
-from tests.support import free_port, make_clip
+from tests.support import LiveServer, make_clip
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -84,30 +83,6 @@ def files_app(tmp_path, media, redis_server, database):
 def files_client(files_app):
     """Test client for files_app."""
     return files_app.test_client()
-
-
-class LiveServer:
-    """The app served by werkzeug on a free port in a thread."""
-
-    def __init__(self, flask_app) -> None:
-        from werkzeug.serving import make_server
-
-        self.app = flask_app
-        self.port = free_port()
-        self.server = make_server("127.0.0.1", self.port, flask_app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(10)
 
 
 @pytest.fixture(scope="session")

@@ -197,7 +197,7 @@ def test_with_login_on_the_pages_send_their_csrf_token(browser, tmp_path, redis_
     """Selection changes, the preview, presets and the submit all pass the login guard's CSRF check."""
     from app import create_app
     from tests.conftest import TOKEN
-    from tests.ui_files.conftest import LiveServer
+    from tests.support import LiveServer
 
     flask_app = create_app(
         {
