@@ -63,7 +63,7 @@ def needs(name: str) -> Callable[[Callable], Callable]:
     return mark
 
 
-def outcome(request: Any, clips: dict[str, Path], timeout: float = 240) -> dict[str, Any]:
+def outcome(request: Any, clips: dict[str, Path], timeout: float = 480) -> dict[str, Any]:
     """Return what the scenario of this test observed; the first call starts those of all selected tests."""
     with _lock:
         if not _runs:
@@ -162,7 +162,7 @@ class System(Stack):
     ) -> dict[str, Any]:
         return wait_for(lambda: check(d := self.job(job_id)) and d, timeout, 0.1, what=f"job {job_id} {what}")
 
-    def wait_running(self, job_id: int, timeout: float = 60) -> dict[str, Any]:
+    def wait_running(self, job_id: int, timeout: float = 120) -> dict[str, Any]:
         """Wait until FFmpeg of job_id reports progress; return the job."""
         return self.wait_job(job_id, lambda d: d["status"] == "running" and d["percent"] > 0, timeout, "running")
 

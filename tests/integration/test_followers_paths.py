@@ -54,7 +54,7 @@ def paths(system: System) -> dict:
     )
     system.start_monitor()
     seer, blind = system.full("seer"), system.full("blind")
-    wait_for(lambda: {seer, blind} <= set(system.followers()), 20, what="both followers listed")
+    wait_for(lambda: {seer, blind} <= set(system.followers()), 120, what="both followers listed")
     seen: dict = {"root": str(root), "media": str(system.media)}
     system.api("post", f"/api/followers/{blind}/drain")
     seen["mapped"] = system.wait_final(system.submit("short", FAST)[0]["id"], 60)
