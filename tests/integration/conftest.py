@@ -7,9 +7,9 @@ import json
 import pytest
 import redis as redis_lib
 
+from tasks import keys
 from tests.conftest import TOKEN
 from tests.support import HOSTNAME, Proc, RedisServer, base_env, monitor_argv, wait_for, worker_argv
-from tasks import keys
 
 
 class Stack:
