@@ -190,9 +190,17 @@ def send_jobs(celery_app: Celery, chosen: list[tuple[Job, str]], sent: dict[str,
     db.session.commit()  # the attempts exist before any event about them can arrive
     try:
         with celery_app.producer_or_acquire() as producer, producer.batch():
-            for _job, _job_id, follower, task_id, payload, _message in prepared:
+            for _job, job_id, follower, task_id, payload, _message in prepared:
                 celery_app.send_task(
-                    "transcode.run", args=[payload], task_id=task_id, queue=worker_direct(follower), producer=producer
+                    "transcode.run",
+                    args=[payload],
+                    task_id=task_id,
+                    queue=worker_direct(follower),
+                    producer=producer,
+                    # What Flower shows as the task's arguments; Celery's own repr of the payload cost
+                    # more than the rest of the send (celery.utils.saferepr over every field).
+                    argsrepr=f"[job {job_id} attempt {payload['attempt']}: {payload['input']}]",
+                    kwargsrepr="{}",
                 )
     except Exception as exc:  # noqa: BLE001
         log.error("could not send %d jobs: %s", len(prepared), exc)
