@@ -69,6 +69,18 @@ def main_thread_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu(pid: int) -> float:
+    """Return the CPU seconds of pid and its descendants: live ones, and reaped ones (cutime/cstime)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()
+    own = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    return own + sum(tree_cpu(int(child)) for child in children)
+
+
 class Sampler(threading.Thread):
     """Every 0.5 s: the monitor's CPU seconds, RSS, and its main thread's CPU seconds."""
 
@@ -158,7 +170,7 @@ def main() -> None:
             inputs.append(str(path))
         began = time.time()
         names = [f"w{i:02d}" for i in range(args.workers)]
-        system.start_workers(names, args.concurrency, extra_args=["--without-mingle"], timeout=600, **fakes)
+        workers = system.start_workers(names, args.concurrency, extra_args=["--without-mingle"], timeout=600, **fakes)
         print(f"{args.workers} followers ready in {time.time() - began:.1f} s", flush=True)
         api = system.start_web()
         began = time.time()
@@ -182,6 +194,12 @@ def main() -> None:
         sampler = Sampler(monitor.pid)
         sampler.start()
         busy_before = machine_busy()
+        others = {
+            "followers": [w.pid for w in workers],
+            "web": [system.web.pid],
+            "redis": [system.redis_server.proc.pid],
+        }
+        others_before = {name: sum(tree_cpu(pid) for pid in pids) for name, pids in others.items()}
         last_done, last_change = -1, time.time()
         while True:
             counts = system.status_counts()
@@ -193,6 +211,7 @@ def main() -> None:
                 break
             time.sleep(1.0)
         busy_after = machine_busy()
+        others_after = {name: sum(tree_cpu(pid) for pid in pids) for name, pids in others.items()}
         sampler.stop.set()
         live.stop.set()
         monitor.stop(timeout=60)  # a profiled monitor writes its profile on the way out
@@ -251,6 +270,17 @@ def main() -> None:
             "jobs/s",
             note="1000 / monitor CPU ms per job",
         )
+        for name, note in (
+            ("followers", "the 20 workers, their pool processes and the fake FFmpeg/ffprobe they run"),
+            ("web", "gunicorn"),
+            ("redis", "redis-server"),
+        ):
+            result.add(
+                f"CPU per job: {name}",
+                (others_after[name] - others_before[name]) / max(len(finished), 1) * 1000,
+                "ms",
+                note=note.replace("20", str(args.workers)),
+            )
         machine = 100 * (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
         result.add("whole machine CPU busy during the run", machine, "%", note="all processes, incl. other users'")
         result.add("monitor RSS, peak", max(s[2] for s in sampler.samples), "MiB")
