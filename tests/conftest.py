@@ -19,6 +19,8 @@ BOTH_DATABASES: dict[str, set[str] | None] = {
     "tests/unit/test_api.py": None,
     "tests/unit/test_followers_outcomes.py": None,
     "tests/unit/test_followers_reaper.py": None,
+    "tests/unit/test_monitor_dispatch.py": None,
+    "tests/unit/test_monitor_events.py": None,
     "tests/unit/test_transitions.py": None,
     "tests/unit/test_ui_views.py": None,
     "tests/integration/test_end_to_end.py": None,
