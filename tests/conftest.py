@@ -23,6 +23,7 @@ BOTH_DATABASES: dict[str, set[str] | None] = {
     "tests/unit/test_monitor_events.py": None,
     "tests/unit/test_transitions.py": None,
     "tests/unit/test_ui_views.py": None,
+    "tests/unit/test_ui_detail_views.py": None,
     "tests/integration/test_end_to_end.py": None,
     "tests/deploy/test_auth.py": None,
     "tests/deploy/test_notify.py": None,
