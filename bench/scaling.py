@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import Result, System, db_time, make_clip, median, parse_args  # noqa: E402
+from bench.harness import HOSTNAME, Result, System, db_time, make_clip, median, parse_args  # noqa: E402
 
 SPEC = {
     "video_codec": "libx264",
@@ -56,7 +56,7 @@ def main() -> None:
         setup=(
             f"{JOBS} jobs of a {seconds} s 640x360 clip, libx264 medium with 1 FFmpeg thread; followers -c 1 with "
             "FFMPEG_THREADS=1; monitor, gunicorn web and redis on the same machine; makespan = last finished_at "
-            "minus the client's clock before the one POST"
+            "minus the client's clock before the one POST; runs alternate 1 and 2 followers (w2 drained for 1)"
         ),
     )
     with System("scaling", keep=args.keep) as system:
@@ -66,18 +66,21 @@ def main() -> None:
             copy = system.media / f"clip{i}.mp4"
             shutil.copy(clip, copy)
             inputs.append(str(copy))
-        system.start_workers(["w1"], concurrency=1, FFMPEG_THREADS="1")
+        # Both followers run from the start; for a 1-follower run the second is drained (it takes no
+        # job). Runs alternate 1, 2, 1, 2, ... so a drift in this virtual machine's speed (seen here:
+        # the same run varies by 20 % within minutes) falls on both configurations alike.
+        system.start_workers(["w1", "w2"], concurrency=1, FFMPEG_THREADS="1")
         api = system.start_web()
-        system.start_monitor(wait_online=1)
+        system.start_monitor(wait_online=2)
+        second = f"/api/followers/w2@{HOSTNAME}"
         spans: dict[int, list[float]] = {1: [], 2: []}
         for run in range(runs):
-            spans[1].append(makespan(system, api, inputs))
-            print(f"run {run + 1}: 1 follower {spans[1][-1]:.2f} s", flush=True)
-        system.start_workers(["w2"], concurrency=1, FFMPEG_THREADS="1")
-        time.sleep(3)  # one heartbeat, so the monitor counts w2 online
-        for run in range(runs):
-            spans[2].append(makespan(system, api, inputs))
-            print(f"run {run + 1}: 2 followers {spans[2][-1]:.2f} s", flush=True)
+            for followers in (1, 2):
+                status, body, _ = api.request("POST", second + ("/drain" if followers == 1 else "/resume"))
+                if status != 200:
+                    raise RuntimeError(f"could not {'drain' if followers == 1 else 'resume'} w2: {body[:300]!r}")
+                spans[followers].append(makespan(system, api, inputs))
+                print(f"run {run + 1}: {followers} follower(s) {spans[followers][-1]:.2f} s", flush=True)
         one, two = median(spans[1]), median(spans[2])
         result.add("makespan, 1 follower", one, "s", note=f"{JOBS} jobs")
         result.add("makespan, 2 followers", two, "s", note=f"{JOBS} jobs")
