@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from app.extensions import db, redis_store
-from app.models import Attempt, Job, JobStatus
+from app.extensions import redis_store
 from app.monitor.dispatcher import give_back
-from app.services.transitions import transition
 from tasks import keys
 
 
 @pytest.fixture
-def jobs(app, client, clips):
+def jobs(dispatched_jobs):
     """Two jobs dispatched to w@h, inside an app context."""
-    inputs = [str(clips["short"]), str(clips["other"])]
-    created = client.post("/api/jobs", json={"inputs": inputs, "spec": {}}).get_json()["jobs"]
-    with app.app_context():
-        found = []
-        for row in created:
-            job = db.session.get(Job, row["id"])
-            job.attempt, job.follower = 1, "w@h"
-            job.task_id = f"dispatch-test-{job.id}-{time.time_ns()}"
-            job.attempts.append(Attempt(number=1, task_id=job.task_id, follower="w@h"))
-            transition(job, JobStatus.DISPATCHED)
-            found.append(job)
-        db.session.commit()
-        yield found
+    return dispatched_jobs(["short", "other"], "dispatch-test")
 
 
 def test_after_a_failed_send_only_jobs_no_follower_can_start_go_back_to_the_queue(jobs):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from app.extensions import db, redis_store
-from app.models import Attempt, Job, JobStatus
+from app.models import JobStatus
 from app.monitor.loop import Monitor
 from app.services.live import job_message, live_message
 from app.services.transitions import transition
@@ -19,21 +19,9 @@ from tasks.errors import TranscodeError
 
 
 @pytest.fixture
-def jobs(app, client, clips):
+def jobs(dispatched_jobs):
     """Three jobs dispatched to w@h (never started), inside an app context."""
-    inputs = [str(clips["short"]), str(clips["other"]), str(clips["long"])]
-    created = client.post("/api/jobs", json={"inputs": inputs, "spec": {}}).get_json()["jobs"]
-    with app.app_context():
-        found = []
-        for row in created:
-            job = db.session.get(Job, row["id"])
-            job.attempt, job.follower = 1, "w@h"
-            job.task_id = f"events-test-{job.id}-{time.time_ns()}"
-            job.attempts.append(Attempt(number=1, task_id=job.task_id, follower="w@h"))
-            transition(job, JobStatus.DISPATCHED)
-            found.append(job)
-        db.session.commit()
-        yield found
+    return dispatched_jobs(["short", "other", "long"], "events-test")
 
 
 def event(kind: str, task_id: str, **fields) -> dict:
