@@ -39,7 +39,8 @@ class RedisClient:
         client = self._clients.get(url)
         if client is None:
             client = self._clients[url] = redis.Redis.from_url(
-                url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10)
+                url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10
+            )
         return client
 
 

@@ -60,11 +60,23 @@ def main() -> int:
     url = urlparse(env["REDIS_URL"])
     if not redis_answers(env["REDIS_URL"]):
         if url.hostname not in ("127.0.0.1", "localhost") or not shutil.which("redis-server"):
-            print(f"[run] no Redis answers at {env['REDIS_URL']} and it is not a local port I can start; "
-                  "start Redis or fix REDIS_URL", file=sys.stderr)
+            print(
+                f"[run] no Redis answers at {env['REDIS_URL']} and it is not a local port I can start; "
+                "start Redis or fix REDIS_URL",
+                file=sys.stderr,
+            )
             return 1
-        argv = ["redis-server", "--port", str(url.port or 6379), "--bind", "127.0.0.1", "--dir", str(data),
-                "--appendonly", "yes"]
+        argv = [
+            "redis-server",
+            "--port",
+            str(url.port or 6379),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data),
+            "--appendonly",
+            "yes",
+        ]
         if url.password:
             argv += ["--requirepass", url.password]
         start("redis", argv)
@@ -76,17 +88,39 @@ def main() -> int:
     # The same web server as in production (gunicorn.conf.py binds HOST:PORT and checks the settings first).
     start("web", [py, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"])
     start("monitor", [py, "-m", "flask", "--app", "app", "monitor"])
-    start("worker", [py, "-m", "celery", "-A", "tasks", "worker", "-n", "local@%h",
-                     "-c", env.get("WORKER_CONCURRENCY", "1"), "-E", "--without-gossip", "--loglevel", "INFO"])
+    start(
+        "worker",
+        [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "tasks",
+            "worker",
+            "-n",
+            "local@%h",
+            "-c",
+            env.get("WORKER_CONCURRENCY", "1"),
+            "-E",
+            "--without-gossip",
+            "--loglevel",
+            "INFO",
+        ],
+    )
     flower = [py, "-m", "celery", "-A", "tasks", "flower", f"--port={flower_port}", f"--address={host}"]
     if env.get("FLOWER_BASIC_AUTH"):
         flower.append(f"--basic-auth={env['FLOWER_BASIC_AUTH']}")
     start("flower", flower)
-    print(f"[run] Frame Shift on http://{host}:{port}  (media: {media}, data: {data}); Ctrl-C stops everything",
-          flush=True)
-    print(f"[run] log in as {env.get('FRAME_SHIFT_ADMIN_USER', 'admin')}: first start prints a generated password "
-          "below (or set FRAME_SHIFT_ADMIN_PASSWORD); Flower's login is FLOWER_BASIC_AUTH "
-          f"(default admin / the password in {data / 'flower_password'})", flush=True)
+    print(
+        f"[run] Frame Shift on http://{host}:{port}  (media: {media}, data: {data}); Ctrl-C stops everything",
+        flush=True,
+    )
+    print(
+        f"[run] log in as {env.get('FRAME_SHIFT_ADMIN_USER', 'admin')}: first start prints a generated password "
+        "below (or set FRAME_SHIFT_ADMIN_PASSWORD); Flower's login is FLOWER_BASIC_AUTH "
+        f"(default admin / the password in {data / 'flower_password'})",
+        flush=True,
+    )
     stopping = False
 
     def stop(*_: object) -> None:

@@ -56,15 +56,20 @@ def pytest_collection_modifyitems(items):
     """Tests under integration/ and ui/ need FFmpeg and redis-server on PATH."""
     missing = [tool for tool in ("ffmpeg", "ffprobe", "redis-server") if shutil.which(tool) is None]
     if missing:
-        raise pytest.UsageError(f"missing {', '.join(missing)}: run `make test` (it installs them) or apt-get install them")
+        raise pytest.UsageError(
+            f"missing {', '.join(missing)}: run `make test` (it installs them) or apt-get install them"
+        )
     root = Path(__file__).resolve().parent.parent
     collected = {(Path(str(item.fspath)).resolve().relative_to(root).as_posix(), item.originalname) for item in items}
     for module, names in BOTH_DATABASES.items():
-        gone = {name for name in names or ()
-                if any(m == module for m, _ in collected) and (module, name) not in collected}
+        gone = {
+            name for name in names or () if any(m == module for m, _ in collected) and (module, name) not in collected
+        }
         if gone:
-            raise pytest.UsageError(f"BOTH_DATABASES in tests/conftest.py names {sorted(gone)} in {module}, "
-                                    "which no longer exist: update the list")
+            raise pytest.UsageError(
+                f"BOTH_DATABASES in tests/conftest.py names {sorted(gone)} in {module}, "
+                "which no longer exist: update the list"
+            )
 
 
 @pytest.fixture(scope="session")
@@ -119,15 +124,17 @@ def app(tmp_path, redis_server, clips, database):
     """A leader app on its own database (SQLite file, or PostgreSQL when parametrised), bound to the session's redis."""
     from app import create_app
 
-    flask_app = create_app({
-        "DATABASE_URL": database,
-        "FRAME_SHIFT_HOME": str(clips["root"]),
-        "DATA_DIR": str(tmp_path / "data"),
-        "REDIS_URL": redis_server.url,
-        "SHARED_TOKEN": TOKEN,
-        "TESTING": True,
-        "AUTH_DISABLED": True,
-    })
+    flask_app = create_app(
+        {
+            "DATABASE_URL": database,
+            "FRAME_SHIFT_HOME": str(clips["root"]),
+            "DATA_DIR": str(tmp_path / "data"),
+            "REDIS_URL": redis_server.url,
+            "SHARED_TOKEN": TOKEN,
+            "TESTING": True,
+            "AUTH_DISABLED": True,
+        }
+    )
     yield flask_app
     from app.extensions import db
 

@@ -36,9 +36,7 @@ def validate_spec(data: dict[str, Any] | None) -> ConversionSpec:
 
 
 def _taken_outputs() -> set[str]:
-    rows = db.session.execute(
-        select(Job.output_path).where(Job.status.notin_([s.value for s in FINISHED]))
-    ).scalars()
+    rows = db.session.execute(select(Job.output_path).where(Job.status.notin_([s.value for s in FINISHED]))).scalars()
     return set(rows)
 
 
@@ -220,7 +218,9 @@ def move_job(job_id: int, where: str, other_id: int | None = None) -> Job:
     return job
 
 
-def list_jobs(status: str | None = None, page: int = 1, per_page: int = 50, search: str | None = None) -> dict[str, Any]:
+def list_jobs(
+    status: str | None = None, page: int = 1, per_page: int = 50, search: str | None = None
+) -> dict[str, Any]:
     """Return one page of jobs, newest first (waiting jobs in queue order), with counts.
 
     status may name several statuses separated by commas (the UI's "running" tab is "dispatched,running").
@@ -244,7 +244,11 @@ def list_jobs(status: str | None = None, page: int = 1, per_page: int = 50, sear
     total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar()
     # Page through ids alone (the queue index covers them), then load just those rows: sorting whole
     # rows (spec, argv, log) made the Waiting tab take ~1.5 s with 50,000 waiting jobs; ids take ~25 ms.
-    ids = db.session.execute(query.with_only_columns(Job.id).limit(per_page).offset((page - 1) * per_page)).scalars().all()
+    ids = (
+        db.session.execute(query.with_only_columns(Job.id).limit(per_page).offset((page - 1) * per_page))
+        .scalars()
+        .all()
+    )
     found = {job.id: job for job in db.session.execute(select(Job).where(Job.id.in_(ids))).scalars()} if ids else {}
     rows = [found[job_id] for job_id in ids if job_id in found]
     return {"jobs": rows, "total": total, "page": page, "per_page": per_page, "counts": status_counts()}

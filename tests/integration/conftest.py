@@ -90,15 +90,17 @@ def leader(stack):
     """A leader app on the stack's database (what the web process would be)."""
     from app import create_app
 
-    flask_app = create_app({
-        "DATABASE_URL": stack.database_url,
-        "FRAME_SHIFT_HOME": str(stack.media),
-        "DATA_DIR": str(stack.data),
-        "REDIS_URL": stack.redis_server.url,
-        "SHARED_TOKEN": TOKEN,
-        "TESTING": True,
-        "AUTH_DISABLED": True,
-    })
+    flask_app = create_app(
+        {
+            "DATABASE_URL": stack.database_url,
+            "FRAME_SHIFT_HOME": str(stack.media),
+            "DATA_DIR": str(stack.data),
+            "REDIS_URL": stack.redis_server.url,
+            "SHARED_TOKEN": TOKEN,
+            "TESTING": True,
+            "AUTH_DISABLED": True,
+        }
+    )
     yield flask_app
     from app.extensions import db
 

@@ -35,8 +35,23 @@ def convert(folder: Path, source: Path, ffprobe_bin: str) -> dict:
 
 def test_duration_comes_from_ffmpegs_log_and_ffprobe_only_verifies(tmp_path):
     source = tmp_path / "clip.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=3",
-                    "-c:v", "libx264", "-preset", "ultrafast", str(source)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=25:duration=3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            str(source),
+        ],
+        check=True,
+    )
     ffprobe_bin, log = counting_ffprobe(tmp_path)
     result = convert(tmp_path, source, ffprobe_bin)
     assert result["duration"] == pytest.approx(3.0, abs=0.1)

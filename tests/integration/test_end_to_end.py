@@ -11,8 +11,14 @@ import redis as redis_lib
 from tasks import keys
 from tests.support import ffmpeg_pids, ffprobe, wait_for
 
-FAST_HEVC = {"video_codec": "libx265", "preset": "ultrafast", "crf": 30, "container": "mkv", "audio_codec": "libopus",
-             "bit_depth": 8}
+FAST_HEVC = {
+    "video_codec": "libx265",
+    "preset": "ultrafast",
+    "crf": 30,
+    "container": "mkv",
+    "audio_codec": "libopus",
+    "bit_depth": 8,
+}
 
 
 def job_json(client, job_id: int) -> dict:
@@ -82,8 +88,11 @@ def test_job_goes_queued_running_succeeded_with_progress(leader, stack, clips):
 def test_corrupt_input_fails_with_a_readable_reason(leader, stack, clips):
     client = leader.test_client()
     job = client.post("/api/jobs", json={"inputs": [str(clips["corrupt"])], "spec": FAST_HEVC}).get_json()["jobs"][0]
-    final = wait_for(lambda: (d := job_json(client, job["id"]))["status"] in ("succeeded", "failed") and d, 60,
-                     what="corrupt job to end")
+    final = wait_for(
+        lambda: (d := job_json(client, job["id"]))["status"] in ("succeeded", "failed") and d,
+        60,
+        what="corrupt job to end",
+    )
     assert final["status"] == "failed"
     assert "cannot read the input as video" in final["error"]
     assert not Path(final["output_path"]).exists()
@@ -101,8 +110,12 @@ def test_cancel_running_job_leaves_nothing(leader, stack, clips):
     assert ffmpeg_pids(marker), "ffmpeg for the job is not running"
     response = client.post(f"/api/jobs/{job['id']}/cancel")
     assert response.status_code == 200
-    final = wait_for(lambda: (d := job_json(client, job["id"]))["status"] in ("cancelled", "failed", "succeeded") and d,
-                     5, 0.05, what="cancel within 5 s")
+    final = wait_for(
+        lambda: (d := job_json(client, job["id"]))["status"] in ("cancelled", "failed", "succeeded") and d,
+        5,
+        0.05,
+        what="cancel within 5 s",
+    )
     assert final["status"] == "cancelled", final
     assert not ffmpeg_pids(marker), "ffmpeg still running after cancel"
     folder = Path(final["output_path"]).parent
@@ -125,8 +138,11 @@ def test_cancel_waiting_job_and_retry_it(leader, stack, clips):
     finally:
         with leader.app_context():
             set_setting(QUEUE_PAUSED, False)
-    final = wait_for(lambda: (d := job_json(client, job["id"]))["status"] in ("succeeded", "failed") and d, 60,
-                     what="retried job to finish")
+    final = wait_for(
+        lambda: (d := job_json(client, job["id"]))["status"] in ("succeeded", "failed") and d,
+        60,
+        what="retried job to finish",
+    )
     assert final["status"] == "succeeded", final
     assert final["attempt"] == 1  # the cancelled one never ran
     Path(final["output_path"]).unlink()
@@ -137,8 +153,11 @@ def test_ffmpeg_error_gives_exit_code_and_log_tail(leader, stack, clips):
     # Valid for our checks, rejected by FFmpeg itself: the encoder does not accept this preset.
     spec = {"mode": "custom", "custom_args": "-c:v libx264 -preset not-a-preset", "container": "mkv"}
     job = client.post("/api/jobs", json={"inputs": [str(clips["other"])], "spec": spec}).get_json()["jobs"][0]
-    final = wait_for(lambda: (d := job_json(client, job["id"]))["status"] in ("succeeded", "failed") and d, 60,
-                     what="failing job to end")
+    final = wait_for(
+        lambda: (d := job_json(client, job["id"]))["status"] in ("succeeded", "failed") and d,
+        60,
+        what="failing job to end",
+    )
     assert final["status"] == "failed"
     assert final["exit_code"] not in (None, 0)
     assert f"FFmpeg exited with code {final['exit_code']}" in final["error"]

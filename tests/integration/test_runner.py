@@ -15,8 +15,25 @@ from tests.support import ROOT, ffmpeg_pids, wait_for
 
 
 def realtime_argv(marker: str, seconds: int = 30) -> list[str]:
-    return ["ffmpeg", "-hide_banner", "-nostats", "-progress", "pipe:1", "-stats_period", "0.2", "-re", "-f", "lavfi",
-            "-i", f"testsrc=size=64x48:rate=10:duration={seconds}", "-metadata", f"title={marker}", "-f", "null", "-"]
+    return [
+        "ffmpeg",
+        "-hide_banner",
+        "-nostats",
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "0.2",
+        "-re",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size=64x48:rate=10:duration={seconds}",
+        "-metadata",
+        f"title={marker}",
+        "-f",
+        "null",
+        "-",
+    ]
 
 
 def test_ffmpeg_dies_with_the_process_that_started_it():

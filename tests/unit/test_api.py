@@ -4,8 +4,10 @@ from __future__ import annotations
 
 
 def test_create_list_detail_move_delete(client, clips):
-    created = client.post("/api/jobs", json={"inputs": [str(clips["short"]), "other.mp4"],
-                                             "spec": {"container": "mp4", "video_codec": "libx264"}})
+    created = client.post(
+        "/api/jobs",
+        json={"inputs": [str(clips["short"]), "other.mp4"], "spec": {"container": "mp4", "video_codec": "libx264"}},
+    )
     assert created.status_code == 201
     first, second = created.get_json()["jobs"]
     assert first["output_path"].endswith("short clip_converted.mp4") and first["status"] == "queued"

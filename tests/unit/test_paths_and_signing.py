@@ -23,7 +23,14 @@ def media(tmp_path):
 def test_paths_must_stay_inside_roots(media):
     assert resolve_inside(str(media / "shows" / "a.mkv"), [media]) == media / "shows" / "a.mkv"
     assert resolve_inside("shows/a.mkv", [media]) == media / "shows" / "a.mkv"
-    for bad in (str(media / ".." / "secret.txt"), "../secret.txt", str(media / "link.txt"), "/etc/passwd", "", "a\x00b"):
+    for bad in (
+        str(media / ".." / "secret.txt"),
+        "../secret.txt",
+        str(media / "link.txt"),
+        "/etc/passwd",
+        "",
+        "a\x00b",
+    ):
         with pytest.raises(PathError):
             resolve_inside(bad, [media])
     with pytest.raises(PathError, match="does not exist"):

@@ -11,24 +11,33 @@ from tasks.spec import SpecError, parse_spec
 def test_defaults_follow_the_original():
     spec = parse_spec({})
     assert (spec.video_codec, spec.crf, spec.container, spec.preset, spec.bit_depth, spec.audio_codec) == (
-        "libx265", 22, "mkv", "slow", 10, "libopus")
+        "libx265",
+        22,
+        "mkv",
+        "slow",
+        10,
+        "libopus",
+    )
 
 
-@pytest.mark.parametrize(("data", "field"), [
-    ({"video_codec": "mpeg2"}, "video_codec"),
-    ({"crf": 99}, "crf"),
-    ({"crf": "abc"}, "crf"),
-    ({"crf": 22.5}, "crf"),
-    ({"container": "avi2"}, "container"),
-    ({"audio_codec": "mp3"}, "audio_codec"),
-    ({"bit_depth": 12}, "bit_depth"),
-    ({"container": "webm", "video_codec": "libx265"}, "video_codec"),
-    ({"container": "webm", "video_codec": "libsvtav1", "audio_codec": "aac"}, "audio_codec"),
-    ({"video_bitrate": "lots", "rate_mode": "bitrate"}, "video_bitrate"),
-    ({"max_height": 10}, "max_height"),
-    ({"colour": "blue"}, "colour"),
-    ({"mode": "custom", "custom_args": ""}, "custom_args"),
-])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"video_codec": "mpeg2"}, "video_codec"),
+        ({"crf": 99}, "crf"),
+        ({"crf": "abc"}, "crf"),
+        ({"crf": 22.5}, "crf"),
+        ({"container": "avi2"}, "container"),
+        ({"audio_codec": "mp3"}, "audio_codec"),
+        ({"bit_depth": 12}, "bit_depth"),
+        ({"container": "webm", "video_codec": "libx265"}, "video_codec"),
+        ({"container": "webm", "video_codec": "libsvtav1", "audio_codec": "aac"}, "audio_codec"),
+        ({"video_bitrate": "lots", "rate_mode": "bitrate"}, "video_bitrate"),
+        ({"max_height": 10}, "max_height"),
+        ({"colour": "blue"}, "colour"),
+        ({"mode": "custom", "custom_args": ""}, "custom_args"),
+    ],
+)
 def test_invalid_specs_name_the_field(data, field):
     with pytest.raises(SpecError) as caught:
         parse_spec(data)
@@ -37,19 +46,29 @@ def test_invalid_specs_name_the_field(data, field):
 
 
 def test_argv_is_a_list_with_progress_and_chosen_codecs():
-    spec = parse_spec({"video_codec": "libx264", "crf": 20, "preset": "fast", "bit_depth": 8, "container": "mp4",
-                       "audio_codec": "aac", "audio_quality": "medium", "max_height": 720})
+    spec = parse_spec(
+        {
+            "video_codec": "libx264",
+            "crf": 20,
+            "preset": "fast",
+            "bit_depth": 8,
+            "container": "mp4",
+            "audio_codec": "aac",
+            "audio_quality": "medium",
+            "max_height": 720,
+        }
+    )
     argv = build_argv(spec, "/m/in put.mkv", "/m/.out.mp4", Threads(decoder=2, encoder=3))
     assert argv[0] == "ffmpeg" and argv[-1] == "/m/.out.mp4"
     assert argv[argv.index("-i") + 1] == "/m/in put.mkv"
     assert argv[argv.index("-threads") + 1] == "2"  # decoder threads come before -i
-    after_input = argv[argv.index("-i"):]
+    after_input = argv[argv.index("-i") :]
     pairs = dict(zip(after_input[::1], after_input[1::1]))
     assert pairs["-c:v"] == "libx264" and pairs["-crf"] == "20" and pairs["-preset"] == "fast"
     assert pairs["-pix_fmt"] == "yuv420p" and pairs["-c:a"] == "aac" and pairs["-b:a"] == "160k"
     assert pairs["-f"] == "mp4" and pairs["-c:s"] == "mov_text" and pairs["-threads"] == "3"
     assert "min(720,ih)" in pairs["-vf"]
-    assert ["-progress", "pipe:1", "-nostats"] == argv[argv.index("-progress"):argv.index("-progress") + 3]
+    assert ["-progress", "pipe:1", "-nostats"] == argv[argv.index("-progress") : argv.index("-progress") + 3]
 
 
 def test_bitrate_mode_ten_bit_and_stream_copy():
@@ -61,23 +80,37 @@ def test_bitrate_mode_ten_bit_and_stream_copy():
 
 
 def test_svtav1_preset_is_numeric():
-    argv = build_argv(parse_spec({"video_codec": "libsvtav1", "preset": "ultrafast", "container": "webm"}), "/a", "/b.webm")
+    argv = build_argv(
+        parse_spec({"video_codec": "libsvtav1", "preset": "ultrafast", "container": "webm"}), "/a", "/b.webm"
+    )
     assert argv[argv.index("-preset") + 1] == "12"
 
 
 def test_custom_mode_places_options_before_the_output():
     spec = parse_spec({"mode": "custom", "custom_args": "-c:v libx264 -crf 18 -vf 'scale=1280:-2'", "container": "mp4"})
     argv = build_argv(spec, "/in.mkv", "/out.mp4", Threads(encoder=4))
-    tail = argv[argv.index("/in.mkv") + 1:]
+    tail = argv[argv.index("/in.mkv") + 1 :]
     assert tail == ["-c:v", "libx264", "-crf", "18", "-vf", "scale=1280:-2", "-threads", "4", "-f", "mp4", "/out.mp4"]
     assert spec.required_encoder() == "libx264"
 
 
-@pytest.mark.parametrize("args", [
-    "-i /etc/passwd", "out.mkv", "-c:v libx264 /tmp/x.mkv", "-vf movie=/etc/passwd", "-f mp4",
-    "-filter_complex_script x", "-c:v libx264 -report", "-vf subtitles=a.srt", "-metadata title=file:///etc",
-    "-c:v 'unterminated", "-progress http://evil", "-passlogfile ../x",
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        "-i /etc/passwd",
+        "out.mkv",
+        "-c:v libx264 /tmp/x.mkv",
+        "-vf movie=/etc/passwd",
+        "-f mp4",
+        "-filter_complex_script x",
+        "-c:v libx264 -report",
+        "-vf subtitles=a.srt",
+        "-metadata title=file:///etc",
+        "-c:v 'unterminated",
+        "-progress http://evil",
+        "-passlogfile ../x",
+    ],
+)
 def test_custom_args_cannot_escape(args):
     with pytest.raises(SpecError) as caught:
         parse_spec({"mode": "custom", "custom_args": args})

@@ -11,8 +11,15 @@ S = JobStatus
 
 
 def make_job(status: JobStatus) -> Job:
-    return Job(name="a", input_path="/a", output_path="/b", spec={}, status=status.value, attempt=1, attempts=[
-        Attempt(number=1, task_id="t1", follower="w1", status="dispatched")])
+    return Job(
+        name="a",
+        input_path="/a",
+        output_path="/b",
+        spec={},
+        status=status.value,
+        attempt=1,
+        attempts=[Attempt(number=1, task_id="t1", follower="w1", status="dispatched")],
+    )
 
 
 def test_the_happy_path():
