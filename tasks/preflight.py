@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 from tasks.paths import parse_roots
 
@@ -77,6 +78,37 @@ def follower_problems(env: dict[str, str]) -> list[str]:
     if dsn and not dsn.startswith(("http://", "https://")):
         problems.append(f"SENTRY_DSN={dsn!r}: must be the https://KEY@HOST/PROJECT address from your Sentry project")
     return problems
+
+
+def flower_problems(env: dict[str, str]) -> list[str]:
+    """Check what `celery -A tasks flower` needs: the broker's address, the Celery settings and a login."""
+    problems = []
+    url = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append(f"REDIS_URL={url!r}: must start with redis://, rediss:// or unix://")
+    problems.extend(celery_problems(env))
+    auth = env.get("FLOWER_BASIC_AUTH", "")
+    if not auth:
+        problems.append(
+            "FLOWER_BASIC_AUTH is not set: Flower shows every task and can stop workers, so it needs a login; "
+            "set FLOWER_BASIC_AUTH=user:password (make run sets one for you)"
+        )
+    for number, pair in enumerate(filter(None, auth.split(",")), 1):
+        user, sep, password = pair.partition(":")
+        if not sep or not user or not password:  # the entry itself is not shown: it may be a password
+            problems.append(f"FLOWER_BASIC_AUTH entry {number} is not user:password (several: user:pw,user2:pw2)")
+    return problems
+
+
+def refuse_bad_flower_settings(argv: list[str], env: dict[str, str]) -> None:
+    """Under `celery -A tasks flower`, stop with one line per problem before Flower starts."""
+    if "flower" not in argv[1:]:
+        return
+    problems = flower_problems(env)
+    for problem in problems:
+        print(f"frameshift flower: configuration problem: {problem}", file=sys.stderr, flush=True)
+    if problems:
+        raise SystemExit(2)
 
 
 def path_map_problems(value: str, roots: list) -> list[str]:

@@ -80,3 +80,21 @@ def test_gunicorn_binds_loopback_unless_told_otherwise(monkeypatch, tmp_path):
     assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "0.0.0.0:5123"
     monkeypatch.setenv("HOST", "::1")
     assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "[::1]:5123"
+
+
+def test_flower_refuses_bad_settings_with_one_line_each(tmp_path, clips):
+    env = base_env("redis://127.0.0.1:1/0", clips["root"], tmp_path, "t" * 20)
+    env.update(FLOWER_BASIC_AUTH="ops:good-password,secretwithoutuser", CELERY_RESULT_EXPIRES="soon")
+    argv = [sys.executable, "-m", "celery", "-A", "tasks", "flower", f"--port={free_port()}"]
+    done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert [line for line in done.stderr.splitlines() if "configuration problem" in line] == [
+        "frameshift flower: configuration problem: CELERY_RESULT_EXPIRES='soon': must be a whole number of seconds >= 0",
+        "frameshift flower: configuration problem: FLOWER_BASIC_AUTH entry 2 is not user:password "
+        "(several: user:pw,user2:pw2)",
+    ]
+    assert "secretwithoutuser" not in done.stderr
+    env.pop("FLOWER_BASIC_AUTH")
+    env.pop("CELERY_RESULT_EXPIRES")
+    done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "FLOWER_BASIC_AUTH is not set" in done.stderr
