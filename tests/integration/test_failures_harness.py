@@ -169,6 +169,16 @@ class System(Stack):
     def wait_final(self, job_id: int, timeout: float = 60) -> dict[str, Any]:
         return self.wait_job(job_id, lambda d: d["status"] in FINAL, timeout, "finished")
 
+    def wait_monitor_sees(self, *names: str, timeout: float = 120) -> None:
+        """Wait until the monitor lists these followers online (it takes a while to start under load)."""
+        wanted = [self.full(name) for name in names]
+        wait_for(
+            lambda: all(self.followers().get(n, {}).get("online") for n in wanted),
+            timeout,
+            0.2,
+            what=f"the monitor to see {', '.join(names)} online",
+        )
+
     def followers(self) -> dict[str, dict[str, Any]]:
         return {f["name"]: f for f in self.api("get", "/api/followers")["followers"]}
 

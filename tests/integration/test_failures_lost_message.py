@@ -15,8 +15,7 @@ def lost_message(system: System) -> dict:
     system.worker("la")
     system.start_monitor()
     name = system.full("la")
-    # Under load the monitor takes a while to start: let it see the follower before the clock matters.
-    wait_for(lambda: system.followers().get(name, {}).get("online"), 60, what="the monitor to see la online")
+    system.wait_monitor_sees("la")
     control = Celery("probe")
     control.config_from_object("celeryconfig")
     control.conf.update(broker_url=system.redis_server.url, result_backend=system.redis_server.url)

@@ -13,11 +13,12 @@ def drain_and_pause(system: System) -> dict:
     system.worker("d1")
     system.worker("d2")
     system.start_monitor()
+    system.wait_monitor_sees("d1", "d2")
     d1, d2 = system.full("d1"), system.full("d2")
     seen: dict = {}
     system.api("post", "/api/queue/pause")
     first, second = system.submit("rt4", REALTIME, count=2)
-    seen["paused_reason"] = system.wait_job(second["id"], lambda d: d["waiting_reason"], 15, "waiting reason")
+    seen["paused_reason"] = system.wait_job(second["id"], lambda d: d["waiting_reason"], 60, "waiting reason")
     seen["queue_paused"] = system.api("get", "/api/queue")
     from tests.support import wait_for
 
@@ -45,7 +46,7 @@ def drain_and_pause(system: System) -> dict:
     system.api("post", f"/api/followers/{d1}/resume")
     seen["fourth"] = system.wait_final(fourth["id"], 60)
     nvenc = system.submit("rt4", NVENC)[0]
-    seen["nvenc"] = system.wait_job(nvenc["id"], lambda d: d["waiting_reason"], 15, "waiting reason")
+    seen["nvenc"] = system.wait_job(nvenc["id"], lambda d: d["waiting_reason"], 60, "waiting reason")
     seen["nvenc_cancelled"] = system.api("post", f"/api/jobs/{nvenc['id']}/cancel")
     seen["followers_end"] = system.followers()
     seen["unknown"] = system.app.test_client().post("/api/followers/nobody@nowhere/drain")
