@@ -13,11 +13,11 @@ from tests.integration.test_failures_harness import (
     FINAL,
     REALTIME,
     System,
-    Web,
     needs,
     outcome,
     scenario,
 )
+from tests.integration.web_process import Web
 from tests.support import ffmpeg_pids, ffprobe, wait_for
 
 
