@@ -22,14 +22,29 @@ def celery_problems(env: dict[str, str]) -> list[str]:
         value = env.get(key)
         if value not in (None, "") and not value.isdigit():
             problems.append(f"{key}={value!r}: must be a whole number of seconds >= 0")
-    restore = env.get("CELERY_UNACKED_RESTORE_INTERVAL")
-    if restore not in (None, ""):
-        try:
-            if float(restore) <= 0:
-                raise ValueError
-        except ValueError:
-            problems.append(f"CELERY_UNACKED_RESTORE_INTERVAL={restore!r}: must be a number of seconds above 0")
+    problems.extend(positive_seconds(env, "CELERY_UNACKED_RESTORE_INTERVAL"))
     return problems
+
+
+def positive_seconds(env: dict[str, str], key: str) -> list[str]:
+    """A problem when env[key] is set but is not a number of seconds above 0."""
+    value = env.get(key)
+    if value in (None, ""):
+        return []
+    try:
+        if float(value) > 0:
+            return []
+    except ValueError:
+        pass
+    return [f"{key}={value!r}: must be a number of seconds above 0"]
+
+
+def redis_url_problems(env: dict[str, str]) -> list[str]:
+    """A problem when REDIS_URL is not a Redis address."""
+    url = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return []
+    return [f"REDIS_URL={url!r}: must start with redis://, rediss:// or unix://"]
 
 
 def follower_problems(env: dict[str, str]) -> list[str]:
@@ -55,21 +70,13 @@ def follower_problems(env: dict[str, str]) -> list[str]:
                 "on the leader, or fix FRAME_SHIFT_HOME/MEDIA_ROOTS"
             )
     problems.extend(path_map_problems(env.get("FOLLOWER_PATH_MAP") or "", roots))
-    url = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        problems.append(f"REDIS_URL={url!r}: must start with redis://, rediss:// or unix://")
+    problems.extend(redis_url_problems(env))
     for key in WHOLE:
         value = env.get(key)
         if value not in (None, "") and not (value.isdigit()):
             problems.append(f"{key}={value!r}: must be a whole number >= 0")
     problems.extend(celery_problems(env))
-    interval = env.get("PROGRESS_INTERVAL")
-    if interval not in (None, ""):
-        try:
-            if float(interval) <= 0:
-                raise ValueError
-        except ValueError:
-            problems.append(f"PROGRESS_INTERVAL={interval!r}: must be a number of seconds above 0")
+    problems.extend(positive_seconds(env, "PROGRESS_INTERVAL"))
     for key, default in (("FFMPEG_BIN", "ffmpeg"), ("FFPROBE_BIN", "ffprobe")):
         binary = env.get(key) or default
         if shutil.which(binary) is None:
@@ -82,10 +89,7 @@ def follower_problems(env: dict[str, str]) -> list[str]:
 
 def flower_problems(env: dict[str, str]) -> list[str]:
     """Check what `celery -A tasks flower` needs: the broker's address, the Celery settings and a login."""
-    problems = []
-    url = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        problems.append(f"REDIS_URL={url!r}: must start with redis://, rediss:// or unix://")
+    problems = redis_url_problems(env)
     problems.extend(celery_problems(env))
     auth = env.get("FLOWER_BASIC_AUTH", "")
     if not auth:
