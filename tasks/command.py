@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tasks.ffmpeg_lib import compile_argv
+from tasks.ffmpeg_lib import INPUT_GUARD, compile_argv
 from tasks.spec import ConversionSpec
 
 AUDIO_BITRATES = {
@@ -50,7 +50,9 @@ def build_argv(
 ) -> list[str]:
     """Return the argv that converts source into target (a temporary name) per spec."""
     encoder_threads = spec.threads or threads.encoder
-    input_options = {"threads": threads.decoder} if threads.decoder else {}
+    input_options: dict[str, object] = {**INPUT_GUARD}  # before -i: after it they would apply to the output
+    if threads.decoder:
+        input_options["threads"] = threads.decoder
     global_args = ["-hide_banner", "-y", *PROGRESS_ARGS]
     if spec.mode == "custom":
         argv = compile_argv(ffmpeg_bin, source, target, input_options, {}, [], global_args)

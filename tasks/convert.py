@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tasks import sandbox
 from tasks.command import build_argv
 from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted, TranscodeRefused
 from tasks.ffmpeg_lib import ProbeError, probe
 from tasks.follower import FollowerSettings
-from tasks.paths import PathError, free_name, map_path, resolve_inside, temp_output, unmap_path
+from tasks.paths import PathError, free_name, map_path, resolve_inside, temp_folder, temp_output, unmap_path
 from tasks.progress import Progress
 from tasks.runner import run_ffmpeg
 from tasks.spec import SpecError, parse_spec
@@ -112,6 +114,12 @@ def run_attempt(
     if not final.parent.is_dir():
         note = mapping_note(leader_out, local_out, settings.path_map)
         raise TranscodeError(f"the output folder {final.parent} does not exist on this follower{note}")
+    # FFmpeg's private folder sits beside the output (same filesystem: the rename into place is atomic);
+    # inside its boundary FFmpeg can write nowhere else. We move the result out and remove the folder.
+    try:
+        workdir = sandbox.private_folder(temp_folder(final, tag))
+    except OSError as exc:
+        raise TranscodeError(f"cannot write in the output folder {final.parent}: {exc.strerror}") from None
     temp = temp_output(final, tag)
     argv = build_argv(spec, str(source), str(temp), settings.threads, settings.ffmpeg_bin)
     input_size = source.stat().st_size
@@ -137,6 +145,8 @@ def run_attempt(
             on_progress,
             lambda: bool(should_stop()),
             on_start=lambda pid: report({"stage": "started", "ffmpeg_pid": pid, "percent": 0.0}),
+            reads=[str(source)],
+            workdir=workdir,
         )
         if outcome.cancelled:
             reason = should_stop() or "cancel"
@@ -163,9 +173,10 @@ def run_attempt(
                 outcome.log_tail[-40:],
             )
         placed = place_output(temp, final, spec.if_exists)
+    except sandbox.SandboxError as exc:
+        raise TranscodeError(str(exc)) from None
     finally:
-        if temp.exists():
-            temp.unlink()
+        shutil.rmtree(workdir, ignore_errors=True)
     return {
         "output": unmap_path(str(placed), settings.path_map),
         "argv": argv,

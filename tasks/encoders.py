@@ -6,6 +6,8 @@ import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
+from tasks import sandbox
+
 CANDIDATES = (
     "libx264",
     "libx265",
@@ -26,8 +28,8 @@ AUDIO = ("aac", "libopus", "ac3", "flac")
 def ffmpeg_version(ffmpeg_bin: str = "ffmpeg") -> str:
     """Return FFmpeg's version string, or '' when FFmpeg is missing."""
     try:
-        out = subprocess.run([ffmpeg_bin, "-hide_banner", "-version"], capture_output=True, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
+        out = sandbox.run([ffmpeg_bin, "-hide_banner", "-version"], timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired, sandbox.SandboxError):
         return ""
     match = re.match(rb"ffmpeg version (\S+)", out)
     return match.group(1).decode() if match else ""
@@ -36,15 +38,17 @@ def ffmpeg_version(ffmpeg_bin: str = "ffmpeg") -> str:
 def listed_encoders(ffmpeg_bin: str = "ffmpeg") -> set[str]:
     """Return the encoder names this FFmpeg build lists."""
     try:
-        out = subprocess.run([ffmpeg_bin, "-hide_banner", "-encoders"], capture_output=True, timeout=10).stdout
-    except (OSError, subprocess.TimeoutExpired):
+        out = sandbox.run([ffmpeg_bin, "-hide_banner", "-encoders"], timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired, sandbox.SandboxError):
         return set()
     return {m.group(1).decode() for m in re.finditer(rb"^ [VAS][\w.]{5} (\S+)", out, re.MULTILINE)}
 
 
 def trial_argv(encoder: str, ffmpeg_bin: str = "ffmpeg") -> list[str]:
     """Return a one-frame encode that succeeds only if the encoder really works here."""
-    source = ["-f", "lavfi", "-i", "testsrc2=size=256x256:rate=10:duration=0.2"]
+    # A generated picture (lavfi), so the trial reads no file; it runs inside the same boundary as a job.
+    source = ["-protocol_whitelist", "file,pipe", "-format_whitelist", "lavfi"]
+    source += ["-f", "lavfi", "-i", "testsrc2=size=256x256:rate=10:duration=0.2"]
     extra: list[str] = []
     if encoder.endswith("_vaapi"):
         source = ["-vaapi_device", "/dev/dri/renderD128", *source]
@@ -70,8 +74,8 @@ def trial_argv(encoder: str, ffmpeg_bin: str = "ffmpeg") -> list[str]:
 def works(encoder: str, ffmpeg_bin: str = "ffmpeg") -> bool:
     """Run the trial encode for one encoder."""
     try:
-        done = subprocess.run(trial_argv(encoder, ffmpeg_bin), capture_output=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
+        done = sandbox.run(trial_argv(encoder, ffmpeg_bin), timeout=20)
+    except (OSError, subprocess.TimeoutExpired, sandbox.SandboxError):
         return False
     return done.returncode == 0
 

@@ -76,9 +76,14 @@ def plan_output(
     return free_name(wanted, taken)
 
 
+def temp_folder(final: Path, tag: str) -> Path:
+    """Return the hidden private folder beside final where FFmpeg writes before the output is verified."""
+    return final.with_name(f".{final.stem}.frameshift-{tag}")
+
+
 def temp_output(final: Path, tag: str) -> Path:
-    """Return the hidden temporary name FFmpeg writes before the output is verified."""
-    return final.with_name(f".{final.stem}.frameshift-{tag}{final.suffix}")
+    """Return the temporary file FFmpeg writes inside its private folder."""
+    return temp_folder(final, tag) / f"output{final.suffix}"
 
 
 def parse_path_map(value: str | None) -> list[tuple[str, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import ctypes
 import os
 import queue
 import re
@@ -13,23 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from tasks import sandbox
 from tasks.progress import Progress, ProgressParser
 
-PR_SET_PDEATHSIG = 1
 LOG_LINES = 200
 # FFmpeg's log describes the input before encoding starts: "  Duration: 00:00:12.00, start: ...".
 DURATION_LINE = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 HEADER_END = ("Output #", "Stream mapping:", "Press [q]")
 HEADER_WAIT = 5.0
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGKILL when the process that started us dies."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:  # not Linux: the process group kill still applies
-        pass
 
 
 class Header:
@@ -91,20 +83,25 @@ def run_ffmpeg(
     should_cancel: Callable[[], bool],
     on_start: Callable[[int], None] | None = None,
     poll: float = 0.25,
+    *,
+    reads: list[str],
+    workdir: Path,
 ) -> RunResult:
     """Run argv, report each progress block, stop when should_cancel() turns true.
 
     duration may be a callable: at the first progress line it gets the duration FFmpeg's log gave for
     the input (None when the log had none) and returns the one to use; an exception it raises stops
-    FFmpeg and propagates.
+    FFmpeg and propagates. FFmpeg runs inside its boundary (tasks/sandbox.py): it may read `reads`
+    and read/write only `workdir`, its working directory; it dies with us (parent-death signal).
     """
-    proc = subprocess.Popen(
+    proc = sandbox.popen(
         argv,
+        reads=reads,
+        workdir=workdir,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
     )
     if on_start:
         on_start(proc.pid)

@@ -41,8 +41,9 @@ def test_ffmpeg_dies_with_the_process_that_started_it():
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(ROOT)!r})
         from tasks.runner import run_ffmpeg
+        from tasks.sandbox import private_folder
         from tests.integration.test_runner import realtime_argv
-        run_ffmpeg(realtime_argv({marker!r}), 30, lambda p: None, lambda: False)
+        run_ffmpeg(realtime_argv({marker!r}), 30, lambda p: None, lambda: False, reads=[], workdir=private_folder())
     """)
     parent = subprocess.Popen([sys.executable, "-c", script])
     try:
@@ -55,7 +56,7 @@ def test_ffmpeg_dies_with_the_process_that_started_it():
             os.kill(pid, signal.SIGKILL)
 
 
-def test_cancel_stops_ffmpeg_quickly_and_reports_progress():
+def test_cancel_stops_ffmpeg_quickly_and_reports_progress(tmp_path):
     marker = f"cancel-{uuid.uuid4().hex[:8]}"
     reports = []
     started = time.monotonic()
@@ -63,7 +64,7 @@ def test_cancel_stops_ffmpeg_quickly_and_reports_progress():
     def should_cancel() -> bool:
         return len(reports) >= 3
 
-    result = run_ffmpeg(realtime_argv(marker), 30, reports.append, should_cancel)
+    result = run_ffmpeg(realtime_argv(marker), 30, reports.append, should_cancel, reads=[], workdir=tmp_path)
     assert result.cancelled
     assert time.monotonic() - started < 10
     assert 0 < reports[-1].percent < 100 and reports[-1].frame > 0

@@ -52,7 +52,7 @@ def test_output_rule_never_overwrites_or_replaces_source(media):
     same = media / "shows" / "x.mkv"
     same.write_bytes(b"x")
     assert plan_output(same, "mkv", "rename") != same
-    assert temp_output(media / "o.mkv", "abcd1234").name == ".o.frameshift-abcd1234.mkv"
+    assert temp_output(media / "o.mkv", "abcd1234") == media / ".o.frameshift-abcd1234" / "output.mkv"
 
 
 def test_path_mapping_longest_prefix_both_ways():
