@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ DEFAULTS: dict[str, str] = {
     "FRAME_SHIFT_ADMIN_USER": "admin",
     "FRAME_SHIFT_ADMIN_PASSWORD": "",  # empty: generated on first start and printed once
     "SESSION_COOKIE_SECURE": "0",  # 1 behind HTTPS
+    "SESSION_IDLE_DAYS": "7",  # a login ends after this many days without a request (decimals allowed)
     "METRICS_PUBLIC": "0",  # 1 = /metrics without a token
     "SENTRY_DSN": "",
     "SENTRY_ENVIRONMENT": "production",
@@ -108,6 +110,7 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
             "set the same long random value on the leader and every follower"
         )
     problems += _check_deploy(raw)
+    idle_seconds = _idle_seconds(raw["SESSION_IDLE_DAYS"], problems)
     problems += celery_problems(env)  # celeryconfig.py reads these straight from the environment
     if problems:
         raise ConfigError(problems)
@@ -136,6 +139,10 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
         "SESSION_COOKIE_SECURE": _flag(raw["SESSION_COOKIE_SECURE"]),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_IDLE_SECONDS": idle_seconds,
+        # The cookie outlives the idle limit by a minute, so app/auth/sessions.py (which knows the
+        # reason) ends an idle session before the cookie's own signature age does.
+        "PERMANENT_SESSION_LIFETIME": timedelta(seconds=idle_seconds + 60),
         "METRICS_PUBLIC": _flag(raw["METRICS_PUBLIC"]),
         "SENTRY_DSN": raw["SENTRY_DSN"],
         "SENTRY_ENVIRONMENT": raw["SENTRY_ENVIRONMENT"],
@@ -144,6 +151,18 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
     }
     config.update(overrides)
     return config
+
+
+def _idle_seconds(text: str, problems: list[str]) -> int:
+    """SESSION_IDLE_DAYS as whole seconds (at least 1); a problem line when it is not a number above 0."""
+    try:
+        days = float(text)
+        if not 0 < days <= 3650:
+            raise ValueError
+    except ValueError:
+        problems.append(f"SESSION_IDLE_DAYS={text!r}: must be a number of days above 0 (e.g. 7, or 0.5 for 12 hours)")
+        return 7 * 86400
+    return max(1, round(days * 86400))
 
 
 def _flag(value: str) -> bool:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.auth import sessions
 from app.extensions import db
 from app.models.job import utcnow
 from app.models.user import ApiToken, User, hash_token
@@ -95,8 +96,16 @@ def change_password(user: User, current: str, new: str) -> None:
 
 
 def set_password(user: User, new: str) -> None:
-    """Store a new password (at least MIN_PASSWORD characters)."""
+    """Store a new password (at least MIN_PASSWORD characters) and end every session of the account."""
     if len(new) < MIN_PASSWORD:
         raise ServiceError(f"new password: use at least {MIN_PASSWORD} characters", field="new")
     user.set_password(new)
+    if user.id is not None:
+        sessions.end_all(user)
+    db.session.commit()
+
+
+def log_out(user: User) -> None:
+    """End every session of user (a copied cookie stops working too)."""
+    sessions.end_all(user)
     db.session.commit()

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import current_app, g, jsonify, redirect, request, session, url_for
+from flask import current_app, flash, g, jsonify, redirect, request, url_for
 
-from app.auth import throttle
+from app.auth import sessions, throttle
 from app.auth.csrf import SAFE_METHODS, csrf_ok
-from app.extensions import db
-from app.models.user import User
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "ops.healthz", "static"})
 
@@ -88,13 +86,16 @@ def require_login():
         throttle.clear()
         g.user, g.via_token = user, True
         return None
-    user_id = session.get("user_id")
-    user = db.session.get(User, user_id) if user_id is not None else None
+    user, ended = sessions.current()
     if user is None:
         if request.endpoint == "ops.metrics" and current_app.config.get("METRICS_PUBLIC"):
             return None
-        session.pop("user_id", None)
-        return deny("login required: log in on /login, or send an API token as 'Authorization: Bearer TOKEN'")
+        if ended and not _json_wanted():
+            flash(f"Please log in again: {ended}.", "info")
+        return deny(
+            (f"{ended}: log in again" if ended else "login required")
+            + " on /login, or send an API token as 'Authorization: Bearer TOKEN'"
+        )
     g.user = user
     if request.method not in SAFE_METHODS and not csrf_ok():
         return deny(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 
-from app.auth import accounts, throttle
-from app.auth.csrf import csrf_ok, rotate_csrf_token
+from app.auth import accounts, sessions, throttle
+from app.auth.csrf import csrf_ok
 from app.services.errors import ServiceError
 
 bp = Blueprint("auth", __name__)
@@ -14,7 +14,8 @@ bp = Blueprint("auth", __name__)
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: never redirect a login to another host."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+        # Logging in must not land on the "Sign out?" page the login was asked for from.
+        return "/" if target.split("?")[0] == "/logout" else target
     return "/"
 
 
@@ -36,19 +37,29 @@ def login():
                 error = "Wrong user name or password."
             else:
                 throttle.clear()
-                session.clear()
-                session["user_id"] = user.id
-                session.permanent = True
-                rotate_csrf_token()
+                sessions.start(user)
                 return redirect(_safe_next(request.form.get("next")))
     status = (429 if throttle.blocked() else 400) if error else 200
     return render_template("auth/login.html", error=error, next=request.values.get("next", "")), status
 
 
-@bp.route("/logout", methods=["GET", "POST"])
+@bp.get("/logout")
+def confirm_logout():
+    """A page with the Log out button: a link or an image elsewhere must not be able to log anyone out."""
+    if g.user is None:
+        return redirect(url_for("auth.login"))
+    return render_template("auth/logout.html")
+
+
+@bp.post("/logout")
 def logout():
-    """End the session."""
+    """End every session of this account (the guard has checked the CSRF token)."""
+    if g.user is not None and not g.get("via_token"):
+        accounts.log_out(g.user)
     session.clear()
+    if current_app.config.get("AUTH_DISABLED"):
+        return redirect("/")
+    flash("You are logged out.", "ok")
     return redirect(url_for("auth.login"))
 
 
@@ -64,7 +75,8 @@ def account():
         try:
             if action == "password":
                 accounts.change_password(user, request.form.get("current", ""), request.form.get("new", ""))
-                message = "Password changed."
+                sessions.keep_this_one(user)
+                message = "Password changed. Every other browser signed in to this account has been logged out."
             elif action == "create_token":
                 _row, new_token = accounts.create_token(user, request.form.get("name", ""))
             elif action == "revoke_token":

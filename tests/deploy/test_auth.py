@@ -51,6 +51,11 @@ def log_in(client, password: str = PASSWORD, next_path: str = ""):
     )
 
 
+def log_out(client):
+    token = csrf_from(client.get("/account").get_data(as_text=True))
+    return client.post("/logout", data={"csrf_token": token})
+
+
 def test_anonymous_requests_are_refused(secured):
     client = secured.test_client()
     api = client.get("/api/jobs")
@@ -72,14 +77,14 @@ def test_login_wrong_password_then_right_then_logout(secured):
     good = log_in(client, next_path="/account")
     assert good.status_code == 302 and good.headers["Location"] == "/account"
     assert client.get("/api/jobs").status_code == 200
-    client.get("/logout")
+    assert log_out(client).status_code == 302
     assert client.get("/api/jobs").status_code == 401
 
 
 def test_login_refuses_offsite_redirect_and_missing_csrf(secured):
     client = secured.test_client()
     assert log_in(client, next_path="//evil.example/x").headers["Location"] == "/"
-    client.get("/logout")
+    log_out(client)
     forged = client.post("/login", data={"username": "admin", "password": PASSWORD})
     assert forged.status_code == 400 and "form expired" in forged.get_data(as_text=True)
 
