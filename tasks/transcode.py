@@ -12,10 +12,10 @@ from celery.exceptions import Ignore
 from tasks import keys
 from tasks.celery_app import celery_app
 from tasks.convert import run_attempt
-from tasks.errors import TranscodeCancelled, TranscodeInterrupted, TranscodeRefused
+from tasks.errors import TranscodeCancelled, TranscodeInterrupted
 from tasks.follower import FollowerSettings
 from tasks.reporting import Reporter, StopCheck
-from tasks.signing import verify
+from tasks.signing import PayloadRefused, refusal
 
 log = logging.getLogger("frameshift.task")
 CLAIM_TTL = 7 * 24 * 3600
@@ -47,11 +47,11 @@ def run(self, payload: dict[str, Any]) -> dict[str, Any]:
     conf = settings()
     task_id = self.request.id
     hostname = self.request.hostname or "?"
-    if not verify(payload, conf.shared_token):
-        log.error("refused task %s: missing or wrong signature (check SHARED_TOKEN matches the leader)", task_id)
-        raise TranscodeRefused(
-            "refused: the task signature is missing or wrong; SHARED_TOKEN must match on leader and follower"
-        )
+    # Checked before the claim: a forged, replayed or expired payload takes nothing and runs nothing.
+    why = refusal(payload, conf.shared_token, task_id)
+    if why:
+        log.error("refused task %s: %s", task_id, why)
+        raise PayloadRefused(f"refused by {hostname}: {why}")
     client = redis_client()
     # The claim is taken before anything runs; the leader takes it instead when it gives up an attempt
     # that never started. Whoever is first decides: a redelivered or abandoned message never runs.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -20,7 +22,7 @@ from app.services.live import live_message, publish_many
 from app.services.settings import QUEUE_PAUSED, get_setting
 from app.services.transitions import transition
 from tasks import keys
-from tasks.signing import sign
+from tasks.signing import DEFAULT_PAYLOAD_TTL, sign
 
 log = logging.getLogger("frameshift.monitor")
 SCAN_FACTOR = 20
@@ -65,12 +67,26 @@ def stopping_names(names: list[str]) -> set[str]:
     return {name for name, flag in zip(names, flags) if flag}
 
 
+def payload_ttl() -> int:
+    """Seconds a signed payload stays valid (TASK_PAYLOAD_TTL, default 24 h); a bad value falls back to the default."""
+    raw = current_app.config.get("TASK_PAYLOAD_TTL") or os.environ.get("TASK_PAYLOAD_TTL") or DEFAULT_PAYLOAD_TTL
+    try:
+        ttl = int(raw)
+    except (TypeError, ValueError):
+        ttl = 0
+    if ttl <= 0:
+        log.warning("TASK_PAYLOAD_TTL=%r is not a whole number of seconds above 0; using %s", raw, DEFAULT_PAYLOAD_TTL)
+        return DEFAULT_PAYLOAD_TTL
+    return ttl
+
+
 def payload_for(job: Job, task_id: str) -> dict:
-    """Return the signed payload a follower receives."""
+    """Return the signed payload a follower receives, bound to its task id and an expiry (epoch seconds)."""
     body = {
         "job_id": job.id,
         "attempt": job.attempt,
         "task_id": task_id,
+        "expires": int(time.time()) + payload_ttl(),
         "input": job.input_path,
         "output": job.output_path,
         "spec": job.spec,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 
 from celery import Celery
@@ -16,26 +17,38 @@ from tests.integration.test_failures_harness import FAST, System, needs, outcome
 from tests.support import ffmpeg_pids, wait_for
 
 
-def send_raw(system: System, follower: str, payload: dict) -> tuple[str, str, str]:
-    """Send a transcode task straight to a follower's queue, as an attacker on the broker could."""
+def bound(body: dict, task_id: str, key: str | None = TOKEN) -> dict:
+    """Bind body to task_id with an hour to live, as the leader does, and sign it with key (None: unsigned)."""
+    payload = {**body, "task_id": task_id, "expires": int(time.time()) + 3600}
+    return sign(payload, key) if key else payload
+
+
+def sender_for(system: System) -> Celery:
     sender = Celery("probe")
     sender.config_from_object("celeryconfig")
     sender.conf.update(broker_url=system.redis_server.url, result_backend=system.redis_server.url)
-    result = sender.send_task("transcode.run", args=[payload], queue=worker_direct(follower))
+    return sender
+
+
+def send_raw(system: System, follower: str, body: dict, key: str | None = TOKEN) -> tuple[str, str, str]:
+    """Send a transcode task straight to a follower's queue, as an attacker on the broker could."""
+    task_id = str(uuid.uuid4())
+    result = sender_for(system).send_task(
+        "transcode.run", args=[bound(body, task_id, key)], queue=worker_direct(follower), task_id=task_id
+    )
     result.get(timeout=60, propagate=False)
     return result.id, result.state, str(result.result)
 
 
-def send_watched(system: System, follower: str, payload: dict) -> dict:
+def send_watched(system: System, follower: str, body: dict) -> dict:
     """Send a task as send_raw does while watching for an FFmpeg of it (its temporary output carries the id)."""
-    sender = Celery("probe")
-    sender.config_from_object("celeryconfig")
-    sender.conf.update(broker_url=system.redis_server.url, result_backend=system.redis_server.url)
     task_id = str(uuid.uuid4())
     stop = threading.Event()
     samples = watch(lambda: ffmpeg_pids(task_id[:8]), stop, every=0.05)
     try:
-        result = sender.send_task("transcode.run", args=[payload], queue=worker_direct(follower), task_id=task_id)
+        result = sender_for(system).send_task(
+            "transcode.run", args=[bound(body, task_id)], queue=worker_direct(follower), task_id=task_id
+        )
         result.get(timeout=60, propagate=False)
     finally:
         stop.set()
@@ -64,14 +77,13 @@ def paths(system: System) -> dict:
     body = {
         "job_id": 999,
         "attempt": 1,
-        "task_id": "x",
         "input": str(system.clips["short"]),
         "output": str(system.media / "forged.mkv"),
-        "spec": FAST,
     }
-    seen["unsigned"] = send_raw(system, seer, body)
-    seen["wrong_key"] = send_raw(system, seer, sign(body, "not-the-shared-token-at-all"))
-    seen["outside"] = send_raw(system, seer, sign({**body, "input": "/etc/passwd"}, TOKEN))
+    body["spec"] = FAST
+    seen["unsigned"] = send_raw(system, seer, body, key=None)
+    seen["wrong_key"] = send_raw(system, seer, body, key="not-the-shared-token-at-all")
+    seen["outside"] = send_raw(system, seer, {**body, "input": "/etc/passwd"})
     # Signed, readable input, but the output lies outside the media folders: plainly, through '..',
     # or through a symlink inside the media folder that points out of it.
     (root / "outside").mkdir()
@@ -83,7 +95,7 @@ def paths(system: System) -> dict:
         "out_control": str(system.media / "control.mkv"),  # inside: runs, so the watch above can see an FFmpeg
     }
     for key, output in outputs.items():
-        seen[key] = send_watched(system, seer, sign({**body, "output": output}, TOKEN))
+        seen[key] = send_watched(system, seer, {**body, "output": output})
     # Anything at all (hidden temporary names too) in the folder outside, or beside the media folder.
     seen["written_outside"] = sorted(str(p) for p in [*(root / "outside").iterdir(), *root.glob("*escaped*")])
     seen["control_exists"] = (system.media / "control.mkv").exists()
