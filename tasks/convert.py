@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tasks import sandbox
+from tasks import failures, sandbox
 from tasks.command import build_argv
 from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted, TranscodeRefused
 from tasks.ffmpeg_lib import ProbeError, probe
@@ -119,7 +119,7 @@ def run_attempt(
     try:
         workdir = sandbox.private_folder(temp_folder(final, tag))
     except OSError as exc:
-        raise TranscodeError(f"cannot write in the output folder {final.parent}: {exc.strerror}") from None
+        raise TranscodeError(failures.from_errno(exc, final.parent, "write")) from None
     temp = temp_output(final, tag)
     argv = build_argv(spec, str(source), str(temp), settings.threads, settings.ffmpeg_bin)
     input_size = source.stat().st_size
@@ -153,14 +153,15 @@ def run_attempt(
             if reason == "shutdown":
                 raise TranscodeInterrupted("interrupted: this follower was shutting down", None, outcome.log_tail[-20:])
             raise TranscodeCancelled("cancelled" if reason == "cancel" else reason, None, outcome.log_tail[-20:])
-        if outcome.exit_code != 0:
-            read_source(str(source), settings.ffprobe_bin)  # an unreadable input is the better explanation
-            last = next((line for line in reversed(outcome.log_tail) if line.strip()), "")
-            raise TranscodeError(
-                f"FFmpeg exited with code {outcome.exit_code}: {last}".rstrip(": "),
-                outcome.exit_code,
-                outcome.log_tail[-40:],
-            )
+        # FFmpeg 5.1 exits 0 when writing the trailer or closing the file failed (a full disk, say).
+        write_failed = any(
+            line.startswith(("Error writing trailer", "Error closing file")) for line in outcome.log_tail
+        )
+        if outcome.exit_code != 0 or write_failed:
+            if source.exists():
+                read_source(str(source), settings.ffprobe_bin)  # an unreadable input is the better explanation
+            why = failures.explain(outcome.exit_code or 1, outcome.log_tail, source, final.parent, workdir)
+            raise TranscodeError(why, outcome.exit_code or 1, outcome.log_tail[-40:])
         try:
             out_info = media_summary(probe(str(temp), settings.ffprobe_bin))
         except ProbeError as exc:
@@ -172,7 +173,10 @@ def run_attempt(
                 0,
                 outcome.log_tail[-40:],
             )
-        placed = place_output(temp, final, spec.if_exists)
+        try:
+            placed = place_output(temp, final, spec.if_exists)
+        except OSError as exc:
+            raise TranscodeError(failures.from_errno(exc, final.parent, "move the output into place")) from None
     except sandbox.SandboxError as exc:
         raise TranscodeError(str(exc)) from None
     finally:
