@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.paths import parse_roots
-from tasks.preflight import celery_problems
+from tasks.preflight import celery_problems, secret_problems
 
 # Every variable the leader reads, with its default (.env.example mirrors this table).
 DEFAULTS: dict[str, str] = {
@@ -104,11 +104,11 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
     if not raw["REDIS_URL"].startswith(("redis://", "rediss://", "unix://")):
         problems.append(f"REDIS_URL={raw['REDIS_URL']!r}: must start with redis://, rediss:// or unix://")
     token = raw["SHARED_TOKEN"]
-    if instance == "leader" and len(token) < 16:
-        problems.append(
-            "SHARED_TOKEN is missing or shorter than 16 characters: distributed mode signs every task with it; "
-            "set the same long random value on the leader and every follower"
-        )
+    # Standalone generates SHARED_TOKEN when it is unset; one that is set, and every other secret, must be strong.
+    fix = "distributed mode signs every task with it; set the same long random value on the leader and every follower"
+    problems += secret_problems(
+        {**env, "SHARED_TOKEN": token, "REDIS_URL": raw["REDIS_URL"]}, token_fix=fix if instance == "leader" else None
+    )
     problems += _check_deploy(raw)
     idle_seconds = _idle_seconds(raw["SESSION_IDLE_DAYS"], problems)
     problems += celery_problems(env)  # celeryconfig.py reads these straight from the environment

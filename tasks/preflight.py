@@ -49,13 +49,9 @@ def redis_url_problems(env: dict[str, str]) -> list[str]:
 
 def follower_problems(env: dict[str, str]) -> list[str]:
     """Return what is wrong with a follower's environment (empty when it may start)."""
-    problems: list[str] = []
-    token = env.get("SHARED_TOKEN", "")
-    if len(token) < 16:
-        problems.append(
-            "SHARED_TOKEN is missing or shorter than 16 characters: set the same long random value "
-            "as on the leader (make run and docker-compose pass it for you)"
-        )
+    problems = secret_problems(
+        env, token_fix="set the same long random value as on the leader (make run and docker-compose pass it for you)"
+    )
     roots_text = env.get("MEDIA_ROOTS") or env.get("FRAME_SHIFT_HOME") or ""
     roots = parse_roots(roots_text)
     if not roots:
@@ -87,6 +83,61 @@ def follower_problems(env: dict[str, str]) -> list[str]:
     return problems
 
 
+MIN_SECRET = 16
+# The example values of .env.example are public, so an unedited .env must not start anything
+# (tests/deploy/test_secrets.py checks every secret in that file is refused).
+PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me")
+MAKE_ONE = "choose a long random value of your own (e.g. `openssl rand -hex 24`)"
+
+
+def _placeholder(secret: str) -> bool:
+    return any(mark in secret.lower() for mark in PLACEHOLDER_MARKS)
+
+
+def _weakness(secret: str) -> str | None:
+    """Why a secret may not be used, or None when it may (the secret itself is never echoed)."""
+    if _placeholder(secret):
+        return "is the example value from .env.example, which anyone can read"
+    if len(secret) < MIN_SECRET:
+        return f"is shorter than {MIN_SECRET} characters"
+    return None
+
+
+def secret_problems(env: dict[str, str], token_fix: str | None = None) -> list[str]:
+    """Refuse placeholder and short secrets: SHARED_TOKEN, Redis's password, Flower's passwords.
+
+    Each is checked when set; SHARED_TOKEN must be set when token_fix (how to set it) is given.
+    """
+    problems = []
+    token = env.get("SHARED_TOKEN", "")
+    if _placeholder(token):
+        problems.append(f"SHARED_TOKEN {_weakness(token)}: {MAKE_ONE}, the same on the leader and every follower")
+    elif len(token) < MIN_SECRET and (token or token_fix):
+        problems.append(
+            f"SHARED_TOKEN is missing or shorter than {MIN_SECRET} characters: "
+            + (token_fix or "set the same long random value on the leader and every follower")
+        )
+    redis_password = env.get("REDIS_PASSWORD", "")
+    url_password = _url_password(env.get("REDIS_URL", ""))
+    for name, secret in (("REDIS_PASSWORD", redis_password), ("the password in REDIS_URL", url_password)):
+        if secret and not (name != "REDIS_PASSWORD" and secret == redis_password) and _weakness(secret):
+            problems.append(f"{name} {_weakness(secret)}: {MAKE_ONE}, using only letters, digits, - and _")
+    for number, pair in enumerate(filter(None, env.get("FLOWER_BASIC_AUTH", "").split(",")), 1):
+        user, sep, password = pair.partition(":")
+        if sep and user and password and _weakness(password):
+            problems.append(f"FLOWER_BASIC_AUTH entry {number}: the password {_weakness(password)}: {MAKE_ONE}")
+    return problems
+
+
+def _url_password(url: str) -> str:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        return unquote(urlsplit(url).password or "")
+    except ValueError:
+        return ""
+
+
 def flower_problems(env: dict[str, str]) -> list[str]:
     """Check what `celery -A tasks flower` needs: the broker's address, the Celery settings and a login."""
     problems = redis_url_problems(env)
@@ -101,7 +152,7 @@ def flower_problems(env: dict[str, str]) -> list[str]:
         user, sep, password = pair.partition(":")
         if not sep or not user or not password:  # the entry itself is not shown: it may be a password
             problems.append(f"FLOWER_BASIC_AUTH entry {number} is not user:password (several: user:pw,user2:pw2)")
-    return problems
+    return problems + secret_problems(env)
 
 
 def refuse_bad_flower_settings(argv: list[str], env: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ from tests.support import ROOT, Proc, free_port, wait_for
 DOTENV = {
     "REDIS_PASSWORD": "composeRedisPw42",
     "SHARED_TOKEN": "compose-shared-token-0123456789",
-    "FLOWER_BASIC_AUTH": "ops:flower-pw",
+    "FLOWER_BASIC_AUTH": "ops:flower-password-0123",
     "FRAME_SHIFT_ADMIN_PASSWORD": "compose-admin-pw",
 }
 

@@ -119,3 +119,15 @@ def test_env_example_lists_every_variable_the_code_reads():
     for key, default in DEFAULTS.items():
         if default and key in listed and listed[key]:
             assert listed[key] == default, f".env.example shows {key}={listed[key]}, the code defaults to {default}"
+
+
+def test_web_and_flower_are_published_on_loopback_unless_the_operator_says_otherwise():
+    default = interpolate(load(), ENV)["services"]
+    assert default["web"]["ports"] == ["127.0.0.1:5000:5000"]
+    assert default["flower"]["ports"] == ["127.0.0.1:5555:5555"]
+    assert all("ports" not in default[name] for name in ("redis", "monitor", "follower1", "follower2"))
+    wide = interpolate(load(), {**ENV, "WEB_BIND": "0.0.0.0", "FLOWER_BIND": "192.168.1.20", "WEB_PORT": "8080"})
+    assert wide["services"]["web"]["ports"] == ["0.0.0.0:8080:5000"]
+    assert wide["services"]["flower"]["ports"] == ["192.168.1.20:5555:5555"]
+    listed = env_example()
+    assert listed["WEB_BIND"] == listed["FLOWER_BIND"] == "127.0.0.1"

@@ -84,7 +84,7 @@ def test_gunicorn_binds_loopback_unless_told_otherwise(monkeypatch, tmp_path):
 
 def test_flower_refuses_bad_settings_with_one_line_each(tmp_path, clips):
     env = base_env("redis://127.0.0.1:1/0", clips["root"], tmp_path, "t" * 20)
-    env.update(FLOWER_BASIC_AUTH="ops:good-password,secretwithoutuser", CELERY_RESULT_EXPIRES="soon")
+    env.update(FLOWER_BASIC_AUTH="ops:good-password-0123,secretwithoutuser", CELERY_RESULT_EXPIRES="soon")
     argv = [sys.executable, "-m", "celery", "-A", "tasks", "flower", f"--port={free_port()}"]
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr[-2000:]
