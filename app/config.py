@@ -8,8 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tasks import sandbox
 from tasks.paths import parse_roots
-from tasks.preflight import celery_problems, secret_problems
+from tasks.preflight import celery_problems, sandbox_problems, secret_problems
 
 # Every variable the leader reads, with its default (.env.example mirrors this table).
 DEFAULTS: dict[str, str] = {
@@ -112,6 +113,7 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
     problems += _check_deploy(raw)
     idle_seconds = _idle_seconds(raw["SESSION_IDLE_DAYS"], problems)
     problems += celery_problems(env)  # celeryconfig.py reads these straight from the environment
+    problems += sandbox_problems(env)  # the leader probes media too: same boundary as the followers
     if problems:
         raise ConfigError(problems)
     if not token:
@@ -229,13 +231,17 @@ def env_notify_urls(raw: dict[str, str]) -> list[str]:
 
 def startup_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load config for a process start: on problems print one line each and exit (tests get ConfigError)."""
+    import sys
+
     try:
-        return load_config(overrides)
+        config = load_config(overrides)
     except ConfigError as exc:
         if overrides is not None:
             raise
-        import sys
-
         for problem in exc.problems:
             print(f"frameshift: configuration problem: {problem}", file=sys.stderr)
         raise SystemExit(2) from None
+    warning = sandbox.startup_warning()
+    if warning:  # every start, on purpose: an unconfined FFmpeg must never go unnoticed
+        print(f"frameshift: WARNING: {warning}", file=sys.stderr, flush=True)
+    return config

@@ -14,6 +14,7 @@ from typing import Any
 
 from celery.signals import celeryd_init
 
+from tasks import sandbox
 from tasks.preflight import follower_problems
 
 log = logging.getLogger("frameshift.observability")
@@ -64,6 +65,10 @@ def on_worker_start(**_: object) -> None:
         for problem in problems:
             print(f"frameshift worker: configuration problem: {problem}", file=sys.stderr, flush=True)
         raise SystemExit(2)
+    warning = sandbox.startup_warning(dict(os.environ))
+    if warning:
+        log.warning(warning)
+        print(f"frameshift worker: WARNING: {warning}", file=sys.stderr, flush=True)
     init_sentry(
         os.environ.get("SENTRY_DSN", ""),
         os.environ.get("SENTRY_ENVIRONMENT", "production"),
