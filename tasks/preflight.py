@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import sys
 
+from tasks import sandbox
 from tasks.paths import parse_roots
 
 WHOLE = (
@@ -80,7 +81,14 @@ def follower_problems(env: dict[str, str]) -> list[str]:
     dsn = env.get("SENTRY_DSN", "")
     if dsn and not dsn.startswith(("http://", "https://")):
         problems.append(f"SENTRY_DSN={dsn!r}: must be the https://KEY@HOST/PROJECT address from your Sentry project")
+    problems.extend(sandbox_problems(env))
     return problems
+
+
+def sandbox_problems(env: dict[str, str]) -> list[str]:
+    """A problem when FFmpeg cannot run inside its kernel boundary here (leader and follower alike)."""
+    problem = sandbox.startup_problem(env)
+    return [problem] if problem else []
 
 
 MIN_SECRET = 16
