@@ -14,6 +14,7 @@ from app.services.preferences import FORM_FIELDS
 from app.services.selection import clear_selection, drop_missing, get_selection
 from app.views.files import selection_id
 from tasks import spec as spec_rules
+from tasks.custom_args import reference as custom_args_reference
 from tasks.paths import PathError, plan_output, resolve_inside
 
 bp = Blueprint("configure", __name__)
@@ -34,7 +35,7 @@ HELP = {
     "subtitles": "copy keeps subtitles (converted to what the container holds); none drops them.",
     "threads": "FFmpeg threads for these jobs; 0 uses the follower's FFMPEG_THREADS.",
     "custom_args": "FFmpeg output options only, e.g. -c:v libx264 -crf 20 -c:a copy. Frame Shift adds the input, "
-    "the output and progress reporting; inputs, outputs, files and URLs are refused.",
+    "the output and progress reporting; only the options and filters in the list below are allowed.",
     "output_dir": "A folder inside the media folders; each output is NAME_converted.EXT in it.",
     "if_exists": "If NAME_converted.EXT exists already: rename (NAME_converted (2).EXT), fail, or overwrite it.",
 }
@@ -107,6 +108,7 @@ def render_form(
         roots=current_app.config["MEDIA_ROOTS"],
         preset_id=request.args.get("preset_id", type=int),
         notice=notice,
+        allowed=custom_args_reference(),
     ), status
 
 

@@ -106,7 +106,7 @@ def test_submit_creates_one_job_per_file_and_goes_to_the_queue(files_client, fil
         ({"rate_mode": "bitrate", "video_bitrate": "fast"}, "video_bitrate", "look like 4M"),
         ({"output_location": "folder", "output_dir": ""}, "output_dir", "type a folder"),
         ({"output_location": "folder", "output_dir": "/etc"}, "output_dir", "outside the media folders"),
-        ({"mode": "custom", "custom_args": "-i /etc/passwd"}, "custom_args", ""),
+        ({"mode": "custom", "custom_args": "-i /etc/passwd"}, "custom_args", "-i is not an allowed option"),
     ],
 )
 def test_errors_show_next_to_their_field_and_keep_what_was_typed(
@@ -154,6 +154,28 @@ def test_preview_gives_the_exact_command_for_the_first_file(files_client, select
     assert custom["argv"][-7:-1] == ["-c:v", "libx264", "-crf", "18", "-f", "matroska"]
     bad = files_client.post("/api/configure/preview", data={**BASIC_FORM, "crf": "77"})
     assert bad.status_code == 400 and bad.get_json()["field"] == "crf"
+
+
+def test_custom_mode_lists_the_allowed_options_and_filters(files_client, selected):
+    from tasks.custom_args import reference
+
+    html = files_client.get("/configure").get_data(as_text=True)
+    section = re.search(r'<details class="allowed-args" id="allowed-args">(.*?)</details>', html, re.S)
+    assert section and "<summary>Allowed options and filters</summary>" in section.group(1)
+    table = reference()
+    assert section.group(1).count("<tr><td>") == len(table["options"]) + len(table["filters"])
+    for code in ("-crf:…", "-x265-params", "-vf", "scale", "loudnorm"):
+        assert f"<code>{code}</code>" in section.group(1), code
+    assert "<code>movie</code>" not in section.group(1) and "<code>-i</code>" not in section.group(1)
+    assert "analysis-save" not in section.group(1) and "log-level" in section.group(1)
+
+
+def test_refused_custom_args_name_the_token_and_point_at_the_list(files_client, selected):
+    form = {**BASIC_FORM, "mode": "custom", "custom_args": r"-c:v libx264 -vf 'mo\vie=/etc/passwd'"}
+    answer = files_client.post("/api/configure/preview", data=form)
+    data = answer.get_json()
+    assert answer.status_code == 400 and data["field"] == "custom_args"
+    assert "mo\\vie (FFmpeg reads it as movie)" in data["error"] and "docs/custom-args.md" in data["error"]
 
 
 @pytest.mark.both_databases

@@ -95,23 +95,24 @@ def test_custom_mode_places_options_before_the_output():
 
 
 @pytest.mark.parametrize(
-    "args",
+    "args,token",
     [
-        "-i /etc/passwd",
-        "out.mkv",
-        "-c:v libx264 /tmp/x.mkv",
-        "-vf movie=/etc/passwd",
-        "-f mp4",
-        "-filter_complex_script x",
-        "-c:v libx264 -report",
-        "-vf subtitles=a.srt",
-        "-metadata title=file:///etc",
-        "-c:v 'unterminated",
-        "-progress http://evil",
-        "-passlogfile ../x",
+        ("-i /etc/passwd", "-i"),
+        ("out.mkv", "out.mkv"),
+        ("-c:v libx264 /tmp/x.mkv", "/tmp/x.mkv"),
+        ("-vf movie=/etc/passwd", "movie"),
+        ("-f mp4", "-f"),
+        ("-filter_complex_script x", "-filter_complex_script"),
+        ("-c:v libx264 -report", "-report"),
+        ("-vf subtitles=a.srt", "subtitles"),
+        ("-metadata title=file:///etc", "file:///etc"),
+        ("-c:v 'unterminated", "check your quotes"),
+        ("-progress http://evil", "-progress"),
+        ("-passlogfile ../x", "-passlogfile"),
     ],
 )
-def test_custom_args_cannot_escape(args):
+def test_custom_args_cannot_escape(args, token):
     with pytest.raises(SpecError) as caught:
         parse_spec({"mode": "custom", "custom_args": args})
+    assert token in caught.value.message, caught.value.message
     assert caught.value.field == "custom_args"
