@@ -14,17 +14,42 @@ import time
 from typing import Any
 
 import redis
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 
 from tasks import keys
 from tasks.celery_app import celery_app
 from tasks.encoders import ffmpeg_version, usable_encoders
+from tasks.signing import proof
 from tasks.transcode import redis_client, settings
 
 log = logging.getLogger("frameshift.worker")
 ADVERT_TTL = 60
 ADVERT_EVERY = 10.0
+# A stopped follower's last word stays a day, so a monitor started later still tells `stopped` from `lost`.
+STOPPED_TTL = 24 * 3600
 _advert: dict[str, Any] = {}
+
+
+def sandbox_info() -> dict[str, Any]:
+    """Return this follower's FFmpeg sandbox state (tasks/sandbox.py), or 'unknown' where it cannot be told."""
+    try:
+        from tasks.sandbox import sandbox_state
+    except ImportError:
+        return {"enabled": False, "mode": "unknown"}
+    try:
+        return dict(sandbox_state())
+    except Exception as exc:  # noqa: BLE001  (the advertisement must go out whatever the sandbox says)
+        log.warning("could not read the FFmpeg sandbox state: %s", exc)
+        return {"enabled": False, "mode": "unknown", "reason": str(exc)}
+
+
+def stamp(info: dict[str, Any], token: str) -> dict[str, Any]:
+    """Put our own clock and a fresh proof that we hold SHARED_TOKEN (never the token) in the advertisement."""
+    now = round(time.time(), 3)
+    info["heartbeat_at"] = now
+    info["proof_at"] = now
+    info["token_proof"] = proof(info.get("hostname") or "", now, token)
+    return info
 
 
 def advertise(hostname: str, concurrency: int) -> dict:
@@ -42,8 +67,11 @@ def advertise(hostname: str, concurrency: int) -> dict:
         "pid": os.getpid(),
         "started_at": time.time(),
         "signed": bool(conf.shared_token),
+        "sandbox": sandbox_info(),
         "shutting_down": False,
+        "stopped": False,
     }
+    stamp(info, conf.shared_token)
     _advert.clear()
     _advert.update(info)
     client = redis_client()
@@ -56,10 +84,12 @@ def advertise(hostname: str, concurrency: int) -> dict:
 def keep_advertising(hostname: str) -> None:
     """Thread: renew the advertisement, so it survives a Redis restart and expires when we die."""
     client = redis.Redis.from_url(celery_app.conf.broker_url, socket_timeout=5, socket_connect_timeout=5)
+    token = settings().shared_token
     while True:
         time.sleep(ADVERT_EVERY)
         try:
-            client.set(keys.follower(hostname), json.dumps(_advert), ex=ADVERT_TTL)
+            ttl = STOPPED_TTL if _advert.get("stopped") else ADVERT_TTL
+            client.set(keys.follower(hostname), json.dumps(stamp(_advert, token)), ex=ttl)
             client.sadd(keys.FOLLOWERS, hostname)
             if _advert.get("shutting_down"):
                 client.set(keys.stopping(hostname), os.getpid(), ex=24 * 3600)
@@ -90,6 +120,23 @@ def on_shutting_down(sender=None, **_: object) -> None:
         # Running attempts poll this flag with the cancel flag: they stop FFmpeg and end as interrupted.
         client.set(keys.stopping(hostname), os.getpid(), ex=24 * 3600)
         info = dict(_advert) or {"hostname": hostname, "shutting_down": True}
-        client.set(keys.follower(hostname), json.dumps(info), ex=ADVERT_TTL)
+        client.set(keys.follower(hostname), json.dumps(stamp(info, settings().shared_token)), ex=ADVERT_TTL)
     except Exception as exc:  # noqa: BLE001
         log.warning("could not mark follower %s as stopping: %s", hostname, exc)
+
+
+@worker_shutdown.connect
+def on_shutdown(sender=None, **_: object) -> None:
+    """Say we stopped on purpose (the leader shows `stopped`, not `lost`); sent after the pool has stopped."""
+    hostname = getattr(sender, "hostname", None) or _advert.get("hostname")
+    if not hostname:
+        return
+    _advert.update(shutting_down=True, stopped=True)
+    try:
+        info = stamp(dict(_advert) or {"hostname": hostname}, settings().shared_token)
+        info["stopped_at"] = info["heartbeat_at"]
+        client = redis_client()
+        client.set(keys.follower(hostname), json.dumps(info), ex=STOPPED_TTL)
+        log.info("follower %s stopped", hostname)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not mark follower %s as stopped: %s", hostname, exc)

@@ -39,15 +39,19 @@ class Slot:
 
 
 def free_slots(registry: Registry) -> list[Slot]:
-    """Return followers that are online, not draining, with free slots (most free first)."""
+    """Return followers that are online, trusted (token proven, nothing refused), not draining, with free slots.
+
+    Most free first. A follower without a valid proof of SHARED_TOKEN would refuse every payload: it gets none.
+    """
     draining = draining_names()
+    registry.note_refusals()  # a refusal recorded by this very batch of events counts at once
     busy = registry.busy_counts()
     stopping = stopping_names(list(registry.followers))
     slots = []
     for name, state in registry.followers.items():
         if name in stopping:
             state.shutting_down = True
-        if name in draining or state.shutting_down or not registry.online(name):
+        if name in draining or state.shutting_down or not registry.online(name) or not state.trusted:
             continue
         free = state.concurrency - busy.get(name, 0)
         if free > 0:
@@ -98,8 +102,13 @@ def waiting_reason(need: str | None, registry: Registry, draining: set[str], pau
     """Say why a queued job is not running yet, in words a user understands."""
     if paused:
         return "waiting: the queue is paused"
-    up = [s for name, s in registry.followers.items() if registry.online(name) and not s.shutting_down]
+    online = [s for name, s in registry.followers.items() if registry.online(name) and not s.shutting_down]
+    # Not yet judged (no advertisement read) counts as up here; only a known-bad proof or a refusal excludes.
+    up = [s for s in online if s.token in ("ok", "unchecked") and not s.refused]
     if not up:
+        untrusted = sorted(s.name for s in online)
+        if untrusted:
+            return f"waiting: no follower with the right SHARED_TOKEN is online ({', '.join(untrusted)}: wrong token)"
         return "waiting: no follower is online"
     if need:
         able = [s for s in up if need in s.encoders]

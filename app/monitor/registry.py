@@ -8,11 +8,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.extensions import db, redis_store
 from app.models import ACTIVE, Follower, Job
 from tasks import keys
+from tasks.signing import check_proof
 
 log = logging.getLogger("frameshift.monitor")
 
@@ -29,6 +31,18 @@ class FollowerState:
     shutting_down: bool = False
     offline: bool = False
     info: dict = field(default_factory=dict)
+    # The latest proof of SHARED_TOKEN in its advertisement: ok, missing, wrong, stale (or unchecked: none read yet).
+    token: str = "unchecked"
+    # The follower's own clock at its latest heartbeat or advertisement (what the page shows; never ours).
+    heartbeat_at: float = 0.0
+    stopped: bool = False
+    # Why it refused a payload since it (re)started; it gets no new job until it restarts.
+    refused: str | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """Return True when it proved it holds our SHARED_TOKEN and refused nothing since it started."""
+        return self.token == "ok" and not self.refused
 
 
 class Registry:
@@ -37,6 +51,7 @@ class Registry:
     def __init__(self, lost_after: float) -> None:
         self.lost_after = lost_after
         self.followers: dict[str, FollowerState] = {}
+        self.written: set[str] = set()  # names this monitor has written a row for (a row gone since = forgotten)
 
     def seen(self, name: str, when: float | None = None) -> FollowerState:
         """Record a sign of life from name (any event it sent)."""
@@ -45,6 +60,8 @@ class Registry:
             state = self.followers[name] = FollowerState(name=name)
             self.refresh(state)
         state.last_seen = max(state.last_seen, when or time.time())
+        if when:
+            state.heartbeat_at = max(state.heartbeat_at, when)
         state.offline = False
         return state
 
@@ -57,16 +74,37 @@ class Registry:
             return
         if raw:
             info = json.loads(raw)
+            if info.get("started_at") != state.info.get("started_at"):
+                state.refused = None  # a restart: judge it afresh
             state.info = info
             state.concurrency = int(info.get("concurrency") or 1)
             state.encoders = list(info.get("encoders") or [])
             state.ffmpeg_version = info.get("ffmpeg_version") or ""
             state.shutting_down = bool(info.get("shutting_down"))
+            state.stopped = bool(info.get("stopped"))
+            state.token = check_proof(state.name, info, current_app.config.get("SHARED_TOKEN") or "")
+            stamp = info.get("heartbeat_at")
+            if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+                state.heartbeat_at = max(state.heartbeat_at, float(stamp))
 
     def refresh_all(self) -> None:
         """Re-read every follower's advertisement."""
         for state in self.followers.values():
             self.refresh(state)
+
+    def trusted(self, name: str) -> bool:
+        """Return True when name may be given jobs as far as its token is concerned."""
+        state = self.followers.get(name)
+        return bool(state) and state.trusted
+
+    def note_refusals(self) -> None:
+        """Keep followers that refused a payload (recorded on their rows by the outcome) from new jobs."""
+        rows = db.session.execute(select(Follower.name, Follower.info)).all()
+        for name, info in rows:
+            state = self.followers.get(name)
+            mark = (info or {}).get("refused")
+            if state is not None and mark and mark.get("started_at") == state.info.get("started_at"):
+                state.refused = mark.get("reason") or "refused a payload"
 
     def online(self, name: str, now: float | None = None) -> bool:
         """Return True when name sent something within lost_after seconds."""
@@ -103,23 +141,42 @@ class Registry:
         return {name: count for name, count in rows if name}
 
     def sync_db(self) -> None:
-        """Write the follower table the web process reads."""
+        """Write the follower table the web process reads; forget followers whose rows were deleted (forgotten)."""
         now = time.time()
         busy = self.busy_counts()
         rows = {row.name: row for row in db.session.execute(select(Follower)).scalars()}
+        for name in [n for n in self.followers if n in self.written and n not in rows]:
+            log.info("follower %s was forgotten", name)
+            del self.followers[name]
+            self.written.discard(name)
         for name, state in self.followers.items():
             row = rows.get(name)
             if row is None:
                 row = Follower(name=name)
                 db.session.add(row)
+            self.written.add(name)
+            mark = (row.info or {}).get("refused")
+            if mark and mark.get("started_at") == state.info.get("started_at"):
+                state.refused = state.refused or mark.get("reason")
             row.online = self.online(name, now)
             row.concurrency = state.concurrency
             row.encoders = state.encoders
             row.ffmpeg_version = state.ffmpeg_version
-            row.info = {**state.info, "shutting_down": state.shutting_down}
+            row.info = {
+                **state.info,
+                "shutting_down": state.shutting_down,
+                "stopped": state.stopped or state.offline,
+                "token": state.token,
+                **(
+                    {"refused": {"reason": state.refused, "started_at": state.info.get("started_at")}}
+                    if state.refused
+                    else {}
+                ),
+            }
             row.busy = busy.get(name, 0)
-            if state.last_seen:
-                row.last_heartbeat = datetime.fromtimestamp(state.last_seen, timezone.utc).replace(tzinfo=None)
+            if state.heartbeat_at:
+                # The follower's own clock: a grace period (ours) after a Redis restart never shows as its heartbeat.
+                row.last_heartbeat = datetime.fromtimestamp(state.heartbeat_at, timezone.utc).replace(tzinfo=None)
         for name, row in rows.items():
             if name not in self.followers:
                 row.online = False

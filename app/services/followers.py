@@ -7,15 +7,25 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from app.extensions import db
+from app.extensions import db, redis_store
 from app.models import ACTIVE, Follower, Job, utcnow
-from app.services.errors import NotFound
+from app.services.errors import Conflict, NotFound
 from app.services.jobs import status_counts
 from app.services.live import publish, wake_dispatcher
 from app.services.settings import QUEUE_PAUSED, get_setting, set_setting
+from tasks import keys
 
 # The monitor writes follower rows twice a second; allow it this much lag before calling a follower lost.
 MONITOR_LAG = 5.0
+WRONG_TOKEN = "wrong token"
+UNTRUSTED = "untrusted"
+WRONG_TOKEN_FIX = (
+    "this follower's SHARED_TOKEN differs from the leader's; set the same SHARED_TOKEN on both and restart the follower"
+)
+STALE_FIX = (
+    "this follower's proof of SHARED_TOKEN is more than 5 minutes old or ahead: its clock differs from the "
+    "leader's; set both clocks right (NTP) and restart the follower"
+)
 
 
 def current_jobs() -> dict[str, list[dict[str, Any]]]:
@@ -40,15 +50,47 @@ def current_jobs() -> dict[str, list[dict[str, Any]]]:
     return jobs
 
 
+def trust_problem(info: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Return (state, the fix in words) when the monitor found this follower cannot be trusted with jobs."""
+    verdict = info.get("token")
+    if verdict in ("wrong", "missing"):
+        return WRONG_TOKEN, WRONG_TOKEN_FIX
+    refused = info.get("refused") or {}
+    if refused:
+        reason = refused.get("reason") or "it refused a job"
+        if "signature" in reason:
+            return WRONG_TOKEN, WRONG_TOKEN_FIX
+        return UNTRUSTED, f"this follower refused a job ({reason}); fix the cause and restart the follower"
+    if verdict == "stale":
+        return UNTRUSTED, STALE_FIX
+    return None, None
+
+
+def sandbox_warning(info: dict[str, Any]) -> str | None:
+    """Return the warning to show when FFmpeg on this follower runs outside its sandbox (or nobody knows)."""
+    sandbox = info.get("sandbox")
+    if not isinstance(sandbox, dict) or sandbox.get("enabled"):
+        return None
+    if sandbox.get("mode") == "off":
+        return "FFmpeg runs without its sandbox on this follower (FFMPEG_SANDBOX=off)"
+    reason = f": {sandbox['reason']}" if sandbox.get("reason") else ""
+    return (
+        f"FFmpeg runs without its sandbox on this follower (sandbox state {sandbox.get('mode') or 'unknown'}{reason})"
+    )
+
+
 def describe(row: Follower, jobs: list[dict[str, Any]], lost_after: float) -> dict[str, Any]:
-    """Return one follower as the API shows it."""
+    """Return one follower as the API shows it (last_heartbeat is the follower's own clock, as it reported it)."""
     data = row.to_dict()
     age = (utcnow() - row.last_heartbeat).total_seconds() if row.last_heartbeat else None
     online = bool(row.online) and age is not None and age <= lost_after + MONITOR_LAG
     info = row.info or {}
     shutting_down = bool(info.get("shutting_down")) and online
+    untrusted, problem = trust_problem(info) if online else (None, None)
     if not online:
-        state = "lost"
+        state = "stopped" if info.get("stopped") else "lost"
+    elif untrusted:
+        state = untrusted
     elif shutting_down:
         state = "stopping"
     elif row.draining:
@@ -66,6 +108,11 @@ def describe(row: Follower, jobs: list[dict[str, Any]], lost_after: float) -> di
         threads=info.get("threads"),
         host=info.get("host"),
         path_map=info.get("path_map", []),
+        token=info.get("token"),
+        problem=problem,
+        sandbox=info.get("sandbox"),
+        sandbox_warning=sandbox_warning(info),
+        can_forget=not online and not jobs,
     )
     return data
 
@@ -86,6 +133,37 @@ def get_follower(name: str) -> Follower:
         known = ", ".join(db.session.execute(select(Follower.name).order_by(Follower.name)).scalars()) or "none yet"
         raise NotFound(f"no follower is called {name!r} (known: {known})", field="name")
     return row
+
+
+def forget_follower(name: str) -> dict[str, Any]:
+    """Remove a follower that is gone (lost or stopped, no unfinished job) from the list; the monitor forgets it too.
+
+    Refused with Conflict while it is online or holds jobs. If it starts again later it simply reappears.
+    """
+    row = get_follower(name)
+    lost_after = float(current_app.config.get("FOLLOWER_LOST_AFTER", 10))
+    jobs = current_jobs().get(name, [])
+    described = describe(row, jobs, lost_after)
+    if described["online"]:
+        raise Conflict(
+            f"follower {name} is online ({described['state']}); stop it first (a stopped follower can be forgotten)",
+            field="name",
+        )
+    if jobs:
+        ids = ", ".join(str(job["id"]) for job in jobs)
+        raise Conflict(f"follower {name} still holds unfinished jobs ({ids}); wait until they end", field="name")
+    db.session.delete(row)
+    db.session.commit()
+    try:
+        # Its last advertisement too (a stopped follower's stays a day), so nothing brings the card back.
+        with redis_store.client.pipeline(transaction=False) as pipe:
+            pipe.delete(keys.follower(name))
+            pipe.srem(keys.FOLLOWERS, name)
+            pipe.execute()
+    except Exception:  # noqa: BLE001  (the row is gone; a leftover advertisement expires by itself)
+        pass
+    publish({"type": "follower", "name": name, "forgotten": True})
+    return {"name": name, "forgotten": True}
 
 
 def set_draining(name: str, draining: bool) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from app.services.preferences import auto_retry
 from app.services.transitions import transition
 from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted
 from tasks.paths import PathError, resolve_inside, temp_output
+from tasks.signing import PayloadRefused
 
 log = logging.getLogger("frameshift.monitor")
 
@@ -21,6 +22,7 @@ PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size")
 MAX_INTERRUPTIONS = 3
 INTERRUPTED = "interrupted"
 ABANDONED = "abandoned"
+REFUSED = "refused"
 
 
 def mark_running(job: Job, follower: str | None = None) -> bool:
@@ -79,6 +81,9 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
     if isinstance(exc, TranscodeInterrupted):
         requeue_interrupted(job, exc.message, exc.log_tail)
         return
+    if isinstance(exc, PayloadRefused):
+        requeue_refused(job, exc.message)
+        return
     if isinstance(exc, TranscodeError):
         # Retry only what another follower may do better (it cannot see the file here); never FFmpeg's verdict on it.
         retryable = exc.exit_code is None and "on this follower" in exc.message
@@ -130,6 +135,23 @@ def requeue_interrupted(job: Job, reason: str, log_tail: list[str] | None = None
         _count(job.follower, failed=1)
         return
     requeue(job, f"attempt {job.attempt} {reason}; queued again", INTERRUPTED, reason)
+
+
+def requeue_refused(job: Job, reason: str) -> None:
+    """A follower refused the payload (its SHARED_TOKEN differs, or its clock): not the job's fault, queue it again.
+
+    Never a failure and no retry used up. No loop either: the monitor keeps a follower that refused
+    from new jobs until it restarts, and never dispatches to one without a valid token proof.
+    """
+    follower = db.session.get(Follower, job.follower) if job.follower else None
+    if follower is not None:
+        info = follower.info or {}
+        # Bound to this run of the follower (its advertised start time): a restart clears it.
+        follower.info = {**info, "refused": {"reason": reason, "started_at": info.get("started_at")}}
+    if job.cancel_requested_at is not None:
+        transition(job, JobStatus.CANCELLED, error=f"cancelled ({reason})")
+        return
+    requeue(job, f"attempt {job.attempt} {reason}; queued again", REFUSED, reason)
 
 
 def requeue(job: Job, message: str, outcome: str, reason: str) -> None:

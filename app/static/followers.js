@@ -1,4 +1,4 @@
-// The followers page: refresh every few seconds and on job changes; drain/resume; pause/resume the queue.
+// The followers page: refresh every few seconds and on job changes; drain/resume/forget; pause/resume the queue.
 (function () {
   "use strict";
   const FS = window.FrameShift;
@@ -29,12 +29,18 @@
     const action = button.dataset.action;
     const card = button.closest("[data-follower]");
     let url;
+    let method = "POST";
     if (action === "drain" || action === "resume") url = "/api/followers/" + encodeURIComponent(card.dataset.follower) + "/" + action;
+    else if (action === "forget") {
+      if (!window.confirm("Forget " + card.dataset.follower + "? It reappears if it starts again.")) return;
+      url = "/api/followers/" + encodeURIComponent(card.dataset.follower);
+      method = "DELETE";
+    }
     else if (action === "queue-pause" || action === "queue-resume") url = "/api/queue/" + action.slice(6);
     else return;
     button.disabled = true;
     try {
-      await FS.api(url, { method: "POST" });
+      await FS.api(url, { method: method });
       if (action.startsWith("queue-")) {
         FS.showPaused(action === "queue-pause");
         button.disabled = false;

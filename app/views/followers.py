@@ -13,7 +13,7 @@ def followers_context() -> dict:
     """Every follower the monitor has seen, with its jobs, and the queue's state (a few queries, whatever the count)."""
     followers = follower_service.list_followers()
     queue = follower_service.queue_state()
-    slots = sum(f["concurrency"] for f in followers if f["online"] and not f["draining"])
+    slots = sum(f["concurrency"] for f in followers if f["online"] and not f["draining"] and not f["problem"])
     busy = sum(f["busy"] for f in followers if f["online"])
     return {"followers": followers, "slots": slots, "busy": busy, "paused": bool(queue.get("paused"))}
 

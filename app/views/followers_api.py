@@ -27,6 +27,12 @@ def resume(name: str):
     return jsonify(follower_service.resume_follower(name))
 
 
+@bp.delete("/followers/<name>")
+def forget(name: str):
+    """Forget a follower that is gone; 409 while it is online or holds unfinished jobs."""
+    return jsonify(follower_service.forget_follower(name))
+
+
 @bp.get("/queue")
 def queue():
     """Whether the queue is paused, with job counts and capacity."""
