@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.security.harness import UNSAFE_SWITCH, World, build_world, shlex_only
+from tests.security.harness import UNSAFE_SWITCH, World, build_world
 
 
 @pytest.fixture(scope="session")
@@ -19,13 +19,11 @@ def world(tmp_path_factory) -> Iterator[World]:
 
 @pytest.fixture
 def no_arg_check(monkeypatch):
-    """Switch the custom-argument allowlist off, so only the boundary stands.
-
-    FRAME_SHIFT_UNSAFE_NO_ARG_CHECK=1 is the switch the allowlist provides for exactly this; the
-    check function is also replaced by a plain split, so the tests hold whichever form the check has.
-    Each hostile test asserts FFmpeg really started (a 'started' report), i.e. that no check refused it.
-    """
+    """Switch the custom-argument allowlist off (FRAME_SHIFT_UNSAFE_NO_ARG_CHECK=1, tasks/custom_args.py), so
+    only the boundary stands. Each hostile test asserts FFmpeg really started (a 'started' report), so a
+    check that still refused the arguments would fail the test instead of passing it vacuously."""
     monkeypatch.setenv(UNSAFE_SWITCH, "1")
-    import tasks.custom_args
 
-    monkeypatch.setattr(tasks.custom_args, "check_custom_args", shlex_only)
+
+# The running system of the integration tests (a monitor and a Celery follower on the session's redis).
+from tests.integration.conftest import leader, stack, stacks  # noqa: E402, F401

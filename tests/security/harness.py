@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-import shlex
 import socket
 import subprocess
 import threading
@@ -225,11 +224,6 @@ def build_world(root: Path) -> World:
         "up": "../..",
     }
     return world
-
-
-def shlex_only(custom_args: str) -> list[str]:
-    """What check_custom_args is replaced by while the allowlist is switched off: only split."""
-    return shlex.split(custom_args)
 
 
 @dataclass

@@ -15,11 +15,13 @@ private working directory, or document that FFmpeg itself refuses them) and have
 
 from __future__ import annotations
 
+import socket
 from typing import NamedTuple
 
 import pytest
 
-from tests.security.harness import BASE_ARGS, convert
+from tasks.spec import SpecError, parse_spec
+from tests.security.harness import BASE_ARGS, UNSAFE_SWITCH, convert
 
 WRITE, READ, NET, LEAK = "write", "read", "net", "leak"
 
@@ -165,3 +167,48 @@ def test_unconfined_control_escapes(world, no_arg_check, monkeypatch, name):
         LEAK: outcome.leaks,
     }[case.shows]
     assert shown, f"expected a {case.shows} escape without the boundary\n{outcome.describe()}"
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_allowlist_refuses_it_too(world, monkeypatch, name):
+    """The first wall: with the allowlist on (the default), every hostile set is refused before anything runs,
+    naming the token. Fails if the allowlist lets one through (or is switched off)."""
+    monkeypatch.delenv(UNSAFE_SWITCH, raising=False)
+    with pytest.raises(SpecError) as refused:
+        parse_spec({"mode": "custom", "custom_args": f"{BASE_ARGS} {world.fill(CASES[name].args)}", "container": "mkv"})
+    assert refused.value.field == "custom_args"
+
+
+def test_known_gap_udp_and_unix_sockets_are_not_blocked_by_the_kernel(world, no_arg_check, tmp_path):
+    """What Landlock ABI 7 does NOT stop (docs/security.md says so): UDP and connecting to a pathname UNIX socket.
+    With the allowlist off an extra output reaches both even inside the boundary; the allowlist (below) is
+    what closes them. Fails (and docs/security.md must be updated) the day the kernel blocks them."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(5)
+    path = tmp_path / "app.sock"
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(str(path))
+    unix.listen(1)
+    unix.settimeout(5)
+    try:
+        port = udp.getsockname()[1]
+        outcome = convert(world, f"{BASE_ARGS} -map 0 -f mpegts udp://127.0.0.1:{port}", tag="gap-udp")
+        assert outcome.started
+        assert udp.recv(65536), "no UDP datagram arrived"
+        outcome = convert(world, f"{BASE_ARGS} -map 0 -f mpegts unix:{path}", tag="gap-unix")
+        assert outcome.started
+        conn, _ = unix.accept()
+        conn.close()
+    finally:
+        udp.close()
+        unix.close()
+
+
+@pytest.mark.parametrize("target", ["udp://127.0.0.1:9", "unix:/run/redis/redis.sock", "rtp://127.0.0.1:9"])
+def test_allowlist_refuses_socket_outputs(monkeypatch, target):
+    """The allowlist closes the gap above: an extra output (a URL of any protocol) is refused."""
+    monkeypatch.delenv(UNSAFE_SWITCH, raising=False)
+    for args in (f"-map 0 -f mpegts {target}", f"-progress {target}", f"-f tee [f=mpegts]{target}"):
+        with pytest.raises(SpecError):
+            parse_spec({"mode": "custom", "custom_args": f"{BASE_ARGS} {args}", "container": "mkv"})
