@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +177,7 @@ class World:
     fifos: FifoDetector
     listener: Listener
     values: dict[str, str] = field(default_factory=dict)
+    slow_clip: Path = Path()  # 2 s, for a run at real-time speed that a test watches while it runs
 
     def fill(self, template: str) -> str:
         """Fill {outside}, {written}, {media}, {fifo}, {port}, {secret}, ... into a hostile template."""
@@ -211,6 +212,7 @@ def build_world(root: Path) -> World:
     )
     listener = Listener()
     world = World(root, media, outside, written, cwd, clip, fifos, listener)
+    world.slow_clip = make_clip(media / "slow.mp4", seconds=2)
     world.values = {
         "outside": str(outside),
         "written": str(written),
@@ -278,8 +280,17 @@ class Outcome:
         return f"{message}\nescapes: {self.escapes}\nlog tail:\n{tail}"
 
 
-def convert(world: World, custom_args: str, *, tag: str = "sec", source: Path | None = None, **spec: Any) -> Outcome:
-    """Run one custom-argument conversion through run_attempt in the world, watching everything."""
+def convert(
+    world: World,
+    custom_args: str,
+    *,
+    tag: str = "sec",
+    source: Path | None = None,
+    watch: Callable[[dict[str, Any]], None] | None = None,
+    **spec: Any,
+) -> Outcome:
+    """Run one custom-argument conversion through run_attempt in the world, watching everything
+    (`watch` also gets every report, while FFmpeg runs)."""
     target = world.media / f"out-{tag}.mkv"
     settings = FollowerSettings(media_roots=[world.media])
     payload = {
@@ -288,6 +299,12 @@ def convert(world: World, custom_args: str, *, tag: str = "sec", source: Path | 
         "spec": {"mode": "custom", "custom_args": custom_args, "container": "mkv", "if_exists": "overwrite", **spec},
     }
     reports: list[dict[str, Any]] = []
+
+    def report(fields: dict[str, Any]) -> None:
+        reports.append(fields)
+        if watch is not None:
+            watch(fields)
+
     deadline = time.monotonic() + 30
     skip = (target, world.media / f".out-{tag}.frameshift-{tag}")
     before = snapshot(world.root, skip)
@@ -298,7 +315,7 @@ def convert(world: World, custom_args: str, *, tag: str = "sec", source: Path | 
         connections_before = len(world.listener.connections)
         try:
             result = run_attempt(
-                payload, settings, reports.append, lambda: "cancel" if time.monotonic() > deadline else None, tag
+                payload, settings, report, lambda: "cancel" if time.monotonic() > deadline else None, tag
             )
         except TranscodeError as exc:
             error = exc
