@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from tasks import keys
+from tasks.observability import connection_error, redis_failed, redis_recovered
 
 log = logging.getLogger("frameshift.task")
 URGENT_STAGES = ("starting", "started")
@@ -94,7 +95,12 @@ class Reporter:
             with self.task.app.events.default_dispatcher(hostname=self.hostname) as dispatcher:
                 dispatcher.send("task-progress", uuid=self.task_id, retry=False, **meta)
         except Exception as exc:  # noqa: BLE001  (a Redis hiccup must not fail a long encode)
-            log.warning("progress report for %s failed (the encode goes on): %s", self.task_id, exc)
+            if connection_error(exc) is None:
+                log.warning("progress report for %s failed (the encode goes on): %s", self.task_id, exc)
+            else:  # an outage: said once for the whole process, not once per report
+                redis_failed(exc, "progress reports")
+        else:
+            redis_recovered("progress reports go out again")
         self._renew()
 
     def _renew(self) -> None:
