@@ -12,9 +12,10 @@ import os
 import sys
 from typing import Any
 
-from celery.signals import celeryd_init
+from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_init, worker_process_init
 
 from tasks import sandbox
+from tasks.outage import OUTAGE, quiet_redis_outages
 from tasks.preflight import follower_problems
 
 log = logging.getLogger("frameshift.observability")
@@ -75,3 +76,20 @@ def on_worker_start(**_: object) -> None:
         "worker",
         traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
     )
+
+
+@after_setup_logger.connect
+def _quiet_worker_log(logger: logging.Logger | None = None, **_: object) -> None:
+    """Celery configured the worker's log: make Redis outages short there."""
+    quiet_redis_outages(*([logger] if logger is not None else []))
+
+
+@after_setup_task_logger.connect
+def _quiet_task_log(logger: logging.Logger | None = None, **_: object) -> None:
+    quiet_redis_outages(*([logger] if logger is not None else []))
+
+
+@worker_process_init.connect
+def _pool_process_level(**_: object) -> None:
+    """A pool process starts with no outage of its own and reports one at INFO (see RedisOutage.level)."""
+    OUTAGE.since, OUTAGE.level = None, logging.INFO

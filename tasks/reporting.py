@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from tasks import keys
-from tasks.observability import connection_error, redis_failed, redis_recovered
+from tasks.outage import connection_error, redis_failed, redis_recovered
 
 log = logging.getLogger("frameshift.task")
 URGENT_STAGES = ("starting", "started")

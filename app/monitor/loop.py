@@ -18,6 +18,7 @@ from app.monitor.reaper import enforce_cancels, reap_lost
 from app.monitor.reconcile import reconcile, sweep
 from app.monitor.registry import Registry
 from tasks import keys
+from tasks.outage import connection_error, quiet_redis_outages, redis_failed, redis_recovered
 
 log = logging.getLogger("frameshift.monitor")
 TICK = 0.5
@@ -57,7 +58,9 @@ class Monitor:
             except Exception as exc:  # noqa: BLE001  (broker outages)
                 if self.stopping.is_set():
                     return
-                if not interrupted:
+                if connection_error(exc) is not None:
+                    redis_failed(exc, "the monitor's event stream")
+                elif not interrupted:
                     log.warning("event stream interrupted (%s); reconnecting", exc)
                 interrupted = True
                 time.sleep(1.0)
@@ -75,7 +78,9 @@ class Monitor:
                     if message:
                         self.inbox.put(("wake", None))
             except Exception as exc:  # noqa: BLE001
-                if not failing:
+                if connection_error(exc) is not None:
+                    redis_failed(exc, "the monitor's wake-up channel")
+                elif not failing:
                     log.warning("wake-up channel interrupted (%s); retrying", exc)
                 failing = True
                 time.sleep(1.0)
@@ -88,6 +93,9 @@ class Monitor:
     def run(self, max_seconds: float | None = None) -> None:
         """Run until stopped (or for max_seconds)."""
         started = time.monotonic()
+        # An outage makes every thread here fail at once: one warning for it, one line when it ends.
+        quiet_redis_outages(announce_reconnect=False)
+        logging.getLogger("kombu.mixins").setLevel(logging.WARNING)  # "Connected to redis://" on every reconnect
         with self.flask_app.app_context():
             stop_result_subscriptions(self.celery_app)  # on the thread that sends
             self.start_threads()
@@ -168,13 +176,15 @@ class Monitor:
         try:
             redis_store.client.ping()
         except Exception as exc:  # noqa: BLE001
-            if not self.broker_down:
+            if connection_error(exc) is not None:
+                redis_failed(exc, "the monitor, which judges no follower until it is back")
+            elif not self.broker_down:
                 log.warning("cannot reach Redis (%s): not judging followers until it is back", exc)
             self.broker_down = True
             return False
         if self.broker_down:
             self.broker_down = False
-            log.info("Redis is back: every follower gets %s s to be heard again", self.registry.lost_after)
+            redis_recovered(f"every follower gets {self.registry.lost_after} s to be heard again")
             self.registry.grace_all()
             return False
         return True
