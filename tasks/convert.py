@@ -86,11 +86,13 @@ def run_attempt(
     report: Callable[[dict[str, Any]], None],
     should_stop: Callable[[], str | None],
     tag: str,
+    publish: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Convert payload['input'] to payload['output']; return the result or raise TranscodeError.
 
     should_stop() returns None to go on, 'shutdown' when this follower is stopping, or why the
-    leader wants the attempt stopped.
+    leader wants the attempt stopped. publish() is asked right before the rename into place and
+    returns False when the leader has given this attempt up (the fence: tasks/reporting.py).
     """
     try:
         spec = parse_spec(payload.get("spec"))
@@ -165,6 +167,11 @@ def run_attempt(
         try:
             out_info = media_summary(probe(str(temp), settings.ffprobe_bin))
         except ProbeError as exc:
+            given_up = should_stop()  # the leader may have given this attempt up (and removed its folder) meanwhile
+            if given_up and given_up != "shutdown":
+                raise TranscodeCancelled(
+                    f"{given_up}; this attempt's output was discarded", None, outcome.log_tail[-20:]
+                )
             raise TranscodeError(f"the output failed verification: {exc}", 0, outcome.log_tail[-40:]) from None
         expected = known["duration"] if "duration" in known else input_duration(None)
         if expected and out_info["duration"] and abs(out_info["duration"] - expected) > max(1.0, 0.05 * expected):
@@ -173,6 +180,16 @@ def run_attempt(
                 0,
                 outcome.log_tail[-40:],
             )
+        if publish is not None:
+            try:
+                allowed = publish()
+            except ConnectionError as exc:
+                raise TranscodeError(
+                    f"the output was ready but not published: {exc}", 0, outcome.log_tail[-20:]
+                ) from None
+            if not allowed:
+                reason = should_stop() or "given up by the leader"
+                raise TranscodeCancelled(f"{reason}; this attempt's output was discarded", None, outcome.log_tail[-20:])
         try:
             placed = place_output(temp, final, spec.if_exists)
         except OSError as exc:

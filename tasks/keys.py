@@ -19,6 +19,12 @@ def lease(task_id: str) -> str:
     return f"{PREFIX}:lease:{task_id}"
 
 
+def fence(task_id: str) -> str:
+    """Who may end a running attempt: 'publishing:HOST' (the follower renames its output) or 'given-up'
+    (the leader gave it up); each side sets it with a script that refuses when the other holds it."""
+    return f"{PREFIX}:fence:{task_id}"
+
+
 def follower(hostname: str) -> str:
     """What a follower advertises: concurrency, FFmpeg version, encoders."""
     return f"{PREFIX}:follower:{hostname}"
@@ -30,6 +36,26 @@ def stopping(hostname: str) -> str:
 
 
 LEADER_CLAIM = "leader:given-up"
+FENCE_GIVEN_UP = "given-up"
+FENCE_PUBLISHING = "publishing"
+# The follower's side of the fence: atomic with the leader's (app/monitor/reaper.py), so exactly one wins.
+# KEYS: cancel flag, fence. ARGV: 'publishing:HOST', TTL. Returns 1 when this attempt may rename.
+PUBLISH_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local held = redis.call('GET', KEYS[2])
+if held and held ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
+return 1
+"""
+# The leader's side. KEYS: cancel flag, fence. ARGV: reason, TTL. Returns 0 when the follower is
+# already publishing (the result is on its way: do not give the attempt up), else 1 (given up).
+GIVE_UP_SCRIPT = """
+local held = redis.call('GET', KEYS[2])
+if held and string.sub(held, 1, 10) == 'publishing' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+redis.call('SET', KEYS[2], 'given-up', 'EX', tonumber(ARGV[2]))
+return 1
+"""
 FOLLOWERS = f"{PREFIX}:followers"
 LIVE_CHANNEL = f"{PREFIX}:live"
 WAKE_CHANNEL = f"{PREFIX}:wake"

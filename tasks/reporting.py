@@ -134,6 +134,34 @@ class StopCheck:
             self.reason = "shutdown"
         return self.reason
 
+    def may_publish(self, attempts: int = 30, pause: float = 1.0) -> bool:
+        """Take the fence before renaming the output into place: False when the leader gave this attempt up.
+
+        Atomic with the leader's give-up (keys.PUBLISH_SCRIPT / GIVE_UP_SCRIPT): a stale attempt, paused
+        past its lease and given up, can never publish. Without Redis we cannot know, so we wait for it
+        (a Redis outage must not fail a finished encode) and give up only after `attempts` tries.
+        """
+        task_id = self.names[0].rsplit(":", 1)[1]
+        for _ in range(attempts):
+            try:
+                won = self.client().eval(
+                    keys.PUBLISH_SCRIPT, 2, self.names[0], keys.fence(task_id), f"publishing:{self.hostname}", 24 * 3600
+                )
+                if not won:
+                    self.reason = self.reason or self._leader_reason() or "given up by the leader"
+                return bool(won)
+            except redis.RedisError as exc:
+                log.warning("cannot reach Redis to publish the output of %s yet (%s); retrying", task_id, exc)
+                time.sleep(pause)
+        raise ConnectionError(f"Redis was unreachable for {attempts * pause:.0f} s when the output was ready")
+
+    def _leader_reason(self) -> str | None:
+        try:
+            value = self.client().get(self.names[0])
+        except redis.RedisError:
+            return None
+        return value.decode(errors="replace") if isinstance(value, bytes) else value
+
     @property
     def shutting_down(self) -> bool:
         """Return True when the stop came from this follower shutting down."""

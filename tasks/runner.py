@@ -76,6 +76,15 @@ def stop_process(proc: subprocess.Popen, grace: float = 2.0) -> None:
             continue
 
 
+def kill_now(proc: subprocess.Popen) -> None:
+    """SIGKILL FFmpeg's whole process group at once and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def run_ffmpeg(
     argv: list[str],
     duration: float | None | Callable[[float | None], float | None],
@@ -154,8 +163,10 @@ def run_ffmpeg(
             if now >= next_check:
                 next_check = now + poll
                 if should_cancel():
+                    # Whatever the reason (a cancel, a shutdown, an attempt the leader gave up), its output is
+                    # discarded: no graceful 'q' that would let a stale FFmpeg encode on for seconds.
                     cancelled = True
-                    stop_process(proc)
+                    kill_now(proc)
                     break
     finally:
         # Whatever happened to us (SystemExit from a revoke, an exception), FFmpeg goes too.

@@ -69,7 +69,7 @@ def run(self, payload: dict[str, Any]) -> dict[str, Any]:
         raise TranscodeCancelled("cancelled before it started")
     reporter = Reporter(self, redis_client, conf.progress_interval, conf.lease_seconds)
     try:
-        return run_attempt(payload, conf, reporter, stop, tag=task_id[:8])
+        return run_attempt(payload, conf, reporter, stop, tag=task_id[:8], publish=stop.may_publish)
     except TranscodeInterrupted as exc:
         log.warning("task %s interrupted: follower %s is shutting down", task_id, hostname)
         raise TranscodeInterrupted(

@@ -43,6 +43,22 @@ def leader_claims(task_id: str | None) -> bool:
         return False
 
 
+def fence_out(task_id: str | None, reason: str) -> bool:
+    """Give a running attempt up, atomically with its follower's publish: False while it is renaming its
+    output into place (its result is on the way: keep the job), True when given up (it can never publish)."""
+    if not task_id:
+        return True
+    try:
+        return bool(
+            redis_store.client.eval(
+                keys.GIVE_UP_SCRIPT, 2, keys.cancel(task_id), keys.fence(task_id), reason, CLAIM_TTL
+            )
+        )
+    except Exception as exc:  # noqa: BLE001  (cannot fence: try again next tick rather than risk two outputs)
+        log.warning("could not give up %s yet: %s", task_id, exc)
+        return False
+
+
 def leases_present(task_ids: list[str]) -> dict[str, bool] | None:
     """Return whether each attempt's lease exists, in one round trip; None when Redis cannot tell."""
     try:
@@ -102,6 +118,9 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             old_task = job.task_id
             claimed_by_leader = leader_claims(old_task)  # also blocks a late start of this attempt
             started = job.status == JobStatus.RUNNING.value or not claimed_by_leader
+            if started and not fence_out(old_task, f"follower {name} was lost"):
+                log.info("follower %s is publishing job %s's output; waiting for its result", name, job.id)
+                continue
             log.warning(
                 "follower %s was lost; job %s (attempt %s, %s) given up",
                 name,
@@ -114,6 +133,8 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             request_stop(old_task, f"follower {name} was lost")
         elif silent:
             old_task = job.task_id
+            if not fence_out(old_task, f"given up: follower {name} stopped reporting on it"):
+                continue
             log.warning("job %s on %s has renewed no lease for %.0f s; giving it up", job.id, name, LEASE_GRACE)
             mark_silent(job, name)
             request_stop(old_task, f"given up: follower {name} stopped reporting on it")
