@@ -59,7 +59,7 @@ def logout():
     session.clear()
     if current_app.config.get("AUTH_DISABLED"):
         return redirect("/")
-    flash("You are logged out.", "ok")
+    flash("You are signed out.", "ok")
     return redirect(url_for("auth.login"))
 
 
@@ -76,7 +76,7 @@ def account():
             if action == "password":
                 accounts.change_password(user, request.form.get("current", ""), request.form.get("new", ""))
                 sessions.keep_this_one(user)
-                message = "Password changed. Every other browser signed in to this account has been logged out."
+                message = "Password changed. Every other browser signed in to this account is now signed out."
             elif action == "create_token":
                 _row, new_token = accounts.create_token(user, request.form.get("name", ""))
             elif action == "revoke_token":
