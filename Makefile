@@ -16,12 +16,12 @@ system-deps: ## Install FFmpeg, redis-server and Chromium with apt (when missing
 	@bash scripts/system-deps.sh $(SYSTEM_PACKAGES)
 
 deps: system-deps ## Install the runtime Python packages
-	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise" 2>/dev/null \
+	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pydantic" 2>/dev/null \
 		|| $(PIP) install -q -r requirements.txt
 
 dev-deps: ## Install what the tests need: the system packages plus PostgreSQL, runtime and test Python packages
 	@bash scripts/system-deps.sh $(TEST_SYSTEM_PACKAGES)
-	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pytest, playwright, yaml" 2>/dev/null \
+	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pydantic, pytest, playwright, yaml, schemathesis" 2>/dev/null \
 		|| $(PIP) install -q -r requirements-dev.txt
 
 run: deps ## Run the whole system on this machine (web, monitor, one worker, Flower, redis)

@@ -13,9 +13,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the leader's Flask app; config overrides environment settings (tests pass a mapping)."""
     from app.config import startup_config
+    from app.schemas.limits import IdConverter, request_limits
 
     flask_app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "app" / "static"))
     flask_app.config.update(startup_config(config))
+    flask_app.config.update(request_limits(config))
+    flask_app.url_map.converters["int"] = IdConverter
     register_extensions(flask_app)
     register_blueprints(flask_app)
     register_errorhandlers(flask_app)

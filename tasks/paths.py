@@ -30,11 +30,18 @@ def resolve_inside(path: str, roots: list[Path], *, must_exist: bool = True) -> 
     candidate = Path(path)
     if not candidate.is_absolute():
         candidate = roots[0] / candidate
-    resolved = candidate.resolve()
-    if not any(resolved == root or root in resolved.parents for root in roots):
-        raise PathError(f"{path} is outside the media folders ({', '.join(map(str, roots))}); pick a file inside them")
-    if must_exist and not resolved.exists():
-        raise PathError(f"{path} does not exist")
+    try:
+        resolved = candidate.resolve()
+        if not any(resolved == root or root in resolved.parents for root in roots):
+            raise PathError(
+                f"{path} is outside the media folders ({', '.join(map(str, roots))}); pick a file inside them"
+            )
+        if must_exist and not resolved.exists():
+            raise PathError(f"{path} does not exist")
+    except (OSError, UnicodeError) as exc:
+        # A name over 255 bytes (ENAMETOOLONG), a path over PATH_MAX, a lone surrogate: no such file can exist.
+        shown = path if len(path) <= 120 else path[:60] + "..." + path[-40:]
+        raise PathError(f"{shown!r} cannot be a file here: {getattr(exc, 'strerror', None) or exc}") from None
     return resolved
 
 
@@ -67,6 +74,8 @@ def plan_output(
 ) -> Path:
     """Apply the output rule: never the source, never overwrite unless asked."""
     wanted = default_output(source, container, output_dir)
+    if len(wanted.name.encode("utf-8", "surrogateescape")) > 255:
+        raise PathError(f"the output name {wanted.name[:60]}... would be longer than 255 bytes; rename the source file")
     if wanted.resolve() == source.resolve():
         raise PathError("the output would replace the source file; choose another folder or container")
     if if_exists == "overwrite" and str(wanted) not in taken:

@@ -129,10 +129,13 @@ def decode_cursor(cursor: str, sort: str) -> tuple[bool, tuple[int, str, str]]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         is_dir, name, value, cursor_sort = json.loads(raw)
-        if cursor_sort != sort or not isinstance(name, str):
+        # The value is a size or an mtime in ns: a whole number that fits 64 bits (never 1e400 or a list).
+        if cursor_sort != sort or not isinstance(name, str) or len(name) > 1024:
             raise ValueError
-        return bool(is_dir), (int(value), name.casefold(), name)
-    except (ValueError, TypeError):
+        if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+            raise ValueError
+        return bool(is_dir), (value, name.casefold(), name)
+    except (ValueError, TypeError, RecursionError):
         raise ServiceError(
             "cursor: this page link is not valid (it belongs to another sort); go back to the first page",
             field="cursor",

@@ -45,7 +45,17 @@ def preview_argv(spec: ConversionSpec, source: str, output: str) -> list[str]:
     return build_argv(spec, source, output)
 
 
-def create_jobs(inputs: list[str], spec_data: dict[str, Any] | None, priority: int = 0) -> list[Job]:
+def preview_spec(spec_data: dict[str, Any] | None, source: str | None, output: str | None) -> dict[str, Any]:
+    """Validate a spec and return the argv it gives for one input (an example input when none is given)."""
+    from tasks.paths import default_output
+
+    spec = validate_spec(spec_data)
+    source = source or "/media/example.mkv"
+    output = output or str(default_output(Path(source), spec.container))
+    return {"argv": preview_argv(spec, source, output), "spec": spec.to_dict()}
+
+
+def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, priority: int = 0) -> list[Job]:
     """Create one queued job per input file with one spec; all or nothing."""
     if not isinstance(inputs, list) or not inputs:
         raise ServiceError("inputs: give a list of one or more file paths", field="inputs")

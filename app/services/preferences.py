@@ -48,17 +48,21 @@ def job_defaults() -> dict[str, Any]:
         return validate_spec({}).to_dict()
 
 
-def save_job_defaults(form: dict[str, str]) -> dict[str, Any]:
+def save_job_defaults(form: dict[str, Any]) -> dict[str, Any]:
     """Validate the defaults form (as a conversion spec) and store it; raise ServiceError naming the field."""
     from app.services.jobs import media_roots, validate_spec
     from tasks.paths import PathError, resolve_inside
 
     data: dict[str, Any] = {}
     for name in DEFAULT_FIELDS:
-        value = (form.get(name) or "").strip()
-        if value == "":
+        value = form.get(name)
+        if isinstance(value, str):
+            value = value.strip()
+            if value.isdigit() and name in ("crf", "bit_depth", "max_height", "threads"):
+                value = int(value)
+        if value is None or value == "":
             continue
-        data[name] = int(value) if value.isdigit() and name in ("crf", "bit_depth", "max_height", "threads") else value
+        data[name] = value
     spec = validate_spec(data)
     if spec.output_dir:
         try:
@@ -80,7 +84,7 @@ def auto_retry() -> int:
     return int(current_app.config.get("AUTO_RETRY", 0) if value is None else value)
 
 
-def save_auto_retry(raw: str) -> int:
+def save_auto_retry(raw: str | int) -> int:
     """Validate and store the automatic retry count."""
     try:
         value = int(str(raw).strip())

@@ -1,56 +1,38 @@
-"""The JSON API: create, list, show, cancel, retry, reorder, delete and clear jobs."""
+"""The JSON API: create, list, show, cancel, retry, reorder, delete and clear jobs; the OpenAPI document."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
+from app.schemas.inputs import accepts
+from app.schemas.jobs import ClearJobs, CreateJobs, JobsQuery, MoveJob, SpecPreview
 from app.services import jobs as job_service
-from app.services.errors import ServiceError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
-def body() -> dict:
-    """Return the JSON body, or raise a clear error."""
-    data = request.get_json(silent=True)
-    if data is None:
-        if request.data:
-            raise ServiceError("the request body is not valid JSON")
-        return {}
-    if not isinstance(data, dict):
-        raise ServiceError("the request body must be a JSON object")
-    return data
+@bp.get("/openapi.json")
+def openapi():
+    """This API and every form, as an OpenAPI 3.1 document built from the schemas that check requests."""
+    from app.schemas.openapi import document
 
-
-def int_arg(name: str, default: int) -> int:
-    """Read an integer query argument, or raise a clear error."""
-    value = request.args.get(name, default)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ServiceError(f"{name}: must be a whole number", field=name) from None
+    return jsonify(document(current_app))
 
 
 @bp.post("/jobs")
-def create():
+@accepts(json=CreateJobs)
+def create(body: CreateJobs):
     """Create one job per input file, all with one spec."""
-    data = body()
-    inputs = data.get("inputs")
-    if inputs is None and "input" in data:
-        inputs = [data["input"]]
-    jobs = job_service.create_jobs(inputs, data.get("spec"), priority=int(data.get("priority") or 0))
+    spec = body.spec.values() if body.spec is not None else None
+    jobs = job_service.create_jobs(body.paths(), spec, priority=body.priority or 0)
     return jsonify({"jobs": [job.to_dict() for job in jobs]}), 201
 
 
 @bp.get("/jobs")
-def index():
+@accepts(query=JobsQuery)
+def index(query: JobsQuery):
     """List jobs, optionally by status, one page at a time."""
-    page = job_service.list_jobs(
-        status=request.args.get("status") or None,
-        page=int_arg("page", 1),
-        per_page=int_arg("per_page", 50),
-        search=request.args.get("q") or None,
-    )
+    page = job_service.list_jobs(status=query.status, page=query.page, per_page=query.per_page, search=query.q)
     return jsonify({**page, "jobs": [job.to_dict() for job in page["jobs"]]})
 
 
@@ -73,11 +55,10 @@ def retry(job_id: int):
 
 
 @bp.post("/jobs/<int:job_id>/move")
-def move(job_id: int):
-    """Reorder a waiting job: {"where": "top"|"bottom"|"up"|"down"|"before", "before": id}."""
-    data = body()
-    job = job_service.move_job(job_id, str(data.get("where", "")), data.get("before"))
-    return jsonify(job.to_dict())
+@accepts(json=MoveJob)
+def move(job_id: int, body: MoveJob):
+    """Reorder a waiting job: top, bottom, up, down, or before another waiting job."""
+    return jsonify(job_service.move_job(job_id, body.where, body.before).to_dict())
 
 
 @bp.delete("/jobs/<int:job_id>")
@@ -88,21 +69,15 @@ def delete(job_id: int):
 
 
 @bp.post("/jobs/clear")
-def clear():
-    """Delete finished jobs: {"statuses": [...]} or all finished."""
-    count = job_service.clear_finished(body().get("statuses"))
-    return jsonify({"cleared": count})
+@accepts(json=ClearJobs)
+def clear(body: ClearJobs):
+    """Delete finished jobs: the statuses given, or all three final states."""
+    return jsonify({"cleared": job_service.clear_finished(body.statuses)})
 
 
 @bp.post("/spec/preview")
-def preview():
+@accepts(json=SpecPreview)
+def preview(body: SpecPreview):
     """Validate a spec and return the argv it gives for one input."""
-    data = body()
-    spec = job_service.validate_spec(data.get("spec"))
-    source = str(data.get("input") or "/media/example.mkv")
-    from pathlib import Path
-
-    from tasks.paths import default_output
-
-    output = data.get("output") or str(default_output(Path(source), spec.container))
-    return jsonify({"argv": job_service.preview_argv(spec, source, output), "spec": spec.to_dict()})
+    spec = body.spec.values() if body.spec is not None else None
+    return jsonify(job_service.preview_spec(spec, body.input, body.output))

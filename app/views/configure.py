@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
+from app.schemas.forms import ConfigureForm, ConfigureQuery, PresetBody
+from app.schemas.inputs import accepts
 from app.services import jobs as job_service
 from app.services import presets as preset_service
 from app.services.errors import ServiceError
@@ -53,15 +55,15 @@ CHOICES = {
 }
 
 
-def spec_from_form(form: MultiDict) -> dict[str, Any]:
+def spec_from_form(form: ConfigureForm) -> dict[str, Any]:
     """Turn the configure form into spec JSON (parse_spec validates it)."""
-    spec: dict[str, Any] = {k: form.get(k) for k in FORM_FIELDS if form.get(k) is not None}
-    spec["mode"] = form.get("mode") or "basic"
-    spec["custom_args"] = form.get("custom_args") or ""
-    spec["if_exists"] = form.get("if_exists") or "rename"
+    spec: dict[str, Any] = {k: getattr(form, k) for k in FORM_FIELDS if getattr(form, k) is not None}
+    spec["mode"] = form.mode or "basic"
+    spec["custom_args"] = form.custom_args or ""
+    spec["if_exists"] = form.if_exists or "rename"
     spec["output_dir"] = None
-    if form.get("output_location") == "folder":
-        folder = (form.get("output_dir") or "").strip()
+    if form.output_location == "folder":
+        folder = (form.output_dir or "").strip()
         if not folder:
             raise ServiceError(
                 "output_dir: type a folder inside the media folders, or choose 'beside the source'", field="output_dir"
@@ -113,19 +115,27 @@ def render_form(
 
 
 @bp.get("/configure")
-def index():
+@accepts(query=ConfigureQuery)
+def index(query: ConfigureQuery):
     """The settings form for the selected files: the Settings page's job defaults, or a preset over them."""
     from app.services.preferences import job_defaults
 
     spec: dict[str, Any] = job_defaults()
-    preset_id = request.args.get("preset_id", type=int)
-    if preset_id:
-        spec = {**spec, **preset_service.get_preset(preset_id).spec}
+    if query.preset_id:
+        spec = {**spec, **preset_service.get_preset(query.preset_id).spec}
     return render_form(form_values(spec), notice=gone_message(drop_missing(selection_id())))
 
 
+def form_error(exc: ServiceError):
+    """Show a refused field beside its input, keeping what the person typed."""
+    field = exc.field or "form"
+    message = exc.message.removeprefix(f"{field}: ") if field in HELP or field == "output" else exc.message
+    return render_form(form_values({}, request.form), {field: message}, exc.status)
+
+
 @bp.post("/configure")
-def submit():
+@accepts(form=ConfigureForm, on_error=form_error)
+def submit(form: ConfigureForm):
     """Create one job per selected file, then go to the queue."""
     gone = drop_missing(selection_id())
     if gone:
@@ -137,20 +147,19 @@ def submit():
     try:
         if not paths:
             raise ServiceError("inputs: no files are selected; pick some on the Files page first", field="inputs")
-        created = job_service.create_jobs(paths, spec_from_form(request.form))
+        created = job_service.create_jobs(paths, spec_from_form(form))
     except ServiceError as exc:
-        field = exc.field or "form"
-        message = exc.message.removeprefix(f"{field}: ") if field in HELP or field == "output" else exc.message
-        return render_form(form_values({}, request.form), {field: message}, exc.status)
+        return form_error(exc)
     clear_selection(selection_id())
     flash(f"{len(created)} job{'s' if len(created) != 1 else ''} queued", "ok")
     return redirect("/")
 
 
 @bp.post("/api/configure/preview")
-def preview():
+@accepts(form=ConfigureForm)
+def preview(form: ConfigureForm):
     """The exact FFmpeg command the first selected file would get (form-encoded fields, like the page posts)."""
-    spec = job_service.validate_spec(spec_from_form(request.form))
+    spec = job_service.validate_spec(spec_from_form(form))
     roots = current_app.config["MEDIA_ROOTS"]
     paths = get_selection(selection_id())
     if not paths:
@@ -176,14 +185,12 @@ def preview():
     return jsonify({"argv": argv, "input": str(source), "output": str(output), "count": len(paths)})
 
 
-def preset_payload() -> tuple[Any, Any]:
+def preset_payload(body: PresetBody | None, form: ConfigureForm | None) -> tuple[Any, Any]:
     """Read a preset's name and spec from JSON ({"name", "spec"}) or from the configure form."""
-    if request.is_json:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise ServiceError("the request body must be a JSON object")
-        return data.get("name"), data.get("spec")
-    return request.form.get("preset_name"), spec_from_form(request.form)
+    if form is not None:
+        return form.preset_name, spec_from_form(form)
+    assert body is not None
+    return body.name, body.spec.values() if body.spec is not None else None
 
 
 @bp.get("/api/presets")
@@ -193,16 +200,18 @@ def list_presets():
 
 
 @bp.post("/api/presets")
-def create_preset():
+@accepts(json=PresetBody, form=ConfigureForm)
+def create_preset(body: PresetBody | None, form: ConfigureForm | None):
     """Save a new preset."""
-    name, spec = preset_payload()
+    name, spec = preset_payload(body, form)
     return jsonify(preset_service.create_preset(name, spec).to_dict()), 201
 
 
 @bp.put("/api/presets/<int:preset_id>")
-def update_preset(preset_id: int):
+@accepts(json=PresetBody, form=ConfigureForm)
+def update_preset(preset_id: int, body: PresetBody | None, form: ConfigureForm | None):
     """Rename a preset or replace its settings."""
-    name, spec = preset_payload()
+    name, spec = preset_payload(body, form)
     return jsonify(preset_service.update_preset(preset_id, name, spec).to_dict())
 
 

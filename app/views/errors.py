@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.services.errors import ServiceError
 
@@ -14,12 +14,9 @@ def wants_json() -> bool:
 
 
 def error_response(message: str, status: int, field: str | None = None):
-    """Render one error in the form the client expects."""
+    """Render one error in the form the client expects: JSON is always {"error": ..., "field": name or null}."""
     if wants_json():
-        body = {"error": message}
-        if field:
-            body["field"] = field
-        return jsonify(body), status
+        return jsonify({"error": message, "field": field or None}), status
     return render_template("error.html", message=message, status=status), status
 
 
@@ -32,6 +29,9 @@ def register(flask_app: Flask) -> None:
 
     @flask_app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if isinstance(exc, RequestEntityTooLarge):
+            limit = flask_app.config.get("MAX_CONTENT_LENGTH")
+            return error_response(f"the request is larger than the limit of {limit} bytes (MAX_CONTENT_LENGTH)", 413)
         return error_response(exc.description or exc.name, exc.code or 500)
 
     @flask_app.errorhandler(Exception)

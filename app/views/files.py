@@ -6,8 +6,10 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
+from app.schemas.files import Durations, FilesPageQuery, FilesQuery, SelectionChange
+from app.schemas.inputs import accepts
 from app.services.errors import ServiceError
-from app.services.files import PAGE_SIZE, SORTS, list_folder
+from app.services.files import SORTS, list_folder
 from app.services.media_info import annotate, probe_durations
 from app.services.selection import change_selection, get_selection
 
@@ -30,24 +32,9 @@ def selection_id() -> str | None:
     return request.cookies.get(SELECTION_COOKIE)
 
 
-def listing_args() -> dict:
-    """Read the listing's query arguments."""
-    raw_limit = request.args.get("limit") or str(PAGE_SIZE)
-    if not raw_limit.isdigit():
-        raise ServiceError(f"limit: must be a whole number (got {raw_limit!r})", field="limit")
-    return {
-        "sort": request.args.get("sort") or "name",
-        "order": request.args.get("order") or "asc",
-        "videos_only": request.args.get("videos") in ("1", "on", "true"),
-        "search": request.args.get("q") or "",
-        "cursor": request.args.get("cursor") or None,
-        "limit": int(raw_limit),
-    }
-
-
-def load_listing():
+def load_listing(query: FilesQuery):
     """List the requested folder and mark what is cached, converted and selected."""
-    listing = list_folder(request.args.get("path") or None, roots(), **listing_args())
+    listing = list_folder(query.path, roots(), **query.listing_args())
     annotate(listing.entries)
     chosen = set(get_selection(selection_id()))
     for entry in listing.entries:
@@ -55,40 +42,37 @@ def load_listing():
     return listing, len(chosen)
 
 
+def _page(listing, error: str | None, count: int, status: int = 200):
+    return render_template(
+        "files/index.html", listing=listing, error=error, count=count, sorts=SORTS, roots=roots(), args=request.args
+    ), status
+
+
 @bp.get("/files")
-def index():
+@accepts(query=FilesPageQuery, on_error=lambda exc: _page(None, exc.message, 0, exc.status))
+def index(query: FilesPageQuery):
     """Browse a media folder and pick files to convert."""
     try:
-        listing, count = load_listing()
+        listing, count = load_listing(query)
     except ServiceError as exc:
         # A bad path or argument: say so in the page, with a way back home.
-        return render_template(
-            "files/index.html", listing=None, error=exc.message, count=0, sorts=SORTS, roots=roots(), args=request.args
-        ), exc.status
-    return render_template(
-        "files/index.html", listing=listing, error=None, count=count, sorts=SORTS, roots=roots(), args=request.args
-    )
+        return _page(None, exc.message, 0, exc.status)
+    return _page(listing, None, count)
 
 
 @bp.get("/api/files")
-def api_list():
+@accepts(query=FilesQuery)
+def api_list(query: FilesQuery):
     """One page of a folder as JSON (cursor pagination: pass `next_cursor` back as `cursor`)."""
-    listing, count = load_listing()
+    listing, count = load_listing(query)
     return jsonify({**listing.to_dict(), "selected_count": count})
 
 
-def json_body() -> dict:
-    """Return the request's JSON object, or raise a clear error."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ServiceError("the request body must be a JSON object")
-    return data
-
-
 @bp.post("/api/files/durations")
-def api_durations():
+@accepts(json=Durations)
+def api_durations(body: Durations):
     """Durations of up to 60 files, probed with ffprobe only when the cache lacks them."""
-    found = probe_durations(json_body().get("paths"), roots())
+    found = probe_durations(body.paths, roots())
     return jsonify({"durations": found})
 
 
@@ -100,21 +84,20 @@ def api_selection():
 
 
 @bp.post("/api/files/selection")
-def api_change_selection():
+@accepts(json=SelectionChange)
+def api_change_selection(body: SelectionChange):
     """Change the selection: {"add": [...], "remove": [...], "folders": [...], "matching": {...}, "clear": true}."""
-    data = json_body()
+    matching = body.matching.model_dump() if body.matching is not None else None
     new_id, paths = change_selection(
         selection_id(),
         roots(),
-        add=data.get("add"),
-        remove=data.get("remove"),
-        folders=data.get("folders"),
-        matching=data.get("matching"),
-        clear=bool(data.get("clear")),
+        add=body.add,
+        remove=body.remove,
+        folders=body.folders,
+        matching=matching,
+        clear=bool(body.clear),
     )
-    response = jsonify(
-        {"count": len(paths), "paths": paths[:500] if data.get("folders") or data.get("matching") else []}
-    )
+    response = jsonify({"count": len(paths), "paths": paths[:500] if body.folders or body.matching else []})
     if new_id != selection_id():
         response.set_cookie(
             SELECTION_COOKIE,

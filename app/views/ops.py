@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
+from app.schemas.forms import NotificationsBody
+from app.schemas.inputs import accepts
 from app.services import notify
-from app.services.errors import ServiceError
 from app.services.metrics import collect_health, render_metrics
 
 bp = Blueprint("ops", __name__)
@@ -31,12 +32,10 @@ def notification_settings():
 
 
 @bp.put("/api/notifications")
-def update_notifications():
+@accepts(json=NotificationsBody)
+def update_notifications(body: NotificationsBody):
     """Store targets and events: {"urls": [...Apprise URLs], "events": ["job_failed", ...]}."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ServiceError('send a JSON object like {"urls": [...], "events": [...]}')
-    return jsonify(notify.update_notification_settings(data.get("urls"), data.get("events")))
+    return jsonify(notify.update_notification_settings(body.urls, body.events))
 
 
 @bp.post("/api/notifications/test")

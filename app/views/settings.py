@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from app.schemas.forms import DefaultsForm, EmptyForm, NotificationsForm, RetryForm
+from app.schemas.inputs import accepts
 from app.services import notify, preferences
 from app.services.errors import ServiceError
 from tasks import spec as spec_choices
@@ -49,50 +51,61 @@ def index():
     return page()
 
 
+def refused(section: str):
+    """Show a form the schema refused, with the error beside that section."""
+    return lambda exc: page(exc, section, exc.status)
+
+
 @bp.post("/notifications")
-def notifications():
+@accepts(form=NotificationsForm, on_error=refused("notifications"))
+def notifications(form: NotificationsForm):
     """Store notification targets (one Apprise URL a line) and events."""
 
     def action():
-        lines = [line.strip() for line in request.form.get("targets", "").splitlines()]
+        lines = [line.strip() for line in (form.targets or "").splitlines()]
         urls = [line for line in lines if line and not line.startswith("#")]
-        notify.update_notification_settings(urls=urls, events=request.form.getlist("events"))
+        notify.update_notification_settings(urls=urls, events=form.events or [])
         return f"Notification settings saved ({len(urls)} target{'s' if len(urls) != 1 else ''} added here)."
 
     return save("notifications", action)
 
 
 @bp.post("/notifications/test")
-def test_notification():
+@accepts(form=EmptyForm, on_error=refused("notifications"))
+def test_notification(form: EmptyForm):
     """Send a test notification to every target and say what happened."""
 
     def action():
         result = notify.send_test()
         if not result["ok"]:
             problems = "; ".join(result["errors"])
-            raise ServiceError(f"the test notification reached {result['sent']} target(s); {problems}", status=502)
+            # Nothing to send to is the person's to fix (409); a target that refused is the upstream's (502).
+            status = 409 if not notify.configured_urls() else 502
+            raise ServiceError(f"the test notification reached {result['sent']} target(s); {problems}", status=status)
         return f"Test notification sent to {result['sent']} target{'s' if result['sent'] != 1 else ''}."
 
     return save("notifications", action)
 
 
 @bp.post("/defaults")
-def defaults():
+@accepts(form=DefaultsForm, on_error=refused("defaults"))
+def defaults(form: DefaultsForm):
     """Store the defaults for new jobs, output rules included."""
 
     def action():
-        preferences.save_job_defaults(request.form.to_dict())
+        preferences.save_job_defaults(form.model_dump(exclude_none=True, exclude={"csrf_token"}))
         return "Defaults for new jobs saved."
 
     return save("defaults", action)
 
 
 @bp.post("/retry")
-def retry():
+@accepts(form=RetryForm, on_error=refused("retry"))
+def retry(form: RetryForm):
     """Store the automatic retry count."""
 
     def action():
-        value = preferences.save_auto_retry(request.form.get("auto_retry", ""))
+        value = preferences.save_auto_retry(form.auto_retry)
         return f"Retry policy saved: up to {value} automatic retr{'y' if value == 1 else 'ies'}."
 
     return save("retry", action)
