@@ -13,6 +13,8 @@ from __future__ import annotations
 import ctypes
 import os
 
+from tasks.seccomp import NoSockets
+
 # System call numbers are the same on every architecture (asm-generic, since Linux 5.13).
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 CREATE_RULESET_VERSION = 1
@@ -85,6 +87,7 @@ class Ruleset:
         )
         # Prepared now, so the child only fills in a file descriptor: no allocation between fork and exec.
         self._child_rule = _PathBeneath(READ_FILE, -1)
+        self._no_sockets = NoSockets()  # what Landlock ABI 7 leaves open: UDP and UNIX sockets by path
 
     def allow(self, path: str, rights: int) -> None:
         """Allow rights on path and (for a folder) everything beneath it; a missing path is skipped."""
@@ -112,6 +115,7 @@ class Ruleset:
             pass  # only libnuma's warnings depend on it
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
         _check(_libc.syscall(SYS_RESTRICT_SELF, self.fd, 0), "restrict self")
+        _check(self._no_sockets.apply(), "seccomp filter")
 
     def close(self) -> None:
         """Release the ruleset's file descriptor in the parent."""

@@ -68,6 +68,7 @@ def probe_durations(paths: list[str], roots: list[Path]) -> dict[str, float | No
     if len(paths) > MAX_PROBES_PER_REQUEST:
         raise ServiceError(f"paths: at most {MAX_PROBES_PER_REQUEST} files per request", field="paths")
     stats: dict[str, os.stat_result] = {}
+    real: dict[str, str] = {}  # the path as listed -> the file it resolved to inside the roots
     for raw in paths:
         try:
             resolved = str(resolve_inside(raw, roots))
@@ -78,6 +79,7 @@ def probe_durations(paths: list[str], roots: list[Path]) -> dict[str, float | No
         try:
             # Keyed by the path as listed (a symlink's own path), so the listing finds it again.
             stats[raw] = os.stat(resolved)
+            real[raw] = resolved
         except OSError:
             continue
     rows = {r.path: r for r in db.session.execute(select(MediaProbe).where(MediaProbe.path.in_(list(stats)))).scalars()}
@@ -90,7 +92,8 @@ def probe_durations(paths: list[str], roots: list[Path]) -> dict[str, float | No
         else:
             missing.append(path)
     with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
-        probed = dict(zip(missing, pool.map(_probe_one, missing)))
+        # Probe the resolved file, not the listed name: a symlink swapped after the check must not redirect it.
+        probed = dict(zip(missing, pool.map(_probe_one, [real[p] for p in missing])))
     for path, (duration, error) in probed.items():
         result[path] = duration
         if len(path.encode()) > MAX_CACHED_PATH_BYTES:

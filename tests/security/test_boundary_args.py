@@ -179,35 +179,47 @@ def test_allowlist_refuses_it_too(world, monkeypatch, name):
     assert refused.value.field == "custom_args"
 
 
-def test_known_gap_udp_and_unix_sockets_are_not_blocked_by_the_kernel(world, no_arg_check, tmp_path):
-    """What Landlock ABI 7 does NOT stop (docs/security.md says so): UDP and connecting to a pathname UNIX socket.
-    With the allowlist off an extra output reaches both even inside the boundary; the allowlist (below) is
-    what closes them. Fails (and docs/security.md must be updated) the day the kernel blocks them."""
+@pytest.mark.parametrize("mode", ["landlock", "off"])
+def test_udp_and_unix_sockets_are_refused_inside_the_boundary(world, no_arg_check, tmp_path, monkeypatch, mode):
+    """What Landlock ABI 7 does not stop, UDP and connecting to a pathname UNIX socket (a redis.sock, a
+    docker.sock), the boundary's seccomp filter does (tasks/seccomp.py: no socket() at all). With the
+    allowlist off an extra output tries both. The control (FFMPEG_SANDBOX=off) shows both arrive without
+    the boundary; before the seccomp filter they arrived inside it too."""
+    monkeypatch.setenv("FFMPEG_SANDBOX", mode)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
-    udp.settimeout(5)
+    udp.settimeout(3)
     path = tmp_path / "app.sock"
     unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     unix.bind(str(path))
     unix.listen(1)
-    unix.settimeout(5)
+    unix.settimeout(3)
     try:
         port = udp.getsockname()[1]
-        outcome = convert(world, f"{BASE_ARGS} -map 0 -f mpegts udp://127.0.0.1:{port}", tag="gap-udp")
+        outcome = convert(world, f"{BASE_ARGS} -map 0 -f mpegts udp://127.0.0.1:{port}", tag=f"gap-udp-{mode}")
         assert outcome.started
-        assert udp.recv(65536), "no UDP datagram arrived"
-        outcome = convert(world, f"{BASE_ARGS} -map 0 -f mpegts unix:{path}", tag="gap-unix")
+        try:
+            arrived_udp = bool(udp.recv(65536))
+        except TimeoutError:
+            arrived_udp = False
+        outcome = convert(world, f"{BASE_ARGS} -map 0 -f mpegts unix:{path}", tag=f"gap-unix-{mode}")
         assert outcome.started
-        conn, _ = unix.accept()
-        conn.close()
+        try:
+            conn, _ = unix.accept()
+            conn.close()
+            arrived_unix = True
+        except TimeoutError:
+            arrived_unix = False
     finally:
         udp.close()
         unix.close()
+    expected = mode == "off"
+    assert (arrived_udp, arrived_unix) == (expected, expected)
 
 
 @pytest.mark.parametrize("target", ["udp://127.0.0.1:9", "unix:/run/redis/redis.sock", "rtp://127.0.0.1:9"])
 def test_allowlist_refuses_socket_outputs(monkeypatch, target):
-    """The allowlist closes the gap above: an extra output (a URL of any protocol) is refused."""
+    """The allowlist refuses them first: an extra output (a URL of any protocol) is refused."""
     monkeypatch.delenv(UNSAFE_SWITCH, raising=False)
     for args in (f"-map 0 -f mpegts {target}", f"-progress {target}", f"-f tee [f=mpegts]{target}"):
         with pytest.raises(SpecError):
