@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from typing import Any
 
 from flask import current_app
@@ -12,7 +13,7 @@ from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
 from app.services.preferences import auto_retry
 from app.services.transitions import transition
 from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted
-from tasks.paths import PathError, resolve_inside, temp_output
+from tasks.paths import PathError, resolve_inside, temp_folder
 from tasks.signing import PayloadRefused
 
 log = logging.getLogger("frameshift.monitor")
@@ -204,7 +205,9 @@ def discard_partial(job: Job) -> None:
         return
     try:
         final = resolve_inside(job.output_path, current_app.config["MEDIA_ROOTS"], must_exist=False)
-        temp_output(final, job.task_id[:8]).unlink(missing_ok=True)
+        folder = temp_folder(final, job.task_id[:8])
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
     except (PathError, OSError) as exc:
         log.warning("could not remove the partial output of job %s: %s", job.id, exc)
 
