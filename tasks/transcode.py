@@ -41,7 +41,15 @@ def cancel_requested(task_id: str) -> bool:
         return False
 
 
-@celery_app.task(name="transcode.run", bind=True, ignore_result=False, acks_late=False, track_started=True)
+# A cancel or a shutdown is an expected end: Celery logs it as one INFO line, not an ERROR with a traceback.
+@celery_app.task(
+    name="transcode.run",
+    bind=True,
+    ignore_result=False,
+    acks_late=False,
+    track_started=True,
+    throws=(TranscodeCancelled, TranscodeInterrupted),
+)
 def run(self, payload: dict[str, Any]) -> dict[str, Any]:
     """Convert one file as described by a signed payload from the leader."""
     conf = settings()

@@ -200,11 +200,6 @@ def test_a_redis_outage_logs_one_warning_and_one_recovery_line_per_process(syste
         assert len(main) == 1, f"{name}: {back}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs throws=(TranscodeCancelled, TranscodeInterrupted) on the transcode.run task decorator "
-    "in tasks/transcode.py (owned by the followers engineer); remove this marker with that change",
-)
 def test_a_cancelled_attempt_is_one_info_line_on_the_follower(system, clips):
     stack, client = system
     worker = stack.start_worker("cancels", concurrency=1)
