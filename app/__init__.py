@@ -59,10 +59,11 @@ def register_blueprints(flask_app: Flask) -> None:
 
     flask_app.register_blueprint(followers_api.bp)
     from app.auth import init_auth
-    from app.views import ops
+    from app.views import ops, stats
 
     init_auth(flask_app)
     flask_app.register_blueprint(ops.bp)
+    flask_app.register_blueprint(stats.bp)  # the Statistics page and GET /api/stats
 
 
 def register_errorhandlers(flask_app: Flask) -> None:

@@ -44,6 +44,7 @@ class Job(db.Model):
     __table_args__ = (
         Index("ix_jobs_queue", "status", "priority", "position"),
         Index("ix_jobs_follower_status", "follower", "status"),
+        Index("ix_jobs_updated_at", "updated_at"),  # statistics read what changed since their last refresh
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

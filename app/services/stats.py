@@ -1,0 +1,303 @@
+"""What the fleet did in a period: the figures of the Statistics page and GET /api/stats, from the daily sums."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Follower, Job, JobStat, StatsDaily, utcnow
+from app.services.errors import ServiceError
+from app.services.stats_refresh import bucket_bounds, refresh
+
+PERIODS = {"day": 1, "week": 7, "month": 30, "all": None}
+OUTCOMES = ("succeeded", "failed", "cancelled")
+TOP_REASONS = 10
+JOBS_PER_REASON = 5
+MAX_DAYS = 3660  # ten years of daily points at most
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Days from first to last, inclusive (first None: since the first job)."""
+
+    name: str
+    first: date | None
+    last: date | None
+
+
+def parse_period(period: str | None, first: str | None, last: str | None, today: date | None = None) -> Period:
+    """Read ?period= or ?from=&to=; raise ServiceError naming the field."""
+    today = today or utcnow().date()
+    if first is not None or last is not None:
+        if period not in (None, ""):
+            raise ServiceError("give either period or from and to, not both", field="period")
+        start, end = _date(first, "from"), _date(last, "to")
+        if end < start:
+            raise ServiceError("to must not be before from", field="to")
+        if (end - start).days >= MAX_DAYS:
+            raise ServiceError(f"a period is at most {MAX_DAYS} days", field="from")
+        return Period("range", start, end)
+    name = period or "all"
+    if name not in PERIODS:
+        raise ServiceError(f"period must be one of {', '.join(PERIODS)}", field="period")
+    days = PERIODS[name]
+    return Period(name, None if days is None else today - timedelta(days=days - 1), None if days is None else today)
+
+
+def _date(value: str | None, field: str) -> date:
+    if not value:
+        raise ServiceError(f"{field} is required with a date range (YYYY-MM-DD)", field=field)
+    if not DATE.match(value):
+        raise ServiceError(f"{field} must be a date as YYYY-MM-DD", field=field)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ServiceError(f"{field} is not a real date", field=field) from None
+
+
+def _in_period(query, period: Period):
+    if period.first is not None:
+        query = query.where(StatsDaily.day >= period.first)
+    if period.last is not None:
+        query = query.where(StatsDaily.day <= period.last)
+    return query
+
+
+def statistics(period: Period) -> dict[str, Any]:
+    """Return every figure for the period (refreshing the sums first)."""
+    refresh()
+    d = StatsDaily
+    sums = (
+        func.sum(d.jobs),
+        func.sum(d.input_bytes),
+        func.sum(d.output_bytes),
+        func.sum(d.ratio_sum),
+        func.sum(d.ratio_n),
+        func.sum(d.media_seconds),
+        func.sum(d.work_seconds),
+        func.sum(d.fps_sum),
+        func.sum(d.fps_n),
+    )
+    grouped = db.session.execute(
+        _in_period(select(d.dim, d.key1, d.key2, d.outcome, *sums), period).group_by(d.dim, d.key1, d.key2, d.outcome)
+    ).all()
+    daily = db.session.execute(
+        _in_period(
+            select(d.day, d.outcome, func.sum(d.jobs), func.sum(d.input_bytes), func.sum(d.output_bytes)), period
+        )
+        .where(d.dim == "folder")
+        .group_by(d.day, d.outcome)
+        .order_by(d.day)
+    ).all()
+    rows: dict[str, list[tuple]] = {}
+    for row in grouped:
+        rows.setdefault(row[0], []).append(tuple(row[1:4]) + tuple(_number(v) for v in row[4:]))
+    days = _days(daily, period)
+    first = period.first or (days[0]["day"] if days else None)
+    last = period.last or (days[-1]["day"] if days else None)
+    return {
+        "period": {
+            "name": period.name,
+            "from": first.isoformat() if first else None,
+            "to": last.isoformat() if last else None,
+        },
+        "totals": _totals(rows.get("folder", [])),
+        "days": [{**day, "day": day["day"].isoformat()} for day in days],
+        "folders": _folders(rows.get("folder", [])),
+        "failures": _failures(rows.get("reason", []), period),
+        "followers": _followers(rows.get("follower", []), first, last),
+        "codecs": _before_after(rows.get("codec", [])),
+        "containers": _before_after(rows.get("container", [])),
+        "size_ratio": _size_ratio(rows.get("preset", [])),
+        "durations": {
+            "wait": _distribution(rows.get("wait", [])),
+            "conversion": _distribution(rows.get("work", [])),
+        },
+    }
+
+
+def _number(value: Any) -> float | int:
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    number = float(value)  # PostgreSQL sums integers as numeric
+    return int(number) if number.is_integer() else number
+
+
+def _days(daily: list, period: Period) -> list[dict[str, Any]]:
+    """One entry per day of the period (no gaps, so charts and tables line up): jobs by outcome, space saved."""
+    found: dict[date, dict[str, Any]] = {}
+    for day, outcome, jobs, input_bytes, output_bytes in daily:
+        day = day if isinstance(day, date) else date.fromisoformat(str(day))
+        entry = found.setdefault(day, {"day": day, **{o: 0 for o in OUTCOMES}, "saved_bytes": 0})
+        entry[outcome] = int(jobs)
+        if outcome == "succeeded":
+            entry["saved_bytes"] = int(input_bytes) - int(output_bytes)
+    if not found and period.first is None:
+        return []
+    start = period.first or min(found)
+    end = period.last or max(found)
+    out, total, day = [], 0, start
+    while day <= end:
+        entry = found.get(day) or {"day": day, **{o: 0 for o in OUTCOMES}, "saved_bytes": 0}
+        total += entry["saved_bytes"]
+        out.append({**entry, "saved_cumulative": total})
+        day += timedelta(days=1)
+    return out
+
+
+def _totals(folder_rows: list[tuple]) -> dict[str, int]:
+    totals = {"jobs": 0, **{o: 0 for o in OUTCOMES}, "input_bytes": 0, "output_bytes": 0, "saved_bytes": 0}
+    for _key1, _key2, outcome, jobs, input_bytes, output_bytes, *_ in folder_rows:
+        totals["jobs"] += jobs
+        totals[outcome] += jobs
+        if outcome == "succeeded":
+            totals["input_bytes"] += input_bytes
+            totals["output_bytes"] += output_bytes
+    totals["saved_bytes"] = totals["input_bytes"] - totals["output_bytes"]
+    return totals
+
+
+def _folders(folder_rows: list[tuple]) -> list[dict[str, Any]]:
+    folders: dict[str, dict[str, Any]] = {}
+    for folder, _key2, outcome, jobs, input_bytes, output_bytes, *_ in folder_rows:
+        entry = folders.setdefault(folder, {"folder": folder, "jobs": 0, "input_bytes": 0, "output_bytes": 0})
+        if outcome == "succeeded":
+            entry["jobs"] += jobs
+            entry["input_bytes"] += input_bytes
+            entry["output_bytes"] += output_bytes
+    out = [{**f, "saved_bytes": f["input_bytes"] - f["output_bytes"]} for f in folders.values() if f["jobs"]]
+    return sorted(out, key=lambda f: (-f["saved_bytes"], f["folder"]))
+
+
+def _failures(reason_rows: list[tuple], period: Period) -> dict[str, Any]:
+    counts = sorted(((jobs, reason) for reason, _k, _o, jobs, *_ in reason_rows), key=lambda c: (-c[0], c[1]))
+    reasons = []
+    for count, reason in counts[:TOP_REASONS]:
+        query = select(JobStat.job_id).where(JobStat.reason == reason).order_by(JobStat.job_id.desc())
+        if period.first is not None:
+            query = query.where(JobStat.day >= period.first)
+        if period.last is not None:
+            query = query.where(JobStat.day <= period.last)
+        ids = list(db.session.execute(query.limit(JOBS_PER_REASON)).scalars())
+        # Links only to jobs still in the queue (a cleared job keeps counting, but has no page).
+        present = set(db.session.execute(select(Job.id).where(Job.id.in_(ids))).scalars()) if ids else set()
+        reasons.append({"reason": reason, "count": count, "jobs": [i for i in ids if i in present]})
+    return {"total": sum(c for c, _ in counts), "reasons": reasons}
+
+
+def _followers(rows: list[tuple], first: date | None, last: date | None) -> list[dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    codecs: dict[tuple[str, str], dict[str, float]] = {}
+    for name, target, outcome, jobs, _i, _o, _rs, _rn, media, work, fps_sum, fps_n in rows:
+        entry = found.setdefault(name, {"name": name, **{o: 0 for o in OUTCOMES}, "busy_seconds": 0.0})
+        entry[outcome] += jobs
+        entry["busy_seconds"] += work
+        if outcome == "succeeded":
+            codec = codecs.setdefault(
+                (name, target), {"jobs": 0, "media": 0.0, "work": 0.0, "fps_sum": 0.0, "fps_n": 0}
+            )
+            codec["jobs"] += jobs
+            codec["media"] += media
+            codec["work"] += work
+            codec["fps_sum"] += fps_sum
+            codec["fps_n"] += fps_n
+    rows_by_name = {f.name: f for f in db.session.execute(select(Follower)).scalars()} if found else {}
+    out = []
+    for name, entry in sorted(found.items()):
+        online = _online_seconds(rows_by_name.get(name), first, last)
+        slots = rows_by_name[name].concurrency if name in rows_by_name else 1
+        share = min(1.0, entry["busy_seconds"] / (online * max(slots, 1))) if online else None
+        entry.update(
+            busy_seconds=round(entry["busy_seconds"], 1),
+            online_seconds=online,
+            slots=slots,
+            busy_share=None if share is None else round(share, 4),
+            codecs=[
+                {
+                    "codec": target,
+                    "jobs": c["jobs"],
+                    "speed": round(c["media"] / c["work"], 3) if c["work"] else None,
+                    "fps": round(c["fps_sum"] / c["fps_n"], 2) if c["fps_n"] else None,
+                }
+                for (who, target), c in sorted(codecs.items())
+                if who == name
+            ],
+        )
+        out.append(entry)
+    return out
+
+
+def _online_seconds(follower: Follower | None, first: date | None, last: date | None) -> float | None:
+    """Seconds between the follower's first sighting and its last heartbeat (now while online), inside the period.
+
+    The database keeps no history of outages in between, so this is an upper bound of its online time.
+    """
+    if follower is None or follower.first_seen is None:
+        return None
+    now = utcnow()
+    end = now if follower.online else (follower.last_heartbeat or follower.first_seen)
+    start = follower.first_seen
+    if first is not None:
+        start = max(start, datetime.combine(first, datetime.min.time()))
+    if last is not None:
+        end = min(end, datetime.combine(last + timedelta(days=1), datetime.min.time()))
+    return round(max(0.0, (end - start).total_seconds()), 1)
+
+
+def _before_after(rows: list[tuple]) -> dict[str, list[dict[str, Any]]]:
+    before: dict[str, int] = {}
+    after: dict[str, int] = {}
+    for key_in, key_out, _outcome, jobs, *_ in rows:
+        before[key_in] = before.get(key_in, 0) + jobs
+        after[key_out] = after.get(key_out, 0) + jobs
+    ordered = lambda counts: [{"name": k, "jobs": v} for k, v in sorted(counts.items(), key=lambda i: (-i[1], i[0]))]  # noqa: E731
+    return {"before": ordered(before), "after": ordered(after)}
+
+
+def _size_ratio(rows: list[tuple]) -> list[dict[str, Any]]:
+    out = []
+    for target, preset, _outcome, jobs, input_bytes, output_bytes, ratio_sum, ratio_n, *_ in rows:
+        out.append(
+            {
+                "codec": target,
+                "preset": preset,
+                "jobs": jobs,
+                "ratio": round(ratio_sum / ratio_n, 4) if ratio_n else None,
+                "input_bytes": input_bytes,
+                "output_bytes": output_bytes,
+            }
+        )
+    return sorted(out, key=lambda r: (r["codec"], r["preset"]))
+
+
+def _distribution(rows: list[tuple]) -> dict[str, Any]:
+    """Median and p90 from the bucket counts (each value is its bucket's geometric middle: within 9%)."""
+    counts: dict[int, int] = {}
+    for key, _k2, _outcome, jobs, *_ in rows:
+        counts[int(key)] = counts.get(int(key), 0) + jobs
+    total = sum(counts.values())
+    histogram = []
+    for index in sorted(counts):
+        low, high = bucket_bounds(index)
+        histogram.append({"from": round(low, 3), "to": round(high, 3), "jobs": counts[index]})
+
+    def quantile(q: float) -> float | None:
+        if not total:
+            return None
+        rank, seen = max(1, -(-total * q // 1)), 0
+        for index in sorted(counts):
+            seen += counts[index]
+            if seen >= rank:
+                low, high = bucket_bounds(index)
+                return round((low * high) ** 0.5, 2)
+        return None
+
+    return {"jobs": total, "median": quantile(0.5), "p90": quantile(0.9), "histogram": histogram}

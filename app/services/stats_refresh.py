@@ -1,0 +1,316 @@
+"""Keep the statistics tables in step with the jobs: facts per finished job, sums per day.
+
+A refresh reads only the jobs whose updated_at moved since the last one (an index), rewrites their facts,
+and sums again the days those facts touched. A full rebuild does the same for every job.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sqlalchemy import String, case, cast, delete, func, insert, literal, select, text
+from sqlalchemy.exc import DBAPIError
+
+from app.extensions import db
+from app.models import FINISHED, Job, JobStat, Setting, StatsDaily, utcnow
+
+log = logging.getLogger("frameshift.stats")
+
+WATERMARK = "stats.watermark"
+# A transaction may commit a job whose updated_at is a little older than the newest one already read.
+SLACK = timedelta(minutes=2)
+CHUNK = 5000
+LOCK_KEY = 0x46535354  # pg_advisory_xact_lock key: "FSST"
+# Waiting and conversion times are counted in buckets a quarter of an octave wide (each 19% wider than
+# the last): a median read from them is off by at most 9%, and a day holds a few dozen rows at most.
+PER_OCTAVE = 4
+SMALLEST = 1 / 16  # seconds; shorter times share bucket 0
+FINISHED_VALUES = [s.value for s in FINISHED]
+UNKNOWN = "unknown"
+TOP_FOLDER = "(top folder)"
+
+
+def bucket(seconds: float | None) -> int | None:
+    """Return the histogram bucket of a duration in seconds."""
+    if seconds is None:
+        return None
+    return max(0, math.floor(PER_OCTAVE * math.log2(max(seconds, SMALLEST) / SMALLEST)))
+
+
+def bucket_bounds(index: int) -> tuple[float, float]:
+    """Return the [low, high) seconds a bucket covers."""
+    return SMALLEST * 2 ** (index / PER_OCTAVE), SMALLEST * 2 ** ((index + 1) / PER_OCTAVE)
+
+
+def failure_reason(error: str | None) -> str:
+    """Return the first line of an error, cut to fit: failures with the same message count together."""
+    first = (error or "").strip().splitlines()
+    line = first[0].strip() if first else ""
+    return (line or "no reason recorded")[:200]
+
+
+def top_folder(path: str, roots: list[Path]) -> str:
+    """Return the first folder of path below its media root (named with its root when there are several)."""
+    posix = PurePosixPath(path)
+    for root in roots:
+        try:
+            parts = posix.relative_to(PurePosixPath(str(root))).parts
+        except ValueError:
+            continue
+        name = parts[0] if len(parts) > 1 else TOP_FOLDER
+        return f"{root.name}/{name}"[:255] if len(roots) > 1 else name[:255]
+    return "(outside the media folders)"
+
+
+def _extension(path: str | None) -> str:
+    suffix = PurePosixPath(path or "").suffix.lower().lstrip(".")
+    return suffix[:16] or UNKNOWN
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return max(0.0, (later - earlier).total_seconds())
+
+
+# Only the JSON members statistics need, extracted by the database (json_extract / ->>), never whole documents.
+COLUMNS = (
+    Job.id,
+    Job.status,
+    Job.input_path,
+    Job.output_path,
+    Job.follower,
+    Job.error,
+    Job.input_size,
+    Job.output_size,
+    Job.duration,
+    Job.fps,
+    Job.created_at,
+    Job.started_at,
+    Job.finished_at,
+    Job.updated_at,
+    Job.spec["mode"].as_string().label("mode"),
+    Job.spec["video_codec"].as_string().label("target"),
+    Job.spec["preset"].as_string().label("preset"),
+    Job.result["video_codec"].as_string().label("codec_out"),
+    Job.result["input_video_codec"].as_string().label("codec_in"),
+)
+
+
+def job_facts(row: Any, roots: list[Path]) -> dict[str, Any] | None:
+    """Return the job_stats row for one job (a row of COLUMNS), or None while it is not finished."""
+    if row.status not in FINISHED_VALUES or row.finished_at is None:
+        return None
+    succeeded = row.status == "succeeded"
+    custom = row.mode == "custom"
+    target = "custom" if custom else (row.target or UNKNOWN)
+    input_bytes = int(row.input_size or 0)
+    output_bytes = int(row.output_size or 0) if succeeded else 0
+    work = _seconds(row.finished_at, row.started_at)
+    wait = _seconds(row.started_at, row.created_at)
+    return {
+        "job_id": row.id,
+        "day": row.finished_at.date(),
+        "outcome": row.status,
+        "folder": top_folder(row.input_path, roots),
+        "follower": (row.follower or "(none)")[:255],
+        "target": target[:32],
+        "preset": ("custom" if custom else (row.preset or UNKNOWN))[:32],
+        "codec_in": (row.codec_in or UNKNOWN)[:32],
+        "codec_out": (row.codec_out or (row.codec_in if target == "copy" else None) or UNKNOWN)[:32],
+        "container_in": _extension(row.input_path),
+        "container_out": _extension(row.output_path),
+        "input_bytes": input_bytes,
+        "output_bytes": output_bytes,
+        "ratio": output_bytes / input_bytes if succeeded and input_bytes > 0 and output_bytes > 0 else None,
+        "media_seconds": float(row.duration or 0.0) if succeeded else 0.0,
+        "work_seconds": work,
+        "wait_seconds": wait,
+        "fps": float(row.fps) if succeeded and row.fps else None,
+        "wait_bucket": bucket(wait),
+        "work_bucket": bucket(work) if succeeded else None,
+        "reason": failure_reason(row.error) if row.status == "failed" else None,
+    }
+
+
+FACT_FIELDS = tuple(c.name for c in JobStat.__table__.columns)
+
+
+def _as_tuple(facts: dict[str, Any] | None) -> tuple | None:
+    return None if facts is None else tuple(facts[name] for name in FACT_FIELDS)
+
+
+def _lock() -> None:
+    """Let one refresh at a time write (PostgreSQL; SQLite's write lock does this by itself)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+
+
+def _watermark() -> datetime | None:
+    row = db.session.get(Setting, WATERMARK)
+    return datetime.fromisoformat(row.value) if row and row.value else None
+
+
+def _set_watermark(value: datetime) -> None:
+    row = db.session.get(Setting, WATERMARK)
+    if row is None:
+        db.session.add(Setting(key=WATERMARK, value=value.isoformat()))
+    else:
+        row.value = value.isoformat()
+
+
+def refresh() -> int:
+    """Bring the statistics up to date with the jobs; return how many jobs' facts changed.
+
+    Safe to call on every read: without changes it is one indexed query. When another refresh holds
+    the write lock (SQLite), it gives up and the caller reads what is there.
+    """
+    try:
+        return _refresh()
+    except DBAPIError as exc:
+        db.session.rollback()
+        log.info("statistics refresh skipped: %s", exc.orig)
+        return 0
+
+
+def _refresh() -> int:
+    from app.services.jobs import media_roots
+
+    mark = _watermark()
+    if mark is None:
+        return rebuild()
+    roots = media_roots()
+    rows = db.session.execute(select(*COLUMNS).where(Job.updated_at >= mark - SLACK).order_by(Job.id)).all()
+    if not rows:
+        return 0
+    newest = max(r.updated_at for r in rows if r.updated_at is not None)
+    new = {r.id: job_facts(r, roots) for r in rows}
+    ids = list(new)
+    old: dict[int, tuple] = {}
+    for first in range(0, len(ids), CHUNK):
+        part = ids[first : first + CHUNK]
+        found = db.session.execute(select(*JobStat.__table__.columns).where(JobStat.job_id.in_(part)))
+        old.update({r.job_id: tuple(r) for r in found})
+    changed = [i for i in ids if _as_tuple(new[i]) != old.get(i)]
+    if not changed:
+        if newest > mark:
+            _lock()
+            _set_watermark(newest)
+            db.session.commit()
+        return 0
+    _lock()
+    days = {old[i][FACT_FIELDS.index("day")] for i in changed if i in old}
+    days |= {new[i]["day"] for i in changed if new[i] is not None}
+    for first in range(0, len(changed), CHUNK):
+        part = changed[first : first + CHUNK]
+        db.session.execute(delete(JobStat).where(JobStat.job_id.in_(part)))
+        rows_in = [new[i] for i in part if new[i] is not None]
+        if rows_in:
+            db.session.execute(insert(JobStat), rows_in)
+    _sum_days(sorted(days))
+    _set_watermark(max(newest, mark))
+    db.session.commit()
+    return len(changed)
+
+
+def rebuild() -> int:
+    """Recompute every fact and daily sum from the jobs table; return how many finished jobs were counted."""
+    from app.services.jobs import media_roots
+
+    roots = media_roots()
+    _lock()
+    db.session.execute(delete(StatsDaily))
+    db.session.execute(delete(JobStat))
+    counted, last_id = 0, 0
+    newest: datetime | None = None
+    while True:
+        rows = db.session.execute(
+            select(*COLUMNS).where(Job.id > last_id, Job.status.in_(FINISHED_VALUES)).order_by(Job.id).limit(CHUNK)
+        ).all()
+        if not rows:
+            break
+        last_id = rows[-1].id
+        facts = [f for f in (job_facts(r, roots) for r in rows) if f is not None]
+        if facts:
+            db.session.execute(insert(JobStat), facts)
+        counted += len(facts)
+    newest = db.session.execute(select(func.max(Job.updated_at))).scalar()
+    _sum_days(None)
+    _set_watermark(newest or utcnow())
+    db.session.commit()
+    return counted
+
+
+# Each dimension: its two keys, which outcomes it counts, and (for histograms) the bucket column.
+S = JobStat.__table__.c
+EMPTY = literal("")
+DIMENSIONS: dict[str, tuple[Any, Any, list[str] | None]] = {
+    "folder": (S.folder, EMPTY, None),
+    "follower": (S.follower, S.target, None),
+    "codec": (S.codec_in, S.codec_out, ["succeeded"]),
+    "container": (S.container_in, S.container_out, ["succeeded"]),
+    "preset": (S.target, S.preset, ["succeeded"]),
+    "reason": (S.reason, EMPTY, ["failed"]),
+    "wait": (cast(S.wait_bucket, String), EMPTY, None),
+    "work": (cast(S.work_bucket, String), EMPTY, ["succeeded"]),
+}
+NOT_NULL = {"wait": S.wait_bucket, "work": S.work_bucket, "reason": S.reason}
+
+
+def _sum_days(days: list[date] | None) -> None:
+    """Replace the daily sums of the given days (all days when None) with sums of their facts."""
+    chunks: Iterable[list[date] | None] = (
+        [None] if days is None else (days[i : i + 500] for i in range(0, len(days), 500))
+    )
+    target = StatsDaily.__table__
+    for part in chunks:
+        if part is not None:
+            db.session.execute(delete(StatsDaily).where(StatsDaily.day.in_(part)))
+        for dim, (key1, key2, outcomes) in DIMENSIONS.items():
+            query = select(
+                S.day,
+                literal(dim).label("dim"),
+                key1.label("key1"),
+                key2.label("key2"),
+                S.outcome,
+                func.count().label("jobs"),
+                func.coalesce(func.sum(S.input_bytes), 0),
+                func.coalesce(func.sum(S.output_bytes), 0),
+                func.coalesce(func.sum(S.ratio), 0.0),
+                func.count(S.ratio),
+                func.coalesce(func.sum(S.media_seconds), 0.0),
+                func.coalesce(func.sum(S.work_seconds), 0.0),
+                func.coalesce(func.sum(case((S.fps.is_not(None), S.fps), else_=0.0)), 0.0),
+                func.count(S.fps),
+            )
+            if part is not None:
+                query = query.where(S.day.in_(part))
+            if outcomes:
+                query = query.where(S.outcome.in_(outcomes))
+            if dim in NOT_NULL:
+                query = query.where(NOT_NULL[dim].is_not(None))
+            # A constant in GROUP BY is an error on PostgreSQL: group by the key columns only.
+            keys = [key1] if key2 is EMPTY else [key1, key2]
+            query = query.group_by(S.day, *keys, S.outcome)
+            columns = [
+                "day",
+                "dim",
+                "key1",
+                "key2",
+                "outcome",
+                "jobs",
+                "input_bytes",
+                "output_bytes",
+                "ratio_sum",
+                "ratio_n",
+                "media_seconds",
+                "work_seconds",
+                "fps_sum",
+                "fps_n",
+            ]
+            db.session.execute(target.insert().from_select(columns, query))

@@ -1,0 +1,35 @@
+"""The Statistics page and GET /api/stats: what the fleet did in a period, from the same figures."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+
+from app.services import stats as stats_service
+
+bp = Blueprint("stats", __name__)
+
+
+def _period() -> stats_service.Period:
+    """Read ?period=day|week|month|all or ?from=YYYY-MM-DD&to=YYYY-MM-DD (400 naming the field otherwise)."""
+    args = request.args
+    return stats_service.parse_period(args.get("period"), args.get("from"), args.get("to"))
+
+
+@bp.get("/api/stats")
+def api():
+    """Every figure of the Statistics page as JSON."""
+    return jsonify(stats_service.statistics(_period()))
+
+
+@bp.get("/stats/")
+def index():
+    """Charts of space saved, outcomes, followers, codecs and times, each with its numbers in a table."""
+    period = _period()
+    figures = stats_service.statistics(period)
+    return render_template(
+        "stats/index.html",
+        figures=figures,
+        period=period,
+        periods=list(stats_service.PERIODS),
+        api_url=request.full_path.replace("/stats/", "/api/stats", 1).rstrip("?"),
+    )

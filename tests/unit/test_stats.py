@@ -1,0 +1,139 @@
+"""Statistics aggregates on SQLite and PostgreSQL: GET /api/stats against figures worked out from the seeded jobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.stats_seed import MB, expected, seed
+
+pytestmark = pytest.mark.both_databases
+
+
+@pytest.fixture
+def seeded(app, clips):
+    from app.models import utcnow
+
+    with app.app_context():
+        return seed(clips["root"], utcnow().date())
+
+
+def by(items: list[dict], key: str) -> dict:
+    return {item[key]: item for item in items}
+
+
+@pytest.mark.parametrize(("period", "days"), [("all", None), ("month", 30), ("week", 7), ("day", 1)])
+def test_figures_match_the_jobs(client, seeded, period, days):
+    data = client.get(f"/api/stats?period={period}").get_json()
+    want = expected(days)
+    totals = data["totals"]
+    assert {k: totals[k] for k in want["totals"]} == want["totals"]
+    assert {f["folder"]: f["saved_bytes"] for f in data["folders"]} == want["folders"]
+    assert {r["reason"]: r["count"] for r in data["failures"]["reasons"]} == want["reasons"]
+    followers = by(data["followers"], "name")
+    assert set(followers) == set(want["followers"])
+    for name, entry in want["followers"].items():
+        got = followers[name]
+        assert (got["succeeded"], got["failed"], got["cancelled"]) == (
+            entry["succeeded"],
+            entry["failed"],
+            entry["cancelled"],
+        )
+        assert got["busy_seconds"] == pytest.approx(entry["busy"])
+        codecs = by(got["codecs"], "codec")
+        assert set(codecs) == set(entry["codecs"])
+        for codec, figures in entry["codecs"].items():
+            assert codecs[codec]["jobs"] == figures["jobs"]
+            assert codecs[codec]["speed"] == pytest.approx(figures["media"] / figures["work"], rel=1e-3)
+            assert codecs[codec]["fps"] == pytest.approx(sum(figures["fps"]) / len(figures["fps"]), rel=1e-3)
+    assert {c["name"]: c["jobs"] for c in data["codecs"]["before"]} == want["codecs_before"]
+    assert {c["name"]: c["jobs"] for c in data["codecs"]["after"]} == want["codecs_after"]
+    assert {c["name"]: c["jobs"] for c in data["containers"]["before"]} == want["containers_before"]
+    assert {c["name"]: c["jobs"] for c in data["containers"]["after"]} == want["containers_after"]
+    ratios = {(r["codec"], r["preset"]): r["ratio"] for r in data["size_ratio"]}
+    assert ratios == pytest.approx(want["ratios"], rel=1e-3)
+    waits, works = data["durations"]["wait"], data["durations"]["conversion"]
+    assert waits["median"] == pytest.approx(want["wait_median"], rel=0.1)
+    assert waits["p90"] == pytest.approx(want["wait_p90"], rel=0.1)
+    assert works["median"] == pytest.approx(want["work_median"], rel=0.1)
+    assert works["p90"] == pytest.approx(want["work_p90"], rel=0.1)
+    # Every day of the period has an entry; the per-day figures add up to the totals.
+    if days:
+        assert len(data["days"]) == days
+    assert sum(d["succeeded"] for d in data["days"]) == want["totals"]["succeeded"]
+    assert data["days"][-1]["saved_cumulative"] == want["totals"]["saved_bytes"]
+
+
+def test_failure_reasons_link_to_their_jobs(client, seeded):
+    reasons = by(client.get("/api/stats").get_json()["failures"]["reasons"], "reason")
+    lost = reasons["follower alpha@host was lost"]
+    assert lost["count"] == 2 and sorted(lost["jobs"]) == sorted([seeded[6], seeded[7]])
+    # A cleared job still counts (space saved stays saved) but is no longer linked.
+    client.delete(f"/api/jobs/{seeded[7]}")
+    lost = by(client.get("/api/stats").get_json()["failures"]["reasons"], "reason")["follower alpha@host was lost"]
+    assert lost["count"] == 2 and lost["jobs"] == [seeded[6]]
+
+
+def test_a_retried_job_moves_from_failed_to_its_new_outcome(app, client, seeded):
+    from app.extensions import db
+    from app.models import Job, JobStatus, utcnow
+    from app.services.transitions import transition
+
+    assert client.get("/api/stats").get_json()["totals"]["failed"] == 3
+    with app.app_context():
+        job = db.session.get(Job, seeded[5])
+        transition(job, JobStatus.QUEUED)
+        db.session.commit()
+    figures = client.get("/api/stats").get_json()["totals"]
+    assert figures["failed"] == 2 and figures["succeeded"] == 8
+    with app.app_context():
+        job = db.session.get(Job, seeded[5])
+        transition(job, JobStatus.DISPATCHED)
+        job.started_at = utcnow()
+        transition(job, JobStatus.SUCCEEDED, output_size=50 * MB, result={"video_codec": "hevc"})
+        db.session.commit()
+    figures = client.get("/api/stats").get_json()["totals"]
+    assert figures["failed"] == 2 and figures["succeeded"] == 9
+    assert figures["saved_bytes"] == expected(None)["totals"]["saved_bytes"] + 150 * MB
+
+
+def test_date_range_and_bad_arguments(client, seeded):
+    from datetime import timedelta
+
+    from app.models import utcnow
+
+    today = utcnow().date()
+    first = (today - timedelta(days=2)).isoformat()
+    data = client.get(f"/api/stats?from={first}&to={today.isoformat()}").get_json()
+    assert data["period"] == {"name": "range", "from": first, "to": today.isoformat()}
+    assert data["totals"]["jobs"] == expected(3)["totals"]["jobs"]
+    for query, field in [
+        ("period=year", "period"),
+        ("from=2024-01-01", "to"),
+        ("from=2024-13-01&to=2024-12-01", "from"),
+        ("from=yesterday&to=2024-01-01", "from"),
+        ("from=2024-02-01&to=2024-01-01", "to"),
+        ("period=all&from=2024-01-01&to=2024-01-02", "period"),
+    ]:
+        response = client.get(f"/api/stats?{query}")
+        assert response.status_code == 400, query
+        assert response.get_json()["field"] == field, (query, response.get_json())
+        assert response.get_json()["error"]
+
+
+def test_rebuild_gives_the_same_figures_as_incremental_refresh(app, client, seeded):
+    from app.extensions import db
+    from app.models import StatsDaily
+    from app.services.stats_refresh import rebuild
+
+    def figures() -> dict:
+        data = client.get("/api/stats").get_json()
+        for follower in data["followers"]:  # online time runs on with the clock
+            follower.pop("online_seconds"), follower.pop("busy_share")
+        return data
+
+    incremental = figures()
+    with app.app_context():
+        before = db.session.query(StatsDaily).count()
+        assert rebuild() == len(seeded)
+        assert db.session.query(StatsDaily).count() == before
+    assert figures() == incremental
