@@ -25,6 +25,7 @@ DEFAULTS: dict[str, str] = {
     "FOLLOWER_LOST_AFTER": "10",
     "AUTO_RETRY": "0",
     "CANCEL_GRACE": "8",
+    "TASK_PAYLOAD_TTL": "86400",
     "FLOWER_URL": "http://127.0.0.1:5555",
     "PORT": "5000",
     "HOST": "127.0.0.1",  # the address the web process binds (gunicorn.conf.py and make run read it too)
@@ -94,7 +95,7 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
     if not roots:
         problems.append("no media folder: set FRAME_SHIFT_HOME (or MEDIA_ROOTS, colon-separated)")
     ints = {}
-    for key in ("FOLLOWER_LOST_AFTER", "AUTO_RETRY", "CANCEL_GRACE", "PORT"):
+    for key in ("FOLLOWER_LOST_AFTER", "AUTO_RETRY", "CANCEL_GRACE", "PORT", "TASK_PAYLOAD_TTL"):
         try:
             ints[key] = int(raw[key])
             if ints[key] < 0:
@@ -131,6 +132,7 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
         "FOLLOWER_LOST_AFTER": ints["FOLLOWER_LOST_AFTER"],
         "AUTO_RETRY": ints["AUTO_RETRY"],
         "CANCEL_GRACE": ints["CANCEL_GRACE"],
+        "TASK_PAYLOAD_TTL": ints["TASK_PAYLOAD_TTL"] or int(DEFAULTS["TASK_PAYLOAD_TTL"]),
         "FLOWER_URL": raw["FLOWER_URL"],
         "PORT": ints["PORT"],
         "JSON_SORT_KEYS": False,
