@@ -6,6 +6,7 @@ import os
 import sys
 from typing import Any
 
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from app.schemas.types import MAX_ID
@@ -15,11 +16,13 @@ MIN_CONTENT_LENGTH = 64 * 1024
 
 
 class IdConverter(IntegerConverter):
-    """<int:...> in URLs: ids from 0 to 2**31-1, so a larger number is a 404, never a database overflow."""
+    """<int:...> in URLs: an id over 2**31-1 is a 404 (no such row), never a database overflow."""
 
-    def __init__(self, map, *args: Any, **kwargs: Any) -> None:  # noqa: A002 (werkzeug's name)
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > MAX_ID:
+            raise NotFound(f"{value[:30]} is larger than any id (at most {MAX_ID})")
+        return number
 
 
 def request_limits(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> dict[str, Any]:

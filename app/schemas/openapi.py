@@ -44,7 +44,7 @@ def _models(flask_app: Flask) -> list[type[BaseModel]]:
         if rule.endpoint in SKIP:
             continue
         spec = _accepts(flask_app, rule.endpoint)
-        for model in (spec.json, spec.form, spec.query):
+        for model in (spec.json, spec.form):  # query models become parameters, written inline
             if model is not None:
                 found[model.__name__] = model
     return [found[name] for name in sorted(found)]
