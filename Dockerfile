@@ -1,4 +1,11 @@
 # Frame Shift: one image for every process (web, monitor, Flower, followers); the command picks the role.
+
+# The charting library comes from the npm registry at its pinned version (scripts/vendor-js.sh).
+FROM node:20-bookworm-slim AS vendor
+WORKDIR /src
+COPY scripts/vendor-js.sh scripts/
+RUN FORCE=1 VENDOR_DIR=/vendor bash scripts/vendor-js.sh
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,6 +30,7 @@ RUN groupadd --gid 1000 frameshift \
     && chown frameshift:frameshift /data /media
 
 COPY --chown=frameshift:frameshift . .
+COPY --from=vendor --chown=frameshift:frameshift /vendor/ app/static/vendor/
 
 USER frameshift
 ENV FRAME_SHIFT_HOME=/media \

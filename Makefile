@@ -15,12 +15,14 @@ help: ## Show the targets
 system-deps: ## Install FFmpeg, redis-server and Chromium with apt (when missing and root)
 	@bash scripts/system-deps.sh $(SYSTEM_PACKAGES)
 
-deps: system-deps ## Install the runtime Python packages
+deps: system-deps ## Install the runtime Python packages (and the charting library, when its pin changed)
+	@bash scripts/vendor-js.sh
 	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pydantic" 2>/dev/null \
 		|| $(PIP) install -q -r requirements.txt
 
 dev-deps: ## Install what the tests need: the system packages plus PostgreSQL, runtime and test Python packages
 	@bash scripts/system-deps.sh $(TEST_SYSTEM_PACKAGES)
+	@bash scripts/vendor-js.sh
 	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pydantic, pytest, playwright, yaml, schemathesis" 2>/dev/null \
 		|| $(PIP) install -q -r requirements-dev.txt
 
