@@ -171,7 +171,7 @@ def run_attempt(
             if given_up and given_up != "shutdown":
                 raise TranscodeCancelled(
                     f"{given_up}; this attempt's output was discarded", None, outcome.log_tail[-20:]
-                )
+                ) from None
             raise TranscodeError(f"the output failed verification: {exc}", 0, outcome.log_tail[-40:]) from None
         expected = known["duration"] if "duration" in known else input_duration(None)
         if expected and out_info["duration"] and abs(out_info["duration"] - expected) > max(1.0, 0.05 * expected):

@@ -25,6 +25,15 @@ def fence(task_id: str) -> str:
     return f"{PREFIX}:fence:{task_id}"
 
 
+def presence(hostname: str) -> str:
+    """The client name of the connection a follower's main process holds open while it lives: the kernel
+    closes it the moment the process dies, whatever the load, so the leader sees a crash at once."""
+    return f"{PREFIX}-follower:" + "".join(c if c.isprintable() and not c.isspace() else "_" for c in hostname)
+
+
+PRESENCE_PREFIX = f"{PREFIX}-follower:"
+
+
 def follower(hostname: str) -> str:
     """What a follower advertises: concurrency, FFmpeg version, encoders."""
     return f"{PREFIX}:follower:{hostname}"

@@ -83,10 +83,17 @@ def advertise(hostname: str, concurrency: int) -> dict:
 
 def keep_advertising(hostname: str) -> None:
     """Thread: renew the advertisement, so it survives a Redis restart and expires when we die."""
-    client = redis.Redis.from_url(celery_app.conf.broker_url, socket_timeout=5, socket_connect_timeout=5)
+    # This connection is named (keys.presence) and used every ADVERT_EVERY, so it stays open while we live
+    # (even with a Redis `timeout`); redis-py names it again on every reconnect.
+    client = redis.Redis.from_url(
+        celery_app.conf.broker_url, socket_timeout=5, socket_connect_timeout=5, client_name=keys.presence(hostname)
+    )
     token = settings().shared_token
+    first = True
     while True:
-        time.sleep(ADVERT_EVERY)
+        if not first:
+            time.sleep(ADVERT_EVERY)
+        first = False
         try:
             ttl = STOPPED_TTL if _advert.get("stopped") else ADVERT_TTL
             client.set(keys.follower(hostname), json.dumps(stamp(_advert, token)), ex=ttl)

@@ -163,6 +163,7 @@ class Monitor:
         """Twice a second: flush progress, reap lost work, push follower state to the database."""
         self.safely(self.events.flush)
         if self.broker_reachable():
+            self.safely(self.registry.check_presence)
             self.safely(reap_lost, self.celery_app, self.registry)
             self.safely(enforce_cancels, self.celery_app)
             if time.monotonic() - self._last_sweep >= SWEEP_EVERY:

@@ -128,7 +128,7 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
                 job.attempt,
                 "running" if started else "never started",
             )
-            mark_lost(job, name, started)
+            mark_lost(job, name, started, registry.loss_reason(name, now))
             # If the follower comes back (it was paused, not dead), the attempt must stop, not go on.
             request_stop(old_task, f"follower {name} was lost")
         elif silent:

@@ -38,6 +38,10 @@ class FollowerState:
     stopped: bool = False
     # Why it refused a payload since it (re)started; it gets no new job until it restarts.
     refused: str | None = None
+    # Its named Redis connection (keys.presence): seen since Redis started, polls it has been missing, crashed.
+    present: bool = False
+    absent_polls: int = 0
+    crashed: bool = False
 
     @property
     def trusted(self) -> bool:
@@ -50,6 +54,7 @@ class Registry:
 
     def __init__(self, lost_after: float) -> None:
         self.lost_after = lost_after
+        self.redis_run: str | None = None  # Redis's run_id: a restart closes every connection, crashed or not
         self.followers: dict[str, FollowerState] = {}
         self.written: set[str] = set()  # names this monitor has written a row for (a row gone since = forgotten)
 
@@ -107,17 +112,55 @@ class Registry:
                 state.refused = mark.get("reason") or "refused a payload"
 
     def online(self, name: str, now: float | None = None) -> bool:
-        """Return True when name sent something within lost_after seconds."""
+        """Return True when name sent something within lost_after seconds and has not crashed."""
         state = self.followers.get(name)
         now = now or time.time()
-        return bool(state) and not state.offline and now - state.last_seen <= self.lost_after
+        return bool(state) and not state.offline and not state.crashed and now - state.last_seen <= self.lost_after
 
     def lost(self, name: str, now: float | None = None) -> bool:
-        """Return True when name has been silent longer than lost_after (a clean offline is not enough:
-        its last attempts may still be reporting how they ended)."""
+        """Return True when name crashed, or has been silent longer than lost_after (a clean offline is not
+        enough: its last attempts may still be reporting how they ended)."""
         state = self.followers.get(name)
         now = now or time.time()
-        return state is None or now - state.last_seen > self.lost_after
+        return state is None or state.crashed or now - state.last_seen > self.lost_after
+
+    def loss_reason(self, name: str, now: float | None = None) -> str:
+        """Say how name was lost: it crashed (its connection closed) or it stopped answering."""
+        state = self.followers.get(name)
+        if state is not None and state.crashed:
+            return "it crashed (its connection to Redis closed)"
+        silent = (now or time.time()) - state.last_seen if state is not None and state.last_seen else None
+        return f"it stopped answering for {silent:.0f} s" if silent is not None else "it stopped answering"
+
+    def check_presence(self) -> None:
+        """Mark followers whose named Redis connection closed as crashed: the kernel closes a dead process's
+        sockets at once, whatever the load, so this needs no short heartbeat (which a busy machine would miss).
+        Missing in two polls in a row, and not stopping cleanly by its own advertisement."""
+        try:
+            with redis_store.client.pipeline(transaction=False) as pipe:
+                pipe.info("server")
+                pipe.client_list(_type="normal")
+                server, clients = pipe.execute()
+        except Exception:  # noqa: BLE001  (cannot tell: judge nobody by it)
+            return
+        run_id = server.get("run_id")
+        if run_id != self.redis_run:
+            self.redis_run = run_id
+            for state in self.followers.values():
+                state.present, state.absent_polls = False, 0
+        names = {client.get("name") for client in clients}
+        for state in self.followers.values():
+            if keys.presence(state.name) in names:
+                state.present, state.absent_polls, state.crashed = True, 0, False
+                continue
+            if not state.present or state.crashed or state.offline or state.stopped or state.shutting_down:
+                continue
+            state.absent_polls += 1
+            if state.absent_polls >= 2:
+                self.refresh(state)  # a clean stop has said so in its advertisement
+                if not (state.stopped or state.shutting_down):
+                    state.crashed = True
+                    log.warning("follower %s crashed: its connection to Redis closed", state.name)
 
     def grace_all(self) -> None:
         """After our own broker outage: nobody could be heard, so every follower gets a fresh window."""

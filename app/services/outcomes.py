@@ -163,8 +163,9 @@ def requeue(job: Job, message: str, outcome: str, reason: str) -> None:
         attempt.error = reason
 
 
-def mark_lost(job: Job, follower: str, started: bool = True) -> None:
-    """The follower holding this job stopped answering; started=False when the attempt provably never ran."""
+def mark_lost(job: Job, follower: str, started: bool = True, how: str | None = None) -> None:
+    """The follower holding this job crashed or stopped answering (`how` says which); started=False when the
+    attempt provably never ran."""
     if job.status_enum not in ACTIVE:
         return
     if job.cancel_requested_at is not None:
@@ -175,7 +176,7 @@ def mark_lost(job: Job, follower: str, started: bool = True) -> None:
         reason = f"follower {follower} was lost before the job started"
         requeue(job, f"attempt {job.attempt}: {reason}; queued again", ABANDONED, reason)
         return
-    fail_or_retry(job, f"follower {follower} was lost", None, None, retryable=True)
+    fail_or_retry(job, f"follower {follower} was lost" + (f": {how}" if how else ""), None, None, retryable=True)
 
 
 def mark_silent(job: Job, follower: str) -> None:

@@ -67,12 +67,15 @@ def sigkill_worker(system: System) -> dict:
 
 
 @needs("sigkill")
-def test_sigkilled_follower_fails_its_job_within_15_s_and_leaves_no_ffmpeg(request, clips):
+def test_sigkilled_follower_fails_its_job_within_2_s_and_leaves_no_ffmpeg(request, clips):
+    """The kernel closes the dead worker's named Redis connection at once: the monitor sees the crash on its
+    next polls (twice a second), long before FOLLOWER_LOST_AFTER (6 s here) of silence."""
     seen = outcome(request, clips)
     assert seen["ffmpeg_before"], "the victim's FFmpeg was not running before the kill"
     victim = seen["victim"]
-    assert victim["error"] == f"follower {seen['victim_before']['follower']} was lost"
-    assert seen["seconds_to_fail"] < 15, seen["seconds_to_fail"]
+    crashed = f"follower {seen['victim_before']['follower']} was lost: it crashed (its connection to Redis closed)"
+    assert victim["error"] == crashed
+    assert seen["seconds_to_fail"] < 2, seen["seconds_to_fail"]
     assert seen["ffmpeg_left"] == [], "FFmpeg of the lost job still runs"
     assert seen["partial_files"] == [], "the lost attempt's partial output was left behind"
     assert [a["status"] for a in victim["attempts"]] == ["failed"]
@@ -111,7 +114,7 @@ def test_followers_api_shows_the_killed_follower_lost_with_its_failed_job_and_th
     assert lost["busy"] == 0 and lost["current_jobs"] == [] and lost["free"] == 0, lost
     heard = datetime.fromisoformat(lost["last_heartbeat"].removesuffix("Z")).replace(tzinfo=timezone.utc)
     assert heard.timestamp() < seen["killed_wall"] + 1, (lost["last_heartbeat"], seen["killed_wall"])
-    assert lost["heartbeat_age"] >= LOST_AFTER, lost
+    assert lost["state"] == "lost" and not lost["online"], lost
     alive = after[other]
     assert alive["online"] is True and alive["state"] == "busy", alive
     assert [j["id"] for j in alive["current_jobs"]] == [seen["bystander_before"]["id"]], alive
@@ -143,7 +146,9 @@ def test_with_auto_retry_the_job_finishes_on_another_follower(request, clips):
     assert final["follower"] != seen["first"]
     attempts = final["attempts"]
     assert [a["status"] for a in attempts] == ["failed", "succeeded"]
-    assert attempts[0]["follower"] == seen["first"] and attempts[0]["error"] == f"follower {seen['first']} was lost"
+    assert attempts[0]["follower"] == seen["first"] and attempts[0]["error"].startswith(
+        f"follower {seen['first']} was lost: "
+    )
     assert seen["ffmpeg_left"] == []
     assert os.path.getsize(final["output_path"]) == final["output_size"]
 

@@ -53,7 +53,7 @@ def test_a_job_the_follower_already_claimed_is_not_given_back_while_it_may_repor
 def test_a_lost_follower_with_a_started_attempt_fails_it(job):
     redis_store.client.set(keys.claim(job.task_id), "w@h")
     assert reap_lost(celery_app, registry(offline=False, silent_for=30)) == 1
-    assert job.status == "failed" and job.error == "follower w@h was lost"
+    assert job.status == "failed" and job.error == "follower w@h was lost: it stopped answering for 30 s"
 
 
 def test_a_live_follower_keeps_its_fresh_dispatch(job):
