@@ -1,4 +1,5 @@
-"""`make run`: start redis (if none answers), web, monitor, one worker and Flower; Ctrl-C stops all."""
+"""`make run`: start redis (if none answers), web, monitor, one worker and Flower; supervise them
+(a process that exits unexpectedly is restarted with a back-off); only Ctrl-C stops everything."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,6 +15,61 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
+STABLE_AFTER = 60.0  # a process that ran this long before exiting starts again at the first back-off
+CONFIG_EXIT = 2  # our processes exit 2 when they refuse their settings: restarting cannot help
+
+
+class Child:
+    """One supervised process: restarted with a growing back-off when it exits unexpectedly."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        self.proc: subprocess.Popen | None = None
+        self.started = 0.0
+        self.backoff = BACKOFF_FIRST
+        self.restart_at: float | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT)
+        self.started, self.restart_at = time.monotonic(), None
+
+    def check(self, now: float) -> str | None:
+        """Restart when due; return 'config' when it refused its settings (nothing to restart)."""
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restarts += 1
+                print(f"[run] restarting {self.name} (restart {self.restarts})", flush=True)
+                self.start()
+            return None
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        code, ran = self.proc.returncode, now - self.started
+        if code == CONFIG_EXIT and ran < 30:
+            return "config"
+        # A process that ran a while gets the first back-off again; one that keeps dying waits longer each time.
+        quick_again = self.restarts and ran < STABLE_AFTER
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX) if quick_again else BACKOFF_FIRST
+        self.restart_at = now + self.backoff
+        why = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        print(
+            f"[run] {self.name} {why} after {ran:.0f} s; restarting in {self.backoff:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Return True when something already listens on host:port."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def redis_answers(url: str) -> bool:
@@ -51,14 +108,30 @@ def main() -> int:
     # Flower always behind a login: user admin, password generated once into the data folder.
     env.setdefault("FLOWER_BASIC_AUTH", "admin:" + persisted(data / "flower_password"))
     py = sys.executable
-    children: list[tuple[str, subprocess.Popen]] = []
+    children: list[Child] = []
+    for setting, value in (("PORT", port), ("FLOWER_PORT", flower_port)):
+        if not value.isdigit() or port_taken(host, int(value)):
+            print(
+                f"[run] port {value} on {host} is already in use (or not a port): set {setting} to a free one",
+                file=sys.stderr,
+            )
+            return 1
 
     def start(name: str, argv: list[str]) -> None:
         print(f"[run] starting {name}: {' '.join(argv)}", flush=True)
-        children.append((name, subprocess.Popen(argv, env=env, cwd=ROOT)))
+        child = Child(name, argv, env)
+        child.start()
+        children.append(child)
 
     url = urlparse(env["REDIS_URL"])
     if not redis_answers(env["REDIS_URL"]):
+        if url.hostname in ("127.0.0.1", "localhost") and port_taken("127.0.0.1", url.port or 6379):
+            print(
+                f"[run] port {url.port or 6379} is in use but no Redis answers there (a password?): "
+                "fix REDIS_URL or stop the program on that port",
+                file=sys.stderr,
+            )
+            return 1
         if url.hostname not in ("127.0.0.1", "localhost") or not shutil.which("redis-server"):
             print(
                 f"[run] no Redis answers at {env['REDIS_URL']} and it is not a local port I can start; "
@@ -131,18 +204,22 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     code = 0
     while not stopping:
-        for name, proc in children:
-            if proc.poll() is not None:
-                print(f"[run] {name} exited with {proc.returncode}; stopping the rest", file=sys.stderr)
+        now = time.monotonic()
+        for child in children:
+            if child.check(now) == "config":
+                print(
+                    f"[run] {child.name} refused its settings (above); fix them and run make run again", file=sys.stderr
+                )
                 stopping, code = True, 1
         time.sleep(0.5)
     # Everything but redis first, so followers can report their last state; then redis.
-    for group in ([c for c in children if c[0] != "redis"], [c for c in children if c[0] == "redis"]):
-        for _name, proc in group:
+    for group in ([c for c in children if c.name != "redis"], [c for c in children if c.name == "redis"]):
+        procs = [c.proc for c in group if c.proc is not None]
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.time() + 20
-        for _name, proc in group:
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:

@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -51,6 +52,31 @@ def descendants(pid: int) -> set[int]:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline") as handle:
+            return handle.read().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    env = {**os.environ, "FRAME_SHIFT_HOME": str(tmp_path), "DATA_DIR": str(tmp_path / "data"), "PORT": str(port)}
+    try:
+        done = subprocess.run(
+            [sys.executable, "scripts/run.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        taken.close()
+    assert done.returncode == 1
+    assert f"[run] port {port} on 127.0.0.1 is already in use" in done.stderr and "set PORT" in done.stderr, done.stderr
+    assert "starting" not in done.stdout, "nothing may start when the port is taken"
 
 
 def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
@@ -105,6 +131,25 @@ def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
         names = {open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children}
         for part in ("redis-server", "gunicorn", "monitor", "worker", "flower"):
             assert any(part in name for name in names), (part, names)
+        # A crashed process is restarted (with a back-off and a log line); the system goes on working.
+        worker = next(pid for pid in children if "celery -A tasks worker" in cmdline(pid))
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: "[run] restarting worker" in (tmp_path / "run.log").read_text(), 30, 0.2, what="restart")
+        assert "worker was killed by signal 9" in (tmp_path / "run.log").read_text()
+        status, again = call("POST", f"{base}/api/jobs", {"inputs": ["demo.mp4"], "spec": spec}, bearer)
+        assert status in (200, 201), again
+        second = again["jobs"][0]["id"]
+        job = wait_for(
+            lambda: (d := call("GET", f"{base}/api/jobs/{second}", headers=bearer)[1]).get("status")
+            in ("succeeded", "failed")
+            and d,
+            120,
+            0.5,
+            what="a job on the restarted worker",
+        )
+        assert job["status"] == "succeeded", job
+        assert run.poll() is None, "make run stopped instead of restarting the worker"
+        children = descendants(run.pid)
     finally:
         run.send_signal(signal.SIGINT)  # Ctrl-C
         run.wait(60)
