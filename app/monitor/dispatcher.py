@@ -140,6 +140,11 @@ def dispatch_ready(celery_app: Celery, registry: Registry, sent: dict[str, int] 
     Jobs that cannot go now get a waiting_reason (first REASON_SCAN in queue order). Each sent
     attempt's task id -> job id goes into sent (the event handler's index).
     """
+    # Nothing queued: nothing to send and no waiting reason to update. The loop asks twice a second, and a
+    # whole round (setting, draining, refusals, busy counts, stopping flags, the scan) cost ~1.6 ms of CPU
+    # each time at rest (bench/footprint.py); this one indexed probe costs ~0.1 ms.
+    if db.session.execute(select(Job.id).where(Job.status == JobStatus.QUEUED.value).limit(1)).first() is None:
+        return 0
     paused = bool(get_setting(QUEUE_PAUSED, False))
     slots = [] if paused else free_slots(registry)
     capacity = sum(s.free for s in slots)
