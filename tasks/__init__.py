@@ -7,6 +7,7 @@ import os as _os
 import sys as _sys
 
 from tasks import observability as _observability  # noqa: F401  (config check, Sentry)
+from tasks import split_tasks as _split_tasks  # noqa: F401  (registers split.plan/piece/audio/join/cleanup)
 from tasks import transcode as _transcode  # noqa: F401  (registers transcode.run)
 from tasks import worker_signals as _signals  # noqa: F401
 from tasks.celery_app import celery_app

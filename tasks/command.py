@@ -62,34 +62,40 @@ def build_argv(
         tokens += ["-f", MUXER[spec.container]]
         # Custom options belong to the output: place them just before the output name.
         return argv[:-1] + tokens + argv[-1:]
-    out: dict[str, object] = {"f": MUXER[spec.container]}
+    out: dict[str, object] = {"f": MUXER[spec.container], **video_options(spec), **audio_options(spec)}
     selectors = ["v:0", "a?"]
-    if spec.video_codec == "copy":
-        out["c:v"] = "copy"
-    else:
-        out["c:v"] = spec.video_codec
-        out["preset"] = _preset(spec)
-        out["pix_fmt"] = pixel_format(spec)
-        if spec.rate_mode == "crf":
-            out["crf"] = spec.crf
-        else:
-            out["b:v"] = spec.video_bitrate
-        if spec.max_height:
-            out["vf"] = f"scale=-2:'min({spec.max_height},ih)'"
-        if spec.video_codec == "libx265":
-            out["x265-params"] = "log-level=error"
-    if spec.audio_codec == "copy":
-        out["c:a"] = "copy"
-    else:
-        out["c:a"] = spec.audio_codec
-        if spec.audio_codec in AUDIO_BITRATES:
-            out["b:a"] = AUDIO_BITRATES[spec.audio_codec][spec.audio_quality]
     if spec.subtitles == "copy":
         selectors.append("s?")
         out["c:s"] = SUBTITLE_CODEC[spec.container]
     if encoder_threads:
         out["threads"] = encoder_threads
     return compile_argv(ffmpeg_bin, source, target, input_options, out, selectors, global_args)
+
+
+def video_options(spec: ConversionSpec) -> dict[str, object]:
+    """Return the output options that encode the video of a basic spec (shared with split pieces)."""
+    if spec.video_codec == "copy":
+        return {"c:v": "copy"}
+    out: dict[str, object] = {"c:v": spec.video_codec, "preset": _preset(spec), "pix_fmt": pixel_format(spec)}
+    if spec.rate_mode == "crf":
+        out["crf"] = spec.crf
+    else:
+        out["b:v"] = spec.video_bitrate
+    if spec.max_height:
+        out["vf"] = f"scale=-2:'min({spec.max_height},ih)'"
+    if spec.video_codec == "libx265":
+        out["x265-params"] = "log-level=error"
+    return out
+
+
+def audio_options(spec: ConversionSpec) -> dict[str, object]:
+    """Return the output options that convert the audio of a basic spec (shared with the split audio piece)."""
+    if spec.audio_codec == "copy":
+        return {"c:a": "copy"}
+    out: dict[str, object] = {"c:a": spec.audio_codec}
+    if spec.audio_codec in AUDIO_BITRATES:
+        out["b:a"] = AUDIO_BITRATES[spec.audio_codec][spec.audio_quality]
+    return out
 
 
 def _preset(spec: ConversionSpec) -> str:

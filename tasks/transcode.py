@@ -41,20 +41,14 @@ def cancel_requested(task_id: str) -> bool:
         return False
 
 
-# A cancel or a shutdown is an expected end: Celery logs it as one INFO line, not an ERROR with a traceback.
-@celery_app.task(
-    name="transcode.run",
-    bind=True,
-    ignore_result=False,
-    acks_late=False,
-    track_started=True,
-    throws=(TranscodeCancelled, TranscodeInterrupted),
-)
-def run(self, payload: dict[str, Any]) -> dict[str, Any]:
-    """Convert one file as described by a signed payload from the leader."""
+def open_attempt(task: Any, payload: dict[str, Any]) -> tuple[FollowerSettings, StopCheck, Reporter]:
+    """Verify the signed payload, claim the attempt, stop early if asked, and start its progress reporter.
+
+    Every task that runs FFmpeg for the leader begins here (transcode.run and the split.* tasks).
+    """
     conf = settings()
-    task_id = self.request.id
-    hostname = self.request.hostname or "?"
+    task_id = task.request.id
+    hostname = task.request.hostname or "?"
     # Checked before the claim: a forged, replayed or expired payload takes nothing and runs nothing.
     why = refusal(payload, conf.shared_token, task_id)
     if why:
@@ -75,7 +69,22 @@ def run(self, payload: dict[str, Any]) -> dict[str, Any]:
         if stop.shutting_down:
             raise TranscodeInterrupted(f"interrupted: follower {hostname} was shutting down before the job started")
         raise TranscodeCancelled("cancelled before it started")
-    reporter = Reporter(self, redis_client, conf.progress_interval, conf.lease_seconds)
+    return conf, stop, Reporter(task, redis_client, conf.progress_interval, conf.lease_seconds)
+
+
+# A cancel or a shutdown is an expected end: Celery logs it as one INFO line, not an ERROR with a traceback.
+@celery_app.task(
+    name="transcode.run",
+    bind=True,
+    ignore_result=False,
+    acks_late=False,
+    track_started=True,
+    throws=(TranscodeCancelled, TranscodeInterrupted),
+)
+def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+    """Convert one file as described by a signed payload from the leader."""
+    conf, stop, reporter = open_attempt(self, payload)
+    task_id, hostname = self.request.id, self.request.hostname or "?"
     try:
         return run_attempt(payload, conf, reporter, stop, tag=task_id[:8], publish=stop.may_publish)
     except TranscodeInterrupted as exc:
