@@ -20,7 +20,8 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+# The lock pins every package with its hashes: pip checks each download against them.
+RUN pip install --require-hashes --no-deps -r requirements.txt
 
 # Never run FFmpeg or the web process as root. UID 1000 matches the first user on most hosts,
 # so files written to a bind-mounted media folder belong to that user.

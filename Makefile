@@ -7,7 +7,7 @@ TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help system-deps deps dev-deps run test check bench clean
+.PHONY: help system-deps deps dev-deps lock run test check bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -15,16 +15,21 @@ help: ## Show the targets
 system-deps: ## Install FFmpeg, redis-server and Chromium with apt (when missing and root)
 	@bash scripts/system-deps.sh $(SYSTEM_PACKAGES)
 
-deps: system-deps ## Install the runtime Python packages (and the charting library, when its pin changed)
+deps: system-deps ## Install the runtime Python packages exactly as locked (requirements.txt, with hashes) and the charting library
 	@bash scripts/vendor-js.sh
-	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pydantic" 2>/dev/null \
-		|| $(PIP) install -q -r requirements.txt
+	@PIP_ROOT_USER_ACTION=ignore $(PIP) install -q -r requirements.txt
+	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pydantic, prometheus_client"
 
-dev-deps: ## Install what the tests need: the system packages plus PostgreSQL, runtime and test Python packages
+dev-deps: ## Install what the tests need: the system packages plus PostgreSQL, and the locked runtime and test packages
 	@bash scripts/system-deps.sh $(TEST_SYSTEM_PACKAGES)
 	@bash scripts/vendor-js.sh
-	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pydantic, pytest, playwright, yaml, schemathesis" 2>/dev/null \
-		|| $(PIP) install -q -r requirements-dev.txt
+	@PIP_ROOT_USER_ACTION=ignore $(PIP) install -q -r requirements-dev.txt
+	@$(PYTHON) -c "import celery, flask_sqlalchemy, ffmpeg, flower, sentry_sdk, apprise, pytest, playwright, yaml, schemathesis"
+
+lock: ## Re-resolve requirements*.in into the locked requirements*.txt (every dependency pinned, with hashes)
+	@$(PYTHON) -c "import uv" 2>/dev/null || $(PIP) install -q uv
+	$(PYTHON) -m uv pip compile -q --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu requirements.in -o requirements.txt
+	$(PYTHON) -m uv pip compile -q --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu requirements-dev.in -o requirements-dev.txt
 
 run: deps ## Run the whole system on this machine (web, monitor, one worker, Flower, redis)
 	$(PYTHON) scripts/run.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
 from app.extensions import db, redis_store
@@ -66,75 +67,47 @@ def collect_metrics() -> dict[str, Any]:
     }
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 def render_metrics(figures: dict[str, Any] | None = None) -> str:
-    """Render the figures in the Prometheus text exposition format."""
+    """Render the figures in the Prometheus text exposition format (prometheus_client, one fresh registry a call)."""
     m = collect_metrics() if figures is None else figures
-    lines: list[str] = []
+    registry = CollectorRegistry(auto_describe=False)
 
-    def family(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> None:
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} {kind}")
-        lines.extend(
-            f"{name}{labels} {value:g}" if isinstance(value, float) else f"{name}{labels} {value}"
-            for labels, value in samples
-        )
+    def gauge(name: str, help_text: str, value: float | None = None, labels: tuple[str, ...] = ()) -> Gauge:
+        metric = Gauge(name, help_text, labels, registry=registry)
+        if value is not None:
+            metric.set(value)
+        return metric
 
-    family(
-        "frameshift_jobs",
-        "gauge",
-        "Jobs in the database by status.",
-        [(f'{{status="{s}"}}', n) for s, n in m["jobs"].items()],
-    )
-    family(
-        "frameshift_queue_length",
-        "gauge",
-        "Jobs waiting for a follower (queued in the database).",
-        [("", m["queue_length"])],
-    )
+    jobs = gauge("frameshift_jobs", "Jobs in the database by status.", labels=("status",))
+    for status, count in m["jobs"].items():
+        jobs.labels(status=status).set(count)
+    gauge("frameshift_queue_length", "Jobs waiting for a follower (queued in the database).", m["queue_length"])
     if m["broker_queue_length"] is not None:
-        family(
+        gauge(
             "frameshift_broker_queue_length",
-            "gauge",
             "Messages waiting in the shared Celery queue in Redis.",
-            [("", m["broker_queue_length"])],
+            m["broker_queue_length"],
         )
-    family("frameshift_followers_online", "gauge", "Followers the monitor sees online.", [("", m["followers_online"])])
-    family(
+    gauge("frameshift_followers_online", "Followers the monitor sees online.", m["followers_online"])
+    gauge(
         "frameshift_follower_slots_total",
-        "gauge",
         "Conversion slots (Celery concurrency) of online followers.",
-        [("", m["slots_total"])],
+        m["slots_total"],
     )
-    family(
-        "frameshift_follower_slots_busy", "gauge", "Slots running or holding a dispatched job.", [("", m["slots_busy"])]
-    )
-    family(
-        "frameshift_follower_slots",
-        "gauge",
-        "Slots per online follower, by state.",
-        [(f'{{follower="{_label(n)}",state="total"}}', t) for n, t, _b in m["followers"]]
-        + [(f'{{follower="{_label(n)}",state="busy"}}', b) for n, _t, b in m["followers"]],
-    )
-    family(
+    gauge("frameshift_follower_slots_busy", "Slots running or holding a dispatched job.", m["slots_busy"])
+    slots = gauge("frameshift_follower_slots", "Slots per online follower, by state.", labels=("follower", "state"))
+    for name, total, busy in m["followers"]:
+        slots.labels(follower=name, state="total").set(total)
+        slots.labels(follower=name, state="busy").set(busy)
+    gauge(
         "frameshift_encode_seconds",
-        "gauge",
         "Wall-clock seconds spent on succeeded jobs still in the database.",
-        [("", round(m["encode_seconds"], 3))],
+        round(m["encode_seconds"], 3),
     )
-    family(
-        "frameshift_encoded_jobs",
-        "gauge",
-        "Succeeded jobs counted in frameshift_encode_seconds.",
-        [("", m["encoded_jobs"])],
-    )
-    family(
+    gauge("frameshift_encoded_jobs", "Succeeded jobs counted in frameshift_encode_seconds.", m["encoded_jobs"])
+    gauge(
         "frameshift_bytes_saved",
-        "gauge",
         "Input size minus output size over succeeded jobs still in the database.",
-        [("", m["bytes_saved"])],
+        m["bytes_saved"],
     )
-    return "\n".join(lines) + "\n"
+    return generate_latest(registry).decode()

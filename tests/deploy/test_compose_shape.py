@@ -91,10 +91,10 @@ def test_flower_login_from_the_environment_and_linked_from_the_ui(compose):
 
 def test_dockerfile_is_debian_with_ffmpeg_requirements_and_a_user():
     text = (ROOT / "Dockerfile").read_text()
-    base = re.search(r"^FROM (\S+)", text, re.M).group(1)
+    base = re.findall(r"^FROM (\S+)", text, re.M)[-1]  # the image that runs (earlier stages only build)
     assert base.startswith("python:3.11") and "bookworm" in base  # Debian 12
     assert re.search(r"apt-get install [^\n]*\bffmpeg\b", text)
-    assert "pip install -r requirements.txt" in text
+    assert "pip install --require-hashes --no-deps -r requirements.txt" in text
     user = re.findall(r"^USER (\S+)", text, re.M)
     assert user and user[-1] not in ("root", "0")
     for needed in ("gunicorn.conf.py", "scripts/healthcheck.py", "celeryconfig.py", "migrations"):
@@ -131,3 +131,24 @@ def test_web_and_flower_are_published_on_loopback_unless_the_operator_says_other
     assert wide["services"]["flower"]["ports"] == ["192.168.1.20:5555:5555"]
     listed = env_example()
     assert listed["WEB_BIND"] == listed["FLOWER_BIND"] == "127.0.0.1"
+
+
+def test_the_locks_pin_every_package_with_hashes_and_cover_what_we_ask_for():
+    """requirements*.txt are compiled locks: every entry is name==version with at least one hash, and every
+    package named in the matching .in file is in it at the version asked for."""
+    for lock, wanted in (("requirements.txt", "requirements.in"), ("requirements-dev.txt", "requirements-dev.in")):
+        entries = {}
+        for block in (ROOT / lock).read_text().split("\n"):
+            line = block.strip()
+            if line and not line.startswith(("#", "--hash")) and "==" in line:
+                name, version = line.rstrip(" \\").split("==")
+                entries[name.split("[")[0].lower().replace("_", "-")] = version
+        text = (ROOT / lock).read_text()
+        assert text.count("==") == len(entries) and text.count("--hash=sha256:") >= len(entries), lock
+        for raw in (ROOT / wanted).read_text().splitlines():
+            line = raw.split("#")[0].strip()
+            if not line or line.startswith("-r"):
+                continue
+            name, version = line.split("==")
+            key = name.split("[")[0].lower().replace("_", "-")
+            assert entries.get(key) == version, (lock, key, entries.get(key), version)
