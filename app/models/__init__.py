@@ -5,6 +5,6 @@ from app.models.follower import Follower
 from app.models.job import ACTIVE, FINISHED, Attempt, Job, JobStatus, utcnow
 from app.models.preset import Preset  # noqa: F401  (UI-files)
 from app.models.setting import Setting
-from app.models.stats import JobStat, StatsDaily  # noqa: F401  (statistics)
+from app.models.stats import JobStat, StatsDaily, StatsMonthly  # noqa: F401  (statistics)
 
 __all__ = ["ACTIVE", "FINISHED", "Attempt", "Follower", "Job", "JobStatus", "Setting", "utcnow"]

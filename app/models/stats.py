@@ -42,11 +42,8 @@ class JobStat(db.Model):
     reason: Mapped[str | None] = mapped_column(String(200))
 
 
-class StatsDaily(db.Model):
-    """Sums of job_stats per day and one dimension (folder, follower, codec, ...): what /api/stats reads."""
-
-    __tablename__ = "stats_daily"
-    __table_args__ = (Index("ix_stats_daily_dim_day", "dim", "day"),)
+class _Sums:
+    """The keys and sums a roll-up row holds (one day or one month of one dimension)."""
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     dim: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -62,3 +59,16 @@ class StatsDaily(db.Model):
     work_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     fps_sum: Mapped[float] = mapped_column(Float, default=0.0)
     fps_n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatsDaily(_Sums, db.Model):
+    """Sums of job_stats per day and one dimension (folder, follower, codec, ...): what /api/stats reads."""
+
+    __tablename__ = "stats_daily"
+    __table_args__ = (Index("ix_stats_daily_dim_day", "dim", "day"),)
+
+
+class StatsMonthly(_Sums, db.Model):
+    """The daily sums added up per calendar month (day is the 1st): a long period reads these for whole months."""
+
+    __tablename__ = "stats_monthly"

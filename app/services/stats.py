@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Follower, Job, JobStat, StatsDaily, utcnow
+from app.models import Follower, Job, JobStat, StatsDaily, StatsMonthly, utcnow
 from app.services.errors import ServiceError
-from app.services.stats_refresh import bucket_bounds, refresh
+from app.services.stats_refresh import SUMS, bucket_bounds, next_month, refresh
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "all": None}
 OUTCOMES = ("succeeded", "failed", "cancelled")
@@ -61,43 +61,68 @@ def _date(value: str | None, field: str) -> date:
         raise ServiceError(f"{field} is not a real date", field=field) from None
 
 
-def _in_period(query, period: Period):
-    if period.first is not None:
-        query = query.where(StatsDaily.day >= period.first)
-    if period.last is not None:
-        query = query.where(StatsDaily.day <= period.last)
+def _pieces(period: Period) -> list[tuple[Any, date | None, date | None]]:
+    """Cover the period with whole months from stats_monthly and the days at either end from stats_daily."""
+    first, last = period.first, period.last
+    if first is None:
+        found = db.session.execute(select(func.min(StatsDaily.day), func.max(StatsDaily.day))).one()
+        if found[0] is None:
+            return []
+        first, last = _as_date(found[0]), _as_date(found[1])
+    month_first = first if first.day == 1 else next_month(first.replace(day=1))
+    # The first day after the last whole month: last's own month counts only when last is its final day.
+    month_end = last + timedelta(days=1) if (last + timedelta(days=1)).day == 1 else last.replace(day=1)
+    if month_first >= month_end:
+        return [(StatsDaily, first, last)]
+    pieces: list[tuple[Any, date | None, date | None]] = [(StatsMonthly, month_first, month_end - timedelta(days=1))]
+    if first < month_first:
+        pieces.append((StatsDaily, first, month_first - timedelta(days=1)))
+    if month_end <= last:
+        pieces.append((StatsDaily, month_end, last))
+    return pieces
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _in_period(query, table, first: date | None, last: date | None):
+    if first is not None:
+        query = query.where(table.day >= first)
+    if last is not None:
+        query = query.where(table.day <= last)
     return query
+
+
+def _grouped(period: Period) -> dict[str, list[tuple]]:
+    """Sum every dimension's rows over the period: (key1, key2, outcome, sums...) per dimension."""
+    totals: dict[tuple, list[float]] = {}
+    for table, first, last in _pieces(period):
+        query = select(table.dim, table.key1, table.key2, table.outcome, *(func.sum(getattr(table, n)) for n in SUMS))
+        query = _in_period(query, table, first, last).group_by(table.dim, table.key1, table.key2, table.outcome)
+        for row in db.session.execute(query):
+            values = [_number(v) for v in row[4:]]
+            found = totals.get(tuple(row[:4]))
+            totals[tuple(row[:4])] = values if found is None else [a + b for a, b in zip(found, values)]
+    rows: dict[str, list[tuple]] = {}
+    for (dim, key1, key2, outcome), values in sorted(totals.items()):
+        rows.setdefault(dim, []).append((key1, key2, outcome, *values))
+    return rows
 
 
 def statistics(period: Period) -> dict[str, Any]:
     """Return every figure for the period (refreshing the sums first)."""
     refresh()
     d = StatsDaily
-    sums = (
-        func.sum(d.jobs),
-        func.sum(d.input_bytes),
-        func.sum(d.output_bytes),
-        func.sum(d.ratio_sum),
-        func.sum(d.ratio_n),
-        func.sum(d.media_seconds),
-        func.sum(d.work_seconds),
-        func.sum(d.fps_sum),
-        func.sum(d.fps_n),
-    )
-    grouped = db.session.execute(
-        _in_period(select(d.dim, d.key1, d.key2, d.outcome, *sums), period).group_by(d.dim, d.key1, d.key2, d.outcome)
-    ).all()
+    rows = _grouped(period)
     daily = db.session.execute(
         _in_period(
-            select(d.day, d.outcome, func.sum(d.jobs), func.sum(d.input_bytes), func.sum(d.output_bytes)), period
-        )
-        .where(d.dim == "folder")
-        .group_by(d.day, d.outcome)
-        .order_by(d.day)
+            select(d.day, d.outcome, d.jobs, d.input_bytes, d.output_bytes).where(d.dim == "total"),
+            d,
+            period.first,
+            period.last,
+        ).order_by(d.day)
     ).all()
-    rows: dict[str, list[tuple]] = {}
-    for row in grouped:
-        rows.setdefault(row[0], []).append(tuple(row[1:4]) + tuple(_number(v) for v in row[4:]))
     days = _days(daily, period)
     first = period.first or (days[0]["day"] if days else None)
     last = period.last or (days[-1]["day"] if days else None)
@@ -107,7 +132,7 @@ def statistics(period: Period) -> dict[str, Any]:
             "from": first.isoformat() if first else None,
             "to": last.isoformat() if last else None,
         },
-        "totals": _totals(rows.get("folder", [])),
+        "totals": _totals(rows.get("total", [])),
         "days": [{**day, "day": day["day"].isoformat()} for day in days],
         "folders": _folders(rows.get("folder", [])),
         "failures": _failures(rows.get("reason", []), period),

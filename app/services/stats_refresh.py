@@ -17,7 +17,7 @@ from sqlalchemy import String, case, cast, delete, func, insert, literal, select
 from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
-from app.models import FINISHED, Job, JobStat, Setting, StatsDaily, utcnow
+from app.models import FINISHED, Job, JobStat, Setting, StatsDaily, StatsMonthly, utcnow
 
 log = logging.getLogger("frameshift.stats")
 
@@ -185,7 +185,8 @@ def _refresh() -> int:
     if mark is None:
         return rebuild()
     roots = media_roots()
-    rows = db.session.execute(select(*COLUMNS).where(Job.updated_at >= mark - SLACK).order_by(Job.id)).all()
+    # No ORDER BY: SQLite would then walk the primary key instead of the updated_at index.
+    rows = db.session.execute(select(*COLUMNS).where(Job.updated_at >= mark - SLACK)).all()
     if not rows:
         return 0
     newest = max(r.updated_at for r in rows if r.updated_at is not None)
@@ -224,6 +225,7 @@ def rebuild() -> int:
 
     roots = media_roots()
     _lock()
+    db.session.execute(delete(StatsMonthly))
     db.session.execute(delete(StatsDaily))
     db.session.execute(delete(JobStat))
     counted, last_id = 0, 0
@@ -250,6 +252,7 @@ def rebuild() -> int:
 S = JobStat.__table__.c
 EMPTY = literal("")
 DIMENSIONS: dict[str, tuple[Any, Any, list[str] | None]] = {
+    "total": (EMPTY, EMPTY, None),
     "folder": (S.folder, EMPTY, None),
     "follower": (S.follower, S.target, None),
     "codec": (S.codec_in, S.codec_out, ["succeeded"]),
@@ -263,7 +266,7 @@ NOT_NULL = {"wait": S.wait_bucket, "work": S.work_bucket, "reason": S.reason}
 
 
 def _sum_days(days: list[date] | None) -> None:
-    """Replace the daily sums of the given days (all days when None) with sums of their facts."""
+    """Replace the daily sums of the given days (all days when None) with sums of their facts, then their months."""
     chunks: Iterable[list[date] | None] = (
         [None] if days is None else (days[i : i + 500] for i in range(0, len(days), 500))
     )
@@ -295,7 +298,7 @@ def _sum_days(days: list[date] | None) -> None:
             if dim in NOT_NULL:
                 query = query.where(NOT_NULL[dim].is_not(None))
             # A constant in GROUP BY is an error on PostgreSQL: group by the key columns only.
-            keys = [key1] if key2 is EMPTY else [key1, key2]
+            keys = [k for k in (key1, key2) if k is not EMPTY]
             query = query.group_by(S.day, *keys, S.outcome)
             columns = [
                 "day",
@@ -314,3 +317,56 @@ def _sum_days(days: list[date] | None) -> None:
                 "fps_n",
             ]
             db.session.execute(target.insert().from_select(columns, query))
+    if days is None:
+        found = db.session.execute(select(func.min(StatsDaily.day), func.max(StatsDaily.day))).one()
+        if found[0] is None:
+            return
+        months, month = [], _month(_as_date(found[0]))
+        while month <= _as_date(found[1]):
+            months.append(month)
+            month = next_month(month)
+    else:
+        months = sorted({_month(d) for d in days})
+    _sum_months(months)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(month: date) -> date:
+    """Return the first day of the month after `month`."""
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+SUMS = (
+    "jobs",
+    "input_bytes",
+    "output_bytes",
+    "ratio_sum",
+    "ratio_n",
+    "media_seconds",
+    "work_seconds",
+    "fps_sum",
+    "fps_n",
+)
+
+
+def _sum_months(months: list[date]) -> None:
+    """Replace the monthly sums of the given months with sums of their daily rows."""
+    d = StatsDaily
+    keys = ("day", "dim", "key1", "key2", "outcome")
+    for month in months:
+        db.session.execute(delete(StatsMonthly).where(StatsMonthly.day == month))
+        query = (
+            select(
+                literal(month).label("day"), d.dim, d.key1, d.key2, d.outcome, *(func.sum(getattr(d, n)) for n in SUMS)
+            )
+            .where(d.day >= month, d.day < next_month(month))
+            .group_by(d.dim, d.key1, d.key2, d.outcome)
+        )
+        db.session.execute(StatsMonthly.__table__.insert().from_select([*keys, *SUMS], query))

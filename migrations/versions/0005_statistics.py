@@ -1,4 +1,4 @@
-"""Statistics: per-job facts, a daily roll-up, and an index on jobs.updated_at for incremental refresh
+"""Statistics: per-job facts, daily and monthly roll-ups, and an index on jobs.updated_at for incremental refresh
 
 Revision ID: 0005
 Revises: 0004
@@ -42,29 +42,31 @@ def upgrade():
     )
     op.create_index("ix_job_stats_day", "job_stats", ["day"])
     op.create_index("ix_job_stats_reason", "job_stats", ["reason", "job_id"])
-    op.create_table(
-        "stats_daily",
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("dim", sa.String(length=16), nullable=False),
-        sa.Column("key1", sa.String(length=255), nullable=False),
-        sa.Column("key2", sa.String(length=64), nullable=False),
-        sa.Column("outcome", sa.String(length=16), nullable=False),
-        sa.Column("jobs", sa.Integer(), nullable=False),
-        sa.Column("input_bytes", sa.BigInteger(), nullable=False),
-        sa.Column("output_bytes", sa.BigInteger(), nullable=False),
-        sa.Column("ratio_sum", sa.Float(), nullable=False),
-        sa.Column("ratio_n", sa.Integer(), nullable=False),
-        sa.Column("media_seconds", sa.Float(), nullable=False),
-        sa.Column("work_seconds", sa.Float(), nullable=False),
-        sa.Column("fps_sum", sa.Float(), nullable=False),
-        sa.Column("fps_n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("day", "dim", "key1", "key2", "outcome"),
-    )
+    for table in ("stats_daily", "stats_monthly"):
+        op.create_table(
+            table,
+            sa.Column("day", sa.Date(), nullable=False),
+            sa.Column("dim", sa.String(length=16), nullable=False),
+            sa.Column("key1", sa.String(length=255), nullable=False),
+            sa.Column("key2", sa.String(length=64), nullable=False),
+            sa.Column("outcome", sa.String(length=16), nullable=False),
+            sa.Column("jobs", sa.Integer(), nullable=False),
+            sa.Column("input_bytes", sa.BigInteger(), nullable=False),
+            sa.Column("output_bytes", sa.BigInteger(), nullable=False),
+            sa.Column("ratio_sum", sa.Float(), nullable=False),
+            sa.Column("ratio_n", sa.Integer(), nullable=False),
+            sa.Column("media_seconds", sa.Float(), nullable=False),
+            sa.Column("work_seconds", sa.Float(), nullable=False),
+            sa.Column("fps_sum", sa.Float(), nullable=False),
+            sa.Column("fps_n", sa.Integer(), nullable=False),
+            sa.PrimaryKeyConstraint("day", "dim", "key1", "key2", "outcome"),
+        )
     op.create_index("ix_stats_daily_dim_day", "stats_daily", ["dim", "day"])
 
 
 def downgrade():
     op.drop_index("ix_stats_daily_dim_day", table_name="stats_daily")
+    op.drop_table("stats_monthly")
     op.drop_table("stats_daily")
     op.drop_index("ix_job_stats_reason", table_name="job_stats")
     op.drop_index("ix_job_stats_day", table_name="job_stats")

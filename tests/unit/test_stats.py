@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.stats_seed import MB, expected, seed
+from tests.stats_seed import MB, ROWS, expected, seed
 
 pytestmark = pytest.mark.both_databases
 
@@ -137,3 +137,25 @@ def test_rebuild_gives_the_same_figures_as_incremental_refresh(app, client, seed
         assert rebuild() == len(seeded)
         assert db.session.query(StatsDaily).count() == before
     assert figures() == incremental
+
+
+def test_whole_months_and_the_days_around_them_add_up_the_same(client, seeded):
+    """Long periods read whole months from stats_monthly and the days at either end from stats_daily."""
+    from datetime import timedelta
+
+    from app.models import utcnow
+
+    today = utcnow().date()
+    every = client.get("/api/stats?period=all").get_json()
+    for first in (today - timedelta(days=400), (today - timedelta(days=45)).replace(day=1), today - timedelta(days=45)):
+        ranged = client.get(f"/api/stats?from={first.isoformat()}&to={today.isoformat()}").get_json()
+        for key in ("totals", "folders", "codecs", "containers", "size_ratio", "durations"):
+            assert ranged[key] == every[key], (first, key)
+    # One whole month alone, and the same month cut by a day at each end.
+    month = (today - timedelta(days=45)).replace(day=1)
+    end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    whole = client.get(f"/api/stats?from={month}&to={end}").get_json()["totals"]
+    old = [r for r in ROWS if r[11] == 45]
+    assert whole["succeeded"] == len(old) == 1
+    inner = client.get(f"/api/stats?from={month + timedelta(days=1)}&to={end - timedelta(days=1)}").get_json()
+    assert inner["totals"]["succeeded"] == (1 if month < today - timedelta(days=45) < end else 0)
