@@ -1,4 +1,4 @@
-"""Split encoding on a follower: plan, one piece, the audio piece, the join, cleanup (no Celery here).
+"""Split encoding on a follower: plan, one piece, the audio piece (no Celery here; the join: tasks/split_join.py).
 
 Each body takes the verified payload and the follower's settings, like tasks/convert.run_attempt. Pieces
 live in a hidden folder beside the output, `.<stem>.frameshift-<job>-pieces/`; every FFmpeg still runs
@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from tasks import failures, sandbox
-from tasks.convert import mapping_note, media_summary, place_output, read_source
+from tasks.convert import mapping_note, media_summary
 from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted, TranscodeRefused
 from tasks.ffmpeg_lib import ProbeError, probe
 from tasks.follower import FollowerSettings
-from tasks.paths import PathError, map_path, resolve_inside, temp_folder, unmap_path
+from tasks.paths import PathError, map_path, resolve_inside, temp_folder
 from tasks.progress import Progress
 from tasks.runner import run_ffmpeg
 from tasks.spec import ConversionSpec, SpecError, parse_spec
 from tasks.split import SPLIT_SECONDS, Piece, plan_pieces, read_packets, whole_stream_reason
-from tasks.split_argv import PIECE_SUFFIX, audio_argv, audio_name, join_argv, piece_argv
+from tasks.split_argv import PIECE_SUFFIX, audio_argv, audio_name, piece_argv
 
 JOB_TAG = re.compile(r"[A-Za-z0-9_]{1,40}")  # no "-": it separates the job from the rest of a folder name
 Report = Callable[[dict[str, Any]], None]
@@ -44,21 +44,21 @@ def piece_name(index: int) -> str:
     return f"piece-{index:04d}{PIECE_SUFFIX}"
 
 
-def _spec(payload: dict[str, Any]) -> ConversionSpec:
+def read_spec(payload: dict[str, Any]) -> ConversionSpec:
     try:
         return parse_spec(payload.get("spec"))
     except SpecError as exc:
         raise TranscodeRefused(f"invalid conversion spec: {exc}") from None
 
 
-def _job(payload: dict[str, Any]) -> str:
+def job_tag(payload: dict[str, Any]) -> str:
     job = str(payload.get("job", ""))
     if not JOB_TAG.fullmatch(job):
         raise TranscodeRefused("the payload's job tag must be 1-40 letters, digits or '_'")
     return job
 
 
-def _resolve(payload: dict[str, Any], settings: FollowerSettings, key: str, must_exist: bool) -> Path:
+def resolve_path(payload: dict[str, Any], settings: FollowerSettings, key: str, must_exist: bool) -> Path:
     leader = str(payload.get(key, ""))
     local = map_path(leader, settings.path_map)
     try:
@@ -70,9 +70,9 @@ def _resolve(payload: dict[str, Any], settings: FollowerSettings, key: str, must
         ) from None
 
 
-def _paths(payload: dict[str, Any], settings: FollowerSettings) -> tuple[Path, Path]:
-    source = _resolve(payload, settings, "input", True)
-    final = _resolve(payload, settings, "output", False)
+def job_paths(payload: dict[str, Any], settings: FollowerSettings) -> tuple[Path, Path]:
+    source = resolve_path(payload, settings, "input", True)
+    final = resolve_path(payload, settings, "output", False)
     if final == source:
         raise TranscodeRefused("the output would replace the source file")
     if not final.parent.is_dir():
@@ -80,14 +80,14 @@ def _paths(payload: dict[str, Any], settings: FollowerSettings) -> tuple[Path, P
     return source, final
 
 
-def _workdir(final: Path, tag: str) -> Path:
+def private_workdir(final: Path, tag: str) -> Path:
     try:
         return sandbox.private_folder(temp_folder(final, tag))
     except OSError as exc:
         raise TranscodeError(failures.from_errno(exc, final.parent, "write")) from None
 
 
-def _encode(
+def encode(
     argv: list[str],
     seconds: float | None | Callable[[float | None], float | None],
     source: Path,
@@ -124,7 +124,7 @@ def _encode(
     return outcome.log_tail[-20:]
 
 
-def _fence(publish: Publish, stop: ShouldStop, log_tail: list[str]) -> None:
+def fence(publish: Publish, stop: ShouldStop, log_tail: list[str]) -> None:
     """Take the attempt's fence before anything is moved into place (tasks/reporting.StopCheck.may_publish)."""
     if publish is None:
         return
@@ -138,8 +138,8 @@ def _fence(publish: Publish, stop: ShouldStop, log_tail: list[str]) -> None:
 
 def run_plan(payload: dict[str, Any], settings: FollowerSettings) -> dict[str, Any]:
     """Read the input's keyframes and cut it into pieces; say why not when the spec needs the whole file."""
-    spec = _spec(payload)
-    source = _resolve(payload, settings, "input", True)
+    spec = read_spec(payload)
+    source = resolve_path(payload, settings, "input", True)
     try:
         info = probe(str(source), settings.ffprobe_bin)
         packets = read_packets(str(source), settings.ffprobe_bin)
@@ -170,28 +170,28 @@ def run_piece(
     payload: dict[str, Any], settings: FollowerSettings, report: Report, stop: ShouldStop, tag: str, publish: Publish
 ) -> dict[str, Any]:
     """Encode one piece (video only) and move it into the job's pieces folder."""
-    spec, job = _spec(payload), _job(payload)
-    source, final = _paths(payload, settings)
+    spec, job = read_spec(payload), job_tag(payload)
+    source, final = job_paths(payload, settings)
     index, start = int(payload["index"]), float(payload["start"])
     end = None if payload.get("end") is None else float(payload["end"])
     expected = payload.get("frames")
     folder = pieces_folder(final, job)
     folder.mkdir(mode=0o700, exist_ok=True)
-    workdir = _workdir(final, f"{job}-p{index}-{tag}")
+    workdir = private_workdir(final, f"{job}-p{index}-{tag}")
     temp = workdir / f"piece{PIECE_SUFFIX}"
     started = time.monotonic()
     try:
         argv = piece_argv(spec, str(source), start, end, str(temp), settings.threads, settings.ffmpeg_bin)
         # The last piece runs to the end: FFmpeg's log gives the input's duration when it starts.
         seconds = (end - start) if end is not None else (lambda whole: max(whole - start, 0.001) if whole else None)
-        tail = _encode(argv, seconds, source, [str(source)], workdir, report, stop)
+        tail = encode(argv, seconds, source, [str(source)], workdir, report, stop)
         try:
             frames = len(read_packets(str(temp), settings.ffprobe_bin).times)
         except ProbeError as exc:
             raise TranscodeError(f"piece {index} failed verification: {exc}", 0, tail) from None
         if frames == 0 or (expected is not None and frames != int(expected)):
             raise TranscodeError(f"piece {index} has {frames} frames where the input has {expected}", 0, tail)
-        _fence(publish, stop, tail)
+        fence(publish, stop, tail)
         size = temp.stat().st_size
         os.replace(temp, folder / piece_name(index))
     except sandbox.SandboxError as exc:
@@ -205,8 +205,8 @@ def run_audio(
     payload: dict[str, Any], settings: FollowerSettings, report: Report, stop: ShouldStop, tag: str, publish: Publish
 ) -> dict[str, Any]:
     """Convert audio and subtitles once into the pieces folder; skip when the input has neither."""
-    spec, job = _spec(payload), _job(payload)
-    source, final = _paths(payload, settings)
+    spec, job = read_spec(payload), job_tag(payload)
+    source, final = job_paths(payload, settings)
     try:
         streams = probe(str(source), settings.ffprobe_bin).get("streams", [])
     except ProbeError as exc:
@@ -216,17 +216,17 @@ def run_audio(
         return {"skipped": True}
     folder = pieces_folder(final, job)
     folder.mkdir(mode=0o700, exist_ok=True)
-    workdir = _workdir(final, f"{job}-a-{tag}")
+    workdir = private_workdir(final, f"{job}-a-{tag}")
     temp = workdir / audio_name(spec)
     try:
         codec = audio.get("codec_name") if audio else None
         argv = audio_argv(spec, str(source), str(temp), codec, settings.threads, settings.ffmpeg_bin)
-        tail = _encode(argv, lambda whole: whole, source, [str(source)], workdir, report, stop)
+        tail = encode(argv, lambda whole: whole, source, [str(source)], workdir, report, stop)
         try:
             summary = media_summary(probe(str(temp), settings.ffprobe_bin))
         except ProbeError as exc:
             raise TranscodeError(f"the audio piece failed verification: {exc}", 0, tail) from None
-        _fence(publish, stop, tail)
+        fence(publish, stop, tail)
         size = temp.stat().st_size
         os.replace(temp, folder / audio_name(spec))
     except sandbox.SandboxError as exc:
@@ -234,111 +234,3 @@ def run_audio(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return {"skipped": False, "size": size, "audio_codec": summary["audio_codec"], "duration": summary["duration"]}
-
-
-def run_join(
-    payload: dict[str, Any], settings: FollowerSettings, report: Report, stop: ShouldStop, tag: str, publish: Publish
-) -> dict[str, Any]:
-    """Join the pieces and the audio piece, verify frame count and duration, rename into place, clean up."""
-    spec, job = _spec(payload), _job(payload)
-    source, final = _paths(payload, settings)
-    folder = pieces_folder(final, job)
-    starts = [float(t) for t in payload["starts"]]
-    count, frames = len(starts), int(payload["frames"])
-    missing = [i for i in range(count) if not (folder / piece_name(i)).is_file()]
-    if missing:
-        raise TranscodeError(f"piece(s) {', '.join(map(str, missing))} of {count} are missing; run them again")
-    audio = folder / audio_name(spec) if payload.get("audio") else None
-    if audio is not None and not audio.is_file():
-        raise TranscodeError("the audio piece is missing; run it again")
-    workdir = _workdir(final, f"{job}-j-{tag}")
-    temp = workdir / f"output{final.suffix}"
-    started = time.monotonic()
-    try:
-        # Hard links put the pieces beside the list, so it names them relatively and -safe 1 holds.
-        for i in range(count):
-            os.link(folder / piece_name(i), workdir / piece_name(i))
-        (workdir / "pieces.txt").write_text(concat_list(starts))
-        video_start, start_time = float(payload["video_start"]), float(payload.get("start_time") or 0.0)
-        argv = join_argv(
-            "pieces.txt",
-            str(audio) if audio else None,
-            str(source),
-            str(temp),
-            spec,
-            video_start,
-            start_time,
-            settings.ffmpeg_bin,
-        )
-        reads = [str(source)] + ([str(audio)] if audio else [])
-        tail = _encode(argv, float(payload["video_duration"]), source, reads, workdir, report, stop)
-        join_seconds = time.monotonic() - started
-        _verify_join(temp, payload, frames, settings.ffprobe_bin, tail)
-        out_info = read_source(str(temp), settings.ffprobe_bin)
-        _fence(publish, stop, tail)
-        try:
-            placed = place_output(temp, final, spec.if_exists)
-        except OSError as exc:
-            raise TranscodeError(failures.from_errno(exc, final.parent, "move the output into place")) from None
-    except sandbox.SandboxError as exc:
-        raise TranscodeError(str(exc)) from None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    shutil.rmtree(folder, ignore_errors=True)
-    return {
-        "output": unmap_path(str(placed), settings.path_map),
-        "argv": argv,
-        "exit_code": 0,
-        "output_size": placed.stat().st_size,
-        "frames": frames,
-        "join_seconds": round(join_seconds, 3),
-        **{k: out_info[k] for k in ("duration", "video_codec", "audio_codec", "format", "width", "height")},
-        "log_tail": tail,
-    }
-
-
-def concat_list(starts: list[float]) -> str:
-    """Return the concat demuxer's list: each piece with its exact length, the gap to the next piece's start.
-
-    Without `duration` the demuxer places the next piece at this one's last frame plus the container's idea of
-    a frame (the stream's nominal rate): a variable-frame-rate input whose cut follows a 40 ms frame lost
-    20 ms at every boundary.
-    """
-    lines = []
-    for i, start in enumerate(starts):
-        lines.append(f"file '{piece_name(i)}'\n")
-        if i + 1 < len(starts):
-            lines.append(f"duration {starts[i + 1] - start:.6f}\n")
-    return "".join(lines)
-
-
-def _verify_join(temp: Path, payload: dict[str, Any], frames: int, ffprobe_bin: str, tail: list[str]) -> None:
-    """The joined video has the input's frame count and lasts as long, within one frame."""
-    try:
-        out = read_packets(str(temp), ffprobe_bin)
-    except ProbeError as exc:
-        raise TranscodeError(f"the joined output failed verification: {exc}", 0, tail) from None
-    if len(out.times) != frames:
-        raise TranscodeError(f"the joined output has {len(out.times)} frames where the input has {frames}", 0, tail)
-    expected, frame = float(payload["video_duration"]), float(payload.get("frame_duration") or 0.0)
-    # Matroska stores milliseconds: allow one frame plus that rounding.
-    if abs(out.duration - expected) > frame + 0.0015:
-        raise TranscodeError(
-            f"the joined video lasts {out.duration:.3f} s where the input's lasts {expected:.3f} s", 0, tail
-        )
-
-
-def run_cleanup(payload: dict[str, Any], settings: FollowerSettings) -> dict[str, Any]:
-    """Remove a split job's pieces folder and any private folder its attempts left beside the output."""
-    job = _job(payload)
-    final = _resolve(payload, settings, "output", False)
-    removed = []
-    for path in sorted(final.parent.glob(f".{glob_escape(final.stem)}.frameshift-{job}-*")):
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path.name)
-    return {"removed": removed}
-
-
-def glob_escape(text: str) -> str:
-    """Escape glob's special characters in a file name."""
-    return re.sub(r"([*?\[])", r"[\1]", text)

@@ -12,7 +12,8 @@ from typing import Any
 
 from tasks.celery_app import celery_app
 from tasks.errors import TranscodeCancelled, TranscodeInterrupted
-from tasks.split_run import run_audio, run_cleanup, run_join, run_piece, run_plan
+from tasks.split_join import run_cleanup, run_join
+from tasks.split_run import run_audio, run_piece, run_plan
 from tasks.transcode import open_attempt
 
 log = logging.getLogger("frameshift.task")
