@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,6 +18,8 @@ from tasks import keys
 from tasks.signing import check_proof
 
 log = logging.getLogger("frameshift.monitor")
+# The name field of each line of CLIENT LIST (not lib-name=).
+CLIENT_NAME = re.compile(r"(?:^| )name=(\S*)", re.MULTILINE)
 
 
 @dataclass
@@ -97,6 +100,12 @@ class Registry:
         for state in self.followers.values():
             self.refresh(state)
 
+    def stopping(self, name: str) -> None:
+        """The follower said it is shutting down (an attempt ended interrupted): give it no new job."""
+        state = self.followers.get(name)
+        if state is not None:
+            state.shutting_down = True
+
     def trusted(self, name: str) -> bool:
         """Return True when name may be given jobs as far as its token is concerned."""
         state = self.followers.get(name)
@@ -139,7 +148,9 @@ class Registry:
         try:
             with redis_store.client.pipeline(transaction=False) as pipe:
                 pipe.info("server")
-                pipe.client_list(_type="normal")
+                # Raw, not pipe.client_list(): redis-py parses every field of every client, and that was over
+                # half of the monitor's tick at rest (bench/footprint.py); only the names are needed here.
+                pipe.execute_command("CLIENT", "LIST", "TYPE", "normal")
                 server, clients = pipe.execute()
         except Exception:  # noqa: BLE001  (cannot tell: judge nobody by it)
             return
@@ -148,7 +159,8 @@ class Registry:
             self.redis_run = run_id
             for state in self.followers.values():
                 state.present, state.absent_polls = False, 0
-        names = {client.get("name") for client in clients}
+        text = clients.decode(errors="replace") if isinstance(clients, bytes) else str(clients)
+        names = set(CLIENT_NAME.findall(text))
         for state in self.followers.values():
             if keys.presence(state.name) in names:
                 state.present, state.absent_polls, state.crashed = True, 0, False
