@@ -90,6 +90,33 @@ def persisted(path: Path) -> str:
     return path.read_text().strip()
 
 
+DEMO = "demo.mp4"
+
+
+def demo_clip(media: Path, ffmpeg: str = "ffmpeg") -> Path | None:
+    """Make a short demo clip in an empty media folder (so the README's first examples work); return it, or None."""
+    if any(media.iterdir()):
+        return None
+    if shutil.which(ffmpeg) is None:
+        print(f"[run] the media folder {media} is empty and FFmpeg is missing: no demo clip made", flush=True)
+        return None
+    target = media / DEMO
+    # A 10 s test pattern with a tone, made by FFmpeg's own lavfi sources: no download, no input file.
+    argv = [
+        ffmpeg, "-hide_banner", "-loglevel", "error", "-n",
+        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=10",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(target),
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        target.unlink(missing_ok=True)
+        print(f"[run] could not make a demo clip in {media}: {done.stderr.strip()[-300:]}", flush=True)
+        return None
+    print(f"[run] the media folder {media} was empty: made {DEMO} (10 s test pattern with a tone) to try", flush=True)
+    return target
+
+
 def main() -> int:
     env = dict(os.environ)
     data = Path(env.setdefault("DATA_DIR", str(ROOT / "data"))).resolve()
@@ -97,6 +124,7 @@ def main() -> int:
     data.mkdir(parents=True, exist_ok=True)
     media.mkdir(parents=True, exist_ok=True)
     env["DATA_DIR"], env["FRAME_SHIFT_HOME"] = str(data), str(media)
+    demo_clip(media)
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     env.setdefault("SHARED_TOKEN", persisted(data / "shared_token"))
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")

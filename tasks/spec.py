@@ -125,6 +125,9 @@ def parse_spec(data: dict[str, Any] | None) -> ConversionSpec:
         raise SpecError(unknown[0], f"is not a conversion setting (known: {', '.join(sorted(known))})")
     base = ConversionSpec()
     values = {**base.to_dict(), **{k: v for k, v in data.items() if v is not None or k in ("max_height", "output_dir")}}
+    if data.get("bit_depth") in (None, ""):
+        # 10-bit H.264 (High 10) plays on few TVs, phones or browsers: H.264 is 8-bit unless asked for.
+        values["bit_depth"] = 8 if values["video_codec"] == "libx264" else base.bit_depth
     mode = _choice("mode", values["mode"], MODES)
     container = _choice("container", values["container"], CONTAINERS)
     spec = ConversionSpec(

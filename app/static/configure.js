@@ -57,7 +57,20 @@
     const dir = document.getElementById("f-output_dir");
     dir.disabled = !folder;
     dir.closest(".field").hidden = !folder;
+    // Constant quality uses the CRF, a target bitrate the bitrate: show only the one that applies.
+    const bitrate = form.elements.rate_mode.value === "bitrate";
+    form.querySelector('[data-field="crf"]').hidden = bitrate;
+    form.querySelector('[data-field="video_bitrate"]').hidden = !bitrate;
+    document.getElementById("bit-depth-warning").hidden =
+      !(form.elements.video_codec.value === "libx264" && form.elements.bit_depth.value === "10");
   }
+
+  // Bit depth follows the codec (8-bit for H.264, 10-bit otherwise) until the person picks one.
+  let depthChosen = false;
+  form.elements.bit_depth.addEventListener("change", () => { depthChosen = true; });
+  form.elements.video_codec.addEventListener("change", () => {
+    if (!depthChosen) form.elements.bit_depth.value = form.elements.video_codec.value === "libx264" ? "8" : "10";
+  });
 
   // Show argv the way a shell would need it, so it can be copied and run by hand.
   function quote(arg) {

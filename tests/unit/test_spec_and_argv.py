@@ -116,3 +116,12 @@ def test_custom_args_cannot_escape(args, token):
         parse_spec({"mode": "custom", "custom_args": args})
     assert token in caught.value.message, caught.value.message
     assert caught.value.field == "custom_args"
+
+
+def test_bit_depth_follows_the_codec_unless_chosen():
+    assert parse_spec({"video_codec": "libx264"}).bit_depth == 8
+    assert parse_spec({"video_codec": "libx264", "bit_depth": 10}).bit_depth == 10
+    assert parse_spec({"video_codec": "libx265"}).bit_depth == 10
+    assert parse_spec({}).bit_depth == 10
+    argv = build_argv(parse_spec({"video_codec": "libx264"}), "/m/in.mp4", "/m/out.mkv")
+    assert argv[argv.index("-pix_fmt") + 1] == "yuv420p"
