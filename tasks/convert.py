@@ -11,7 +11,7 @@ from typing import Any
 
 from tasks import failures, sandbox
 from tasks.command import build_argv
-from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted, TranscodeRefused
+from tasks.errors import NotHere, TranscodeCancelled, TranscodeError, TranscodeInterrupted, TranscodeRefused
 from tasks.ffmpeg_lib import ProbeError, probe
 from tasks.follower import FollowerSettings
 from tasks.paths import PathError, free_name, map_path, resolve_inside, temp_folder, temp_output, unmap_path
@@ -105,17 +105,17 @@ def run_attempt(
         source = resolve_inside(local_in, settings.media_roots)
     except PathError as exc:
         note = mapping_note(leader_in, local_in, settings.path_map)
-        raise TranscodeRefused(f"input not usable on this follower: {exc}{note}") from None
+        raise NotHere(f"input not usable on this follower: {exc}{note}") from None
     try:
         final = resolve_inside(local_out, settings.media_roots, must_exist=False)
     except PathError as exc:
         note = mapping_note(leader_out, local_out, settings.path_map)
-        raise TranscodeRefused(f"output not allowed on this follower: {exc}{note}") from None
+        raise NotHere(f"output not allowed on this follower: {exc}{note}") from None
     if final == source:
         raise TranscodeRefused("the output would replace the source file")
     if not final.parent.is_dir():
         note = mapping_note(leader_out, local_out, settings.path_map)
-        raise TranscodeError(f"the output folder {final.parent} does not exist on this follower{note}")
+        raise NotHere(f"the output folder {final.parent} does not exist on this follower{note}")
     # FFmpeg's private folder sits beside the output (same filesystem: the rename into place is atomic);
     # inside its boundary FFmpeg can write nowhere else. We move the result out and remove the folder.
     try:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 
 class TranscodeError(Exception):
-    """The conversion failed: message, FFmpeg exit code (or None) and the log tail."""
+    """The conversion failed: message, FFmpeg exit code (or None), the log tail, and whether another
+    attempt (on another follower) may succeed where this one failed. The leader decides retries on
+    `retryable`, never on the message's wording; all four travel through the result backend as args."""
 
-    def __init__(self, message: str, exit_code: int | None = None, log_tail: list[str] | None = None) -> None:
-        super().__init__(message, exit_code, log_tail or [])
+    def __init__(
+        self, message: str, exit_code: int | None = None, log_tail: list[str] | None = None, retryable: bool = False
+    ) -> None:
+        super().__init__(message, exit_code, log_tail or [], retryable)
         self.message = message
         self.exit_code = exit_code
         self.log_tail = log_tail or []
+        self.retryable = bool(retryable)
 
     def __str__(self) -> str:
         return self.message
@@ -22,6 +27,15 @@ class TranscodeCancelled(TranscodeError):
 
 class TranscodeRefused(TranscodeError):
     """The follower would not run this payload (bad signature, path outside its roots)."""
+
+
+class NotHere(TranscodeRefused):
+    """This follower cannot see or write the files (its mount or path map): another follower may."""
+
+    def __init__(
+        self, message: str, exit_code: int | None = None, log_tail: list[str] | None = None, retryable: bool = True
+    ) -> None:
+        super().__init__(message, exit_code, log_tail, retryable)
 
 
 class TranscodeInterrupted(TranscodeError):

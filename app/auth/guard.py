@@ -33,7 +33,7 @@ def deny(message: str, status: int = 401):
         from app.views.errors import error_response
 
         return error_response(message, status)
-    response = jsonify({"error": message})
+    response = jsonify({"error": message, "field": None})  # every JSON 4xx has both keys (docs/api.md)
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="frameshift"'

@@ -15,8 +15,7 @@ from app.models import ACTIVE, FINISHED, Follower, Job
 from app.monitor.reconcile import backend_states
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish_many
-from app.services.outcomes import apply_progress, mark_exception, mark_running, mark_succeeded
-from tasks.errors import TranscodeInterrupted
+from app.services.outcomes import apply_progress, end_attempt, mark_running
 
 log = logging.getLogger("frameshift.monitor")
 TERMINAL_EVENTS = {"task-succeeded", "task-failed", "task-revoked", "task-rejected"}
@@ -178,21 +177,14 @@ class EventHandler:
         if job.status_enum in FINISHED:
             return
         state, value = result
-        if state == "UNREADABLE":
-            value, state = RuntimeError(event.get("exception") or str(value)), "FAILURE"
-        if kind == "task-succeeded" and isinstance(value, dict):
-            mark_succeeded(job, value)
+        if kind == "task-succeeded" and state == "SUCCESS" and isinstance(value, dict):
+            end_attempt(job, "SUCCESS", value)
         elif kind == "task-revoked":
-            mark_exception(
-                job, RuntimeError("the task was revoked" + (" (terminated)" if event.get("terminated") else ""))
-            )
+            end_attempt(job, "REVOKED", None, " (terminated)" if event.get("terminated") else "")
         else:
             if state != "FAILURE" or not isinstance(value, BaseException):
                 value = RuntimeError(event.get("exception") or "the task failed")
-            if isinstance(value, TranscodeInterrupted) and job.follower in self.registry.followers:
-                # It is shutting down: do not hand the re-queued job straight back to it.
-                self.registry.followers[job.follower].shutting_down = True
-            mark_exception(job, value)
+            end_attempt(job, "FAILURE", value, stopping=self.registry.stopping)
         self.finished_any = True
         self.outbox.append(live_message(job))
 

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import ACTIVE, Follower, Job
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish
-from app.services.outcomes import apply_progress, mark_exception, mark_running, mark_succeeded
+from app.services.outcomes import apply_progress, end_attempt, mark_running
 
 log = logging.getLogger("frameshift.monitor")
 FINAL_STATES = ("SUCCESS", "FAILURE", "REVOKED")
@@ -66,16 +66,8 @@ def readable(state: str, value: Any) -> tuple[str, Any]:
 
 
 def settle(job: Job, state: str, value: Any) -> bool:
-    """Apply a final backend state to job; return True when the job's attempt ended."""
-    if state == "SUCCESS" and isinstance(value, dict):
-        mark_succeeded(job, value)
-    elif state == "REVOKED":
-        mark_exception(job, RuntimeError("the task was revoked"))
-    elif state == "FAILURE":
-        mark_exception(job, value if isinstance(value, BaseException) else RuntimeError(str(value)))
-    else:
-        return False
-    return True
+    """Apply a final backend state to job (outcomes.end_attempt decides); return True when its attempt ended."""
+    return end_attempt(job, state, value)
 
 
 def reconcile(celery_app: Celery, registry: Registry) -> dict[str, int]:

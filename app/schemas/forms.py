@@ -52,14 +52,25 @@ class NotificationsForm(Form):
     events: Events | None = None
 
 
+BLANK = {"type": "string", "pattern": r"^\s*$", "maxLength": 100}
+
+
+def _blank_allowed(schema: dict[str, Any]) -> None:
+    for name, prop in schema.get("properties", {}).items():
+        if name != "csrf_token":
+            schema["properties"][name] = {"anyOf": [prop, BLANK]}
+
+
 class DefaultsForm(Form, BasicFields, OutputFields):
-    """The Settings page's defaults for new jobs; empty fields keep the built-in default."""
+    """The Settings page's defaults for new jobs; an empty field keeps the built-in default."""
+
+    model_config = ConfigDict(json_schema_extra=_blank_allowed)
 
     @model_validator(mode="before")
     @classmethod
     def _drop_blanks(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and len(v) <= 100 and not v.strip())}
         return data
 
 

@@ -81,7 +81,7 @@ def accepts(
 def read_json() -> Any:
     """Return the parsed JSON body ({} when empty), or raise a 4xx that says what is wrong with it."""
     raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: werkzeug raises 413 here
-    if not raw.strip():
+    if not raw:
         return {}
     if not request.is_json:
         raise ServiceError("send the body as JSON, with Content-Type: application/json", status=415)

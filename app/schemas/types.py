@@ -100,8 +100,8 @@ def _extra(value: Any) -> dict[str, Any]:
             if len(item) > 1024:
                 raise ValueError(f"{key!r}: text is at most 1024 characters")
             _utf8(item)
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise ValueError(f"{key!r}: numbers must be finite")
+        elif isinstance(item, float) and not (math.isfinite(item) and abs(item) <= 1e300):
+            raise ValueError(f"{key!r}: numbers must be finite, at most 1e300")
         elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**53:
             raise ValueError(f"{key!r}: whole numbers are at most 2**53")
         elif item is not None and not isinstance(item, (str, int, float, bool)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -70,6 +71,29 @@ def mark_succeeded(job: Job, result: dict[str, Any]) -> None:
     _count(job.follower, done=1)
 
 
+def end_attempt(
+    job: Job, state: str, value: Any, detail: str = "", stopping: Callable[[str], None] | None = None
+) -> bool:
+    """The one place that decides how an attempt ended, from a final state and the value its task left
+    (the monitor's events, reconcile after a restart, the sweep and the reaper all bring their evidence
+    here); return False when the state is not final. `stopping(follower)` hears of a follower that said
+    it is shutting down, so the re-queued job does not go straight back to it."""
+    if state == "SUCCESS" and isinstance(value, dict):
+        mark_succeeded(job, value)
+    elif state == "REVOKED":
+        mark_exception(job, RuntimeError("the task was revoked" + detail))
+    elif state == "FAILURE":
+        exc = (
+            value if isinstance(value, BaseException) else RuntimeError(str(value or "") or detail or "the task failed")
+        )
+        if isinstance(exc, TranscodeInterrupted) and stopping is not None and job.follower:
+            stopping(job.follower)
+        mark_exception(job, exc)
+    else:
+        return False
+    return True
+
+
 def mark_exception(job: Job, exc: BaseException | Any) -> None:
     """Record the end of an attempt from the exception its task raised."""
     if job.status_enum in FINISHED:
@@ -86,9 +110,9 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
         requeue_refused(job, exc.message)
         return
     if isinstance(exc, TranscodeError):
-        # Retry only what another follower may do better (it cannot see the file here); never FFmpeg's verdict on it.
-        retryable = exc.exit_code is None and "on this follower" in exc.message
-        fail_or_retry(job, exc.message, exc.exit_code, exc.log_tail, retryable=retryable)
+        # Retry only what another follower may do better (the follower says so: it cannot see the file there);
+        # never FFmpeg's verdict on the file.
+        fail_or_retry(job, exc.message, exc.exit_code, exc.log_tail, retryable=getattr(exc, "retryable", False))
         return
     name = type(exc).__name__
     message = str(exc) or name

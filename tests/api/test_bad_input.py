@@ -134,9 +134,10 @@ def test_a_lone_surrogate_in_a_file_name_is_a_400(client, clips):
 @pytest.mark.parametrize("url", ["/api/jobs", "/api/spec/preview", "/api/files/selection", "/api/notifications"])
 def test_json_nested_100000_deep_or_broken_is_a_400_with_field_null(client, url):
     method = "PUT" if url == "/api/notifications" else "POST"
-    for text in ("[" * 100_000 + "]" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000, "{not json", "[1, 2]"):
+    deep_array, deep_object = "[" * 100_000 + "]" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000
+    for text in (deep_array, deep_object, "{not json", "[1, 2]", "\n", "null"):
         body = refused(raw(client, method, url, text), 400, None)
-        assert "JSON" in body["error"], body
+        assert "JSON" in body["error"], (text[:20], body)
     body = refused(client.open(url, method=method, data=b"\xff\xfe{", content_type="application/json"), 400, None)
     assert "UTF-8" in body["error"]
 
@@ -208,3 +209,20 @@ def test_every_json_4xx_has_error_and_field(client):
     refused(client.put("/api/jobs"), 405, None)
     refused(client.post("/api/jobs", data="inputs=a", content_type="text/plain"), 415, None)
     refused(client.post("/api/jobs/999999/move", json={"where": "sideways"}), 400, "where")
+
+
+def test_refusals_of_the_login_guard_have_error_and_field_too(tmp_path, redis_server, clips):
+    from app import create_app
+
+    flask_app = create_app(
+        {
+            "FRAME_SHIFT_HOME": str(clips["root"]),
+            "DATA_DIR": str(tmp_path / "data"),
+            "REDIS_URL": redis_server.url,
+            "TESTING": True,
+            "FRAME_SHIFT_ADMIN_PASSWORD": "a-long-test-password",
+        }
+    )
+    client = flask_app.test_client()
+    refused(client.get("/api/jobs"), 401, None)
+    refused(client.get("/api/jobs", headers={"Authorization": "Bearer not-a-token"}), 401, None)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.extensions import db
 from app.models import Attempt, Job, JobStatus
 from app.services.outcomes import MAX_INTERRUPTIONS, fail_or_retry, mark_exception, mark_lost
 from app.services.transitions import transition
-from tasks.errors import TranscodeError, TranscodeInterrupted
+from tasks.errors import NotHere, TranscodeError, TranscodeInterrupted
 
 
 @pytest.fixture
@@ -84,8 +86,26 @@ def test_fail_or_retry_fails_when_not_retryable(app, job):
 def test_what_another_follower_might_fix_is_retried_and_a_bad_file_is_not(app, job):
     app.config["AUTO_RETRY"] = 1
     start_attempt(job)
-    mark_exception(job, TranscodeError("input not usable on this follower: /m/a.mp4 does not exist; ..."))
+    mark_exception(job, NotHere("input not usable on this follower: /m/a.mp4 does not exist; ..."))
     assert job.status == "queued"
     start_attempt(job)
     mark_exception(job, TranscodeError("cannot read the input as video: Invalid data found when processing input"))
     assert job.status == "failed" and job.error.startswith("cannot read the input as video")
+
+
+def test_the_retry_decision_reads_the_errors_flag_never_its_wording(app, job):
+    app.config["AUTO_RETRY"] = 2
+    start_attempt(job)
+    mark_exception(job, TranscodeError("FFmpeg says: not found on this follower"))  # wording alone: no retry
+    assert job.status == "failed"
+
+
+def test_retryable_survives_the_result_backend(app):
+    """The follower's exception is stored as JSON in the result backend and rebuilt on the leader."""
+    from tasks.celery_app import celery_app
+
+    backend = celery_app.backend
+    for exc, expected in ((NotHere("output folder missing here"), True), (TranscodeError("bad file", 1), False)):
+        stored = json.loads(json.dumps(backend.prepare_exception(exc)))  # what Redis holds
+        rebuilt = backend.exception_to_python(stored)
+        assert type(rebuilt) is type(exc) and rebuilt.retryable is expected and rebuilt.message == exc.message
