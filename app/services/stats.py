@@ -204,17 +204,21 @@ def _folders(folder_rows: list[tuple]) -> list[dict[str, Any]]:
 
 def _failures(reason_rows: list[tuple], period: Period) -> dict[str, Any]:
     counts = sorted(((jobs, reason) for reason, _k, _o, jobs, *_ in reason_rows), key=lambda c: (-c[0], c[1]))
-    reasons = []
-    for count, reason in counts[:TOP_REASONS]:
+    latest: dict[str, list[int]] = {}
+    for _count, reason in counts[:TOP_REASONS]:
         query = select(JobStat.job_id).where(JobStat.reason == reason).order_by(JobStat.job_id.desc())
         if period.first is not None:
             query = query.where(JobStat.day >= period.first)
         if period.last is not None:
             query = query.where(JobStat.day <= period.last)
-        ids = list(db.session.execute(query.limit(JOBS_PER_REASON)).scalars())
-        # Links only to jobs still in the queue (a cleared job keeps counting, but has no page).
-        present = set(db.session.execute(select(Job.id).where(Job.id.in_(ids))).scalars()) if ids else set()
-        reasons.append({"reason": reason, "count": count, "jobs": [i for i in ids if i in present]})
+        latest[reason] = list(db.session.execute(query.limit(JOBS_PER_REASON)).scalars())
+    # Links only to jobs still in the queue (a cleared job keeps counting, but has no page): one query for all.
+    wanted = [i for ids in latest.values() for i in ids]
+    present = set(db.session.execute(select(Job.id).where(Job.id.in_(wanted))).scalars()) if wanted else set()
+    reasons = [
+        {"reason": reason, "count": count, "jobs": [i for i in latest[reason] if i in present]}
+        for count, reason in counts[:TOP_REASONS]
+    ]
     return {"total": sum(c for c, _ in counts), "reasons": reasons}
 
 
