@@ -21,7 +21,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import BENCH, RESULTS, fmt, machine, table  # noqa: E402
 
-BENCHMARKS = ["overhead", "dispatch_latency", "progress_freshness", "scaling", "leader_scale", "pages_scale", "stats_scale"]
+BENCHMARKS = [
+    "footprint",
+    "overhead",
+    "dispatch_latency",
+    "progress_freshness",
+    "scaling",
+    "leader_scale",
+    "pages_scale",
+    "stats_scale",
+]
 
 
 def rows(quick: bool, names: list[str]) -> list[list[str]]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.report import Result, median  # noqa: E402
 from bench.harness import parse_args  # noqa: E402
+from bench.report import Result, median  # noqa: E402
 from tasks.convert import run_attempt  # noqa: E402
 from tasks.ffmpeg_lib import probe  # noqa: E402
 from tasks.follower import FollowerSettings  # noqa: E402
