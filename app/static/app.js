@@ -95,6 +95,7 @@
     percent: (v) => (v == null ? "" : Math.floor(v) + "%"),
     fps: (v) => (v == null ? "—" : (v >= 100 ? Math.round(v) : v.toFixed(1)) + " fps"),
     speed: (v) => (v == null ? "—" : v.toFixed(2) + "×"),
+    // The one duration formatter (like app/views/ui.py human_seconds): 1h 02m, 3m 05s, 12s.
     eta: function (v) {
       if (v == null) return "—";
       const s = Math.max(0, Math.round(v));
@@ -103,12 +104,13 @@
       if (m) return m + "m " + String(sec).padStart(2, "0") + "s";
       return sec + "s";
     },
+    // The one size formatter of the browser side (powers of 1000, like app/views/ui.py human_size).
     size: function (v) {
       if (v == null) return "—";
       const units = ["B", "KB", "MB", "GB", "TB"];
       let size = v, i = 0;
       while (Math.abs(size) >= 1000 && i < units.length - 1) { size /= 1000; i++; }
-      return i === 0 ? size + " B" : size.toFixed(1) + " " + units[i];
+      return i === 0 ? size.toFixed(0) + " B" : size.toFixed(1) + " " + units[i];
     },
   };
 })();

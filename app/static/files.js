@@ -150,12 +150,7 @@
   });
 
   // Durations: probe only this page's videos that the cache lacks, a few at a time.
-  function formatDuration(s) {
-    if (s === null || s === undefined) return "?";
-    const t = Math.round(s), h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
-    const pad = (n) => String(n).padStart(2, "0");
-    return h ? h + ":" + pad(m) + ":" + pad(sec) : m + ":" + pad(sec);
-  }
+  const formatDuration = (s) => (s === null || s === undefined ? "?" : window.FrameShift.format.eta(s));
   async function fillDurations() {
     const wanting = Array.from(document.querySelectorAll("#file-list tr[data-needs-duration]"));
     for (let i = 0; i < wanting.length; i += 12) {

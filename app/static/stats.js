@@ -24,23 +24,8 @@
     return /^#[0-9a-f]{6}$/i.test(color) ? color + alpha : color;
   }
 
-  function size(bytes) {
-    const sign = bytes < 0 ? "-" : "";
-    let value = Math.abs(bytes);
-    for (const unit of ["B", "KB", "MB", "GB", "TB"]) {
-      if (value < 1000 || unit === "TB") return sign + (unit === "B" ? value.toFixed(0) : value.toFixed(1)) + " " + unit;
-      value /= 1000;
-    }
-    return sign + value.toFixed(1) + " TB";
-  }
-
-  function seconds(value) {
-    const s = Math.max(0, Math.round(value));
-    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-    if (h) return h + "h " + String(m).padStart(2, "0") + "m";
-    if (m) return m + "m " + String(r).padStart(2, "0") + "s";
-    return r + "s";
-  }
+  const size = (bytes) => window.FrameShift.format.size(bytes);
+  const seconds = (value) => window.FrameShift.format.eta(value);
 
   function percent(value) {
     const p = value * 100;

@@ -12,6 +12,7 @@ from app.services.errors import ServiceError
 from app.services.files import SORTS, list_folder
 from app.services.media_info import annotate, probe_durations
 from app.services.selection import change_selection, get_selection
+from app.views.ui import human_seconds, human_size
 
 bp = Blueprint("files", __name__)
 
@@ -112,26 +113,14 @@ def api_change_selection(body: SelectionChange):
 
 @bp.app_template_filter("fs_size")
 def fs_size(value: int | None) -> str:
-    """Format a byte count: 1.2 MB."""
-    if value is None:
-        return ""
-    size = float(value)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return ""
+    """Format a byte count for the Files page (empty for folders): the one formatter, ui.human_size."""
+    return "" if value is None else human_size(value)
 
 
 @bp.app_template_filter("fs_duration")
 def fs_duration(seconds: float | None) -> str:
-    """Format seconds as H:MM:SS or M:SS."""
-    if seconds is None:
-        return ""
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    """Format a video's duration for the Files page (empty when unknown): the one formatter, ui.human_seconds."""
+    return "" if seconds is None else human_seconds(seconds)
 
 
 @bp.app_template_filter("fs_mtime")

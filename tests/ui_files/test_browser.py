@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
+from app.views.ui import human_size
 from tests.ui_files.conftest import HOSTILE, screenshot
 
 
@@ -19,26 +20,14 @@ def jobs_for(server, paths: list[str]):
         return rows
 
 
-def human_size(size: int) -> str:
-    """The size as the Files page writes it: 999 B, 1.0 KB, 45.3 KB, 1.2 MB (powers of 1000)."""
-    if size < 1000:
-        return f"{size} B"
-    units = ["KB", "MB", "GB", "TB"]
-    value, unit = size / 1000, 0
-    while value >= 1000 and unit < len(units) - 1:
-        value, unit = value / 1000, unit + 1
-    return f"{value:.1f} {units[unit]}"
-
-
-def test_human_size_helper_matches_hand_written_values():
-    assert [human_size(n) for n in (0, 999, 1000, 45_349, 1_234_567, 3_000_000_000)] == [
-        "0 B",
-        "999 B",
-        "1.0 KB",
-        "45.3 KB",
-        "1.2 MB",
-        "3.0 GB",
-    ]
+def test_the_size_formatter_matches_hand_written_values(page, live_server):
+    """The app's one Python formatter (app/views/ui.py) and its one browser formatter (FS.format.size in
+    app.js) agree with hand-written values: the page is rendered by the first, live figures by the second."""
+    values = (0, 999, 1000, 45_349, 1_234_567, 3_000_000_000)
+    expected = ["0 B", "999 B", "1.0 KB", "45.3 KB", "1.2 MB", "3.0 GB"]
+    assert [human_size(n) for n in values] == expected
+    page.goto(live_server.url + "/files/")
+    assert page.evaluate("(values) => values.map((v) => FrameShift.format.size(v))", list(values)) == expected
 
 
 def row(page, name: str):
@@ -56,7 +45,7 @@ def test_shift_click_two_clips_configure_h265_mkv_and_submit(page, live_server, 
     expect(page.locator("#selected-count")).to_have_text("2")
     expect(page.locator("#file-list tr.file.selected")).to_have_count(2)
     expect(row(page, "two.mp4")).not_to_have_class(re.compile("selected"))
-    expect(row(page, "one.mp4").locator(".duration")).to_have_text("0:02", timeout=15_000)
+    expect(row(page, "one.mp4").locator(".duration")).to_have_text("2s", timeout=15_000)
     # The size column shows each file's real size in decimal units, as the page renders it.
     expect(page.locator("#file-list thead th").nth(2)).to_have_text("Size")
     for name in ("one.mp4", "two.mp4", "three.mp4"):
