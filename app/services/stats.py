@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Follower, Job, JobStat, StatsDaily, StatsMonthly, utcnow
 from app.services.errors import ServiceError
-from app.services.stats_refresh import SUMS, bucket_bounds, next_month, refresh
+from app.services.stats_refresh import SUMS, bucket_bounds, next_month, recount_state, refresh
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "all": None}
 OUTCOMES = ("succeeded", "failed", "cancelled")
@@ -126,7 +126,10 @@ def statistics(period: Period) -> dict[str, Any]:
     days = _days(daily, period)
     first = period.first or (days[0]["day"] if days else None)
     last = period.last or (days[-1]["day"] if days else None)
+    recount = recount_state()
     return {
+        # While past jobs are still being counted (after an upgrade), how many are in so far.
+        "counting": None if recount is None else {"counted": recount["counted"]},
         "period": {
             "name": period.name,
             "from": first.isoformat() if first else None,

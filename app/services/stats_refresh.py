@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -22,6 +23,10 @@ from app.models import FINISHED, Job, JobStat, Setting, StatsDaily, StatsMonthly
 log = logging.getLogger("frameshift.stats")
 
 WATERMARK = "stats.watermark"
+RECOUNT = "stats.recount"  # {"last_id", "mark", "counted"} while a recount of every job is under way
+# A read recounts for at most this long; the next read goes on where it stopped (an upgrade of a big
+# install must not hold the first request for minutes).
+BUDGET = 2.0
 # A transaction may commit a job whose updated_at is a little older than the newest one already read.
 SLACK = timedelta(minutes=2)
 CHUNK = 5000
@@ -156,12 +161,25 @@ def _watermark() -> datetime | None:
     return datetime.fromisoformat(row.value) if row and row.value else None
 
 
-def _set_watermark(value: datetime) -> None:
-    row = db.session.get(Setting, WATERMARK)
-    if row is None:
-        db.session.add(Setting(key=WATERMARK, value=value.isoformat()))
+def _put(key: str, value: Any) -> None:
+    row = db.session.get(Setting, key)
+    if value is None:
+        if row is not None:
+            db.session.delete(row)
+    elif row is None:
+        db.session.add(Setting(key=key, value=value))
     else:
-        row.value = value.isoformat()
+        row.value = value  # a new object each time: JSON columns do not track changes inside
+
+
+def _set_watermark(value: datetime) -> None:
+    _put(WATERMARK, value.isoformat())
+
+
+def recount_state() -> dict[str, Any] | None:
+    """Return how far a recount got (None when the statistics are complete)."""
+    row = db.session.get(Setting, RECOUNT)
+    return row.value if row else None
 
 
 def refresh() -> int:
@@ -183,7 +201,7 @@ def _refresh() -> int:
 
     mark = _watermark()
     if mark is None:
-        return rebuild()
+        return _recount(BUDGET)
     roots = media_roots()
     # No ORDER BY: SQLite would then walk the primary key instead of the updated_at index.
     rows = db.session.execute(select(*COLUMNS).where(Job.updated_at >= mark - SLACK)).all()
@@ -220,32 +238,52 @@ def _refresh() -> int:
 
 
 def rebuild() -> int:
-    """Recompute every fact and daily sum from the jobs table; return how many finished jobs were counted."""
+    """Recount every job now, however long it takes; return how many finished jobs were counted."""
+    _lock()
+    _put(WATERMARK, None)
+    _put(RECOUNT, None)
+    db.session.commit()
+    return _recount(None)
+
+
+def _recount(budget: float | None) -> int:
+    """Count every finished job into empty statistics, in chunks (each committed) until done or out of budget."""
     from app.services.jobs import media_roots
 
     roots = media_roots()
-    _lock()
-    db.session.execute(delete(StatsMonthly))
-    db.session.execute(delete(StatsDaily))
-    db.session.execute(delete(JobStat))
-    counted, last_id = 0, 0
-    newest: datetime | None = None
+    deadline = None if budget is None else time.monotonic() + budget
     while True:
+        _lock()
+        state = recount_state()
+        if _watermark() is not None:
+            return 0  # another process finished the recount meanwhile
+        if state is None:
+            db.session.execute(delete(StatsMonthly))
+            db.session.execute(delete(StatsDaily))
+            db.session.execute(delete(JobStat))
+            # Jobs that change from now on are newer than this and the first refresh after the recount reads them.
+            mark = db.session.execute(select(func.max(Job.updated_at))).scalar() or utcnow()
+            state = {"last_id": 0, "mark": mark.isoformat(), "counted": 0}
         rows = db.session.execute(
-            select(*COLUMNS).where(Job.id > last_id, Job.status.in_(FINISHED_VALUES)).order_by(Job.id).limit(CHUNK)
+            select(*COLUMNS)
+            .where(Job.id > state["last_id"], Job.status.in_(FINISHED_VALUES))
+            .order_by(Job.id)
+            .limit(CHUNK)
         ).all()
         if not rows:
-            break
-        last_id = rows[-1].id
+            _sum_days(None)
+            _set_watermark(datetime.fromisoformat(state["mark"]))
+            _put(RECOUNT, None)
+            db.session.commit()
+            return state["counted"]
         facts = [f for f in (job_facts(r, roots) for r in rows) if f is not None]
         if facts:
             db.session.execute(insert(JobStat), facts)
-        counted += len(facts)
-    newest = db.session.execute(select(func.max(Job.updated_at))).scalar()
-    _sum_days(None)
-    _set_watermark(newest or utcnow())
-    db.session.commit()
-    return counted
+        state = {**state, "last_id": rows[-1].id, "counted": state["counted"] + len(facts)}
+        _put(RECOUNT, state)
+        db.session.commit()
+        if deadline is not None and time.monotonic() > deadline:
+            return state["counted"]
 
 
 # Each dimension: its two keys, which outcomes it counts, and (for histograms) the bucket column.

@@ -159,3 +159,29 @@ def test_whole_months_and_the_days_around_them_add_up_the_same(client, seeded):
     assert whole["succeeded"] == len(old) == 1
     inner = client.get(f"/api/stats?from={month + timedelta(days=1)}&to={end - timedelta(days=1)}").get_json()
     assert inner["totals"]["succeeded"] == (1 if month < today - timedelta(days=45) < end else 0)
+
+
+def test_a_big_recount_goes_on_over_several_reads(app, client, seeded, monkeypatch):
+    """After an upgrade every past job is counted, a few chunks per read, so no request waits for all of it."""
+    from app.services import stats_refresh
+
+    complete = client.get("/api/stats").get_json()
+    assert complete["counting"] is None
+    with app.app_context():
+        from app.extensions import db
+
+        stats_refresh._put(stats_refresh.WATERMARK, None)  # as on a database that had jobs before statistics
+        db.session.commit()
+    monkeypatch.setattr(stats_refresh, "CHUNK", 5)
+    monkeypatch.setattr(stats_refresh, "BUDGET", 0.0)
+    first = client.get("/api/stats").get_json()
+    assert first["counting"] == {"counted": 5} and first["totals"]["jobs"] == 0
+    page = client.get("/stats/").get_data(as_text=True)
+    assert "Counting past jobs into the statistics: 10 so far." in page
+    assert client.get("/api/stats").get_json()["counting"] == {"counted": 12}  # the last chunk
+    last = client.get("/api/stats").get_json()  # nothing left: the sums, and done
+    assert last["counting"] is None
+    for figures in (last, complete):
+        for follower in figures["followers"]:
+            follower.pop("online_seconds"), follower.pop("busy_share")
+    assert last == complete
