@@ -19,6 +19,17 @@ def parse_roots(value: str | None) -> list[Path]:
     return [Path(p).expanduser().resolve() for p in (value or "").split(os.pathsep) if p.strip()]
 
 
+def inside(resolved: Path, roots: list[Path]) -> bool:
+    """The one rule for "inside the media roots": an already resolved path is a root or lies beneath one."""
+    return any(resolved == root or root in resolved.parents for root in roots)
+
+
+def root_of(resolved: Path, roots: list[Path]) -> Path | None:
+    """Return the (deepest) media root that holds an already resolved path, or None."""
+    holding = [root for root in roots if inside(resolved, [root])]
+    return max(holding, key=lambda root: len(root.parts)) if holding else None
+
+
 def resolve_inside(path: str, roots: list[Path], *, must_exist: bool = True) -> Path:
     """Resolve path (symlinks too) and require it to lie inside one of roots."""
     if not isinstance(path, str) or not path.strip():
@@ -32,7 +43,7 @@ def resolve_inside(path: str, roots: list[Path], *, must_exist: bool = True) -> 
         candidate = roots[0] / candidate
     try:
         resolved = candidate.resolve()
-        if not any(resolved == root or root in resolved.parents for root in roots):
+        if not inside(resolved, roots):
             raise PathError(
                 f"{path} is outside the media folders ({', '.join(map(str, roots))}); pick a file inside them"
             )
@@ -54,6 +65,14 @@ def default_output(source: Path, container: str, output_dir: Path | None = None)
     """Return NAME_converted.EXT beside the source, or in output_dir."""
     folder = output_dir or source.parent
     return folder / f"{source.stem}_converted.{container}"
+
+
+def output_folder(text: str, roots: list[Path]) -> Path:
+    """The one rule for an output folder: inside the media roots (resolved) and an existing folder."""
+    folder = resolve_inside(text, roots)
+    if not folder.is_dir():
+        raise PathError(f"{text} is not a folder; create it or leave the field empty")
+    return folder
 
 
 def free_name(wanted: Path, taken: set[str] | frozenset[str] = frozenset()) -> Path:

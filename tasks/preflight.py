@@ -6,7 +6,7 @@ import shutil
 import sys
 
 from tasks import sandbox
-from tasks.paths import parse_roots
+from tasks.paths import inside, parse_roots
 
 WHOLE = (
     "FFMPEG_THREADS",
@@ -188,7 +188,7 @@ def path_map_problems(value: str, roots: list) -> list[str]:
             )
             continue
         resolved = parse_roots(local)[0]
-        if roots and not any(resolved == root or root in resolved.parents for root in roots):
+        if roots and not inside(resolved, roots):
             problems.append(
                 f"FOLLOWER_PATH_MAP maps {leader} to {local}, which is outside this follower's media "
                 f"folders ({', '.join(map(str, roots))}): every job would be refused"

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.services.errors import NotFound, ServiceError
 from app.services.folder_scan import is_converted_output, is_video_name, sorted_groups, stat_fresh
-from tasks.paths import PathError, resolve_inside
+from tasks.paths import PathError, resolve_inside, root_of
 
 SORTS = ("name", "size", "date")
 ORDERS = ("asc", "desc")
@@ -100,12 +100,6 @@ def resolve_folder(path: str | None, roots: list[Path]) -> Path:
     if not folder.is_dir():
         raise ServiceError(f"path: {path} is not a folder", field="path")
     return folder
-
-
-def root_of(folder: Path, roots: list[Path]) -> Path:
-    """Return the media root that holds folder (the deepest one when roots nest)."""
-    holding = [r for r in roots if folder == r or r in folder.parents]
-    return max(holding, key=lambda r: len(r.parts))
 
 
 def breadcrumbs(folder: Path, root: Path) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.services.errors import NotFound, ServiceError
-from tasks.paths import VIDEO_EXTENSIONS
+from tasks.paths import VIDEO_EXTENSIONS, inside
 
 CONVERTED_SUFFIX = "_converted"
 # Sizes and dates of big folders are reused for a few seconds while the folder is unchanged, so paging and
@@ -51,7 +51,7 @@ def scan_names(folder: Path, roots: list[Path]) -> list[tuple[str, bool]]:
             try:
                 if item.is_symlink():
                     target = Path(item.path).resolve()
-                    if not any(target == r or r in target.parents for r in roots):
+                    if not inside(target, roots):
                         continue
                     found.append((name, item.is_dir()))
                 else:

@@ -16,7 +16,7 @@ from app.services.live import job_message, publish, wake_dispatcher
 from app.services.transitions import transition
 from tasks import keys
 from tasks.command import build_argv
-from tasks.paths import PathError, plan_output, resolve_inside
+from tasks.paths import PathError, output_folder, plan_output, resolve_inside
 from tasks.spec import ConversionSpec, SpecError, parse_spec
 
 MAX_BATCH = 5000
@@ -65,12 +65,7 @@ def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, prio
     roots = media_roots()
     output_dir = None
     if spec.output_dir:
-        try:
-            output_dir = resolve_inside(spec.output_dir, roots)
-        except PathError as exc:
-            raise ServiceError(f"output_dir: {exc}", field="output_dir") from None
-        if not output_dir.is_dir():
-            raise ServiceError(f"output_dir: {spec.output_dir} is not a folder", field="output_dir")
+        output_dir = checked_output_folder(spec.output_dir, roots)
     taken = _taken_outputs()
     position = (db.session.execute(select(func.max(Job.position))).scalar() or 0.0) + 1
     batch = str(uuid.uuid4()) if len(inputs) > 1 else None
@@ -133,6 +128,14 @@ def cancel_job(job_id: int) -> Job:
     db.session.commit()
     publish(job_message(job.to_dict()))
     return job
+
+
+def checked_output_folder(text: str, roots: list) -> Path:
+    """The output folder of a spec, by the one rule (tasks/paths.output_folder), as a ServiceError on output_dir."""
+    try:
+        return output_folder(text, roots)
+    except PathError as exc:
+        raise ServiceError(f"output_dir: {exc}", field="output_dir") from None
 
 
 def request_stop(task_id: str | None, reason: str) -> None:

@@ -50,8 +50,7 @@ def job_defaults() -> dict[str, Any]:
 
 def save_job_defaults(form: dict[str, Any]) -> dict[str, Any]:
     """Validate the defaults form (as a conversion spec) and store it; raise ServiceError naming the field."""
-    from app.services.jobs import media_roots, validate_spec
-    from tasks.paths import PathError, resolve_inside
+    from app.services.jobs import checked_output_folder, media_roots, validate_spec
 
     data: dict[str, Any] = {}
     for name in DEFAULT_FIELDS:
@@ -65,14 +64,7 @@ def save_job_defaults(form: dict[str, Any]) -> dict[str, Any]:
         data[name] = value
     spec = validate_spec(data)
     if spec.output_dir:
-        try:
-            folder = resolve_inside(spec.output_dir, media_roots())
-        except PathError as exc:
-            raise ServiceError(f"output_dir: {exc}", field="output_dir") from None
-        if not folder.is_dir():
-            raise ServiceError(
-                f"output_dir: {spec.output_dir} is not a folder; create it or leave the field empty", field="output_dir"
-            )
+        checked_output_folder(spec.output_dir, media_roots())
     stored = {k: v for k, v in spec.to_dict().items() if k in DEFAULT_FIELDS}
     set_setting(JOB_DEFAULTS, stored)
     return stored
