@@ -130,6 +130,10 @@ def main() -> int:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("PYTHONUNBUFFERED", "1")
     port = env.setdefault("PORT", "5000")
+    # One web worker on one machine (gunicorn.conf.py's default of 2 is for the leader in production): its
+    # 16 threads carry the pages and the live streams, and the second worker cost 65 MB of PSS at rest
+    # (bench/footprint.py, docs/benchmarks.md). WEB_WORKERS still overrides it.
+    env.setdefault("WEB_WORKERS", "1")
     host = env.get("HOST", "127.0.0.1")
     flower_port = env.get("FLOWER_PORT", "5555")
     env.setdefault("FLOWER_URL", f"http://{host}:{flower_port}")

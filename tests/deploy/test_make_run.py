@@ -54,6 +54,15 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def parent_of(pid: int) -> int:
+    """The parent pid of pid (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline") as handle:
@@ -132,7 +141,8 @@ def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
         for part in ("redis-server", "gunicorn", "monitor", "worker", "flower"):
             assert any(part in name for name in names), (part, names)
         # A crashed process is restarted (with a back-off and a log line); the system goes on working.
-        worker = next(pid for pid in children if "celery -A tasks worker" in cmdline(pid))
+        # The worker's main process, a child of run.py: its pool process has the same command line.
+        worker = next(pid for pid in children if "celery -A tasks worker" in cmdline(pid) and parent_of(pid) == run.pid)
         os.kill(worker, signal.SIGKILL)
         wait_for(lambda: "[run] restarting worker" in (tmp_path / "run.log").read_text(), 30, 0.2, what="restart")
         assert "worker was killed by signal 9" in (tmp_path / "run.log").read_text()
