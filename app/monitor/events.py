@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import ACTIVE, FINISHED, Follower, Job
 from app.monitor.reconcile import backend_states
 from app.monitor.registry import Registry
-from app.services.live import live_message, publish_many
+from app.services.live import live_message, progress_message, publish_many
 from app.services.outcomes import apply_progress, end_attempt, mark_running
 
 log = logging.getLogger("frameshift.monitor")
@@ -127,16 +127,7 @@ class EventHandler:
         """Publish progress (after the batch's commit); keep it for the next database write."""
         fields = {k: event.get(k) for k in PROGRESS_FIELDS}
         self.pending.setdefault(task_id, {"_job_id": job.id}).update({k: v for k, v in fields.items() if v is not None})
-        self.outbox.append(
-            {
-                "type": "progress",
-                "id": job.id,
-                "status": "running",
-                "follower": event.get("hostname"),
-                "ts": event.get("ts"),
-                **{k: fields[k] for k in ("percent", "fps", "speed", "eta", "out_size")},
-            }
-        )
+        self.outbox.append(progress_message(job.id, event.get("hostname"), event.get("ts"), fields))
         if time.monotonic() - self.written.get(task_id, 0) >= DB_PROGRESS_INTERVAL or fields.get("argv"):
             self.write_progress([task_id], {job.id: job})
 

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from app.extensions import db, redis_store
 from app.models import ACTIVE, FINISHED, Job, JobStatus, utcnow
 from app.services.errors import Conflict, NotFound, ServiceError
-from app.services.live import job_message, publish, wake_dispatcher
+from app.services.live import live_message, publish, wake_dispatcher
 from app.services.transitions import transition
 from tasks import keys
 from tasks.command import build_argv
@@ -88,7 +88,6 @@ def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, prio
             input_path=str(source),
             output_path=str(output),
             spec=spec.to_dict(),
-            argv=preview_argv(spec, str(source), str(output)),
             required_encoder=spec.required_encoder(),
             status=JobStatus.QUEUED.value,
             priority=priority,
@@ -101,7 +100,7 @@ def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, prio
     db.session.commit()
     wake_dispatcher()
     for job in jobs:
-        publish(job_message(job.to_dict()))
+        publish(live_message(job))
     return jobs
 
 
@@ -126,8 +125,13 @@ def cancel_job(job_id: int) -> Job:
     else:
         raise Conflict(f"job {job_id} is already {status.value}; nothing to cancel")
     db.session.commit()
-    publish(job_message(job.to_dict()))
+    publish(live_message(job))
     return job
+
+
+def planned_argv(job: Job) -> list[str]:
+    """The argv the spec gives for this job (shown until a follower reports the one it really ran)."""
+    return preview_argv(parse_spec(job.spec), job.input_path, job.output_path)
 
 
 def checked_output_folder(text: str, roots: list) -> Path:
@@ -169,7 +173,7 @@ def retry_job(job_id: int) -> Job:
     job.position = (db.session.execute(select(func.max(Job.position))).scalar() or 0.0) + 1
     db.session.commit()
     wake_dispatcher()
-    publish(job_message(job.to_dict()))
+    publish(live_message(job))
     return job
 
 
@@ -215,7 +219,7 @@ def move_job(job_id: int, where: str, other_id: int | None = None) -> Job:
         neighbour = db.session.execute(select(Job).where(queued, compare).order_by(order).limit(1)).scalar()
         if neighbour is not None:
             job.position, neighbour.position = neighbour.position, job.position
-            publish(job_message(neighbour.to_dict()))
+            publish(live_message(neighbour))
     elif where == "before":
         other = get_job(other_id) if other_id is not None else None
         if other is None or other.status_enum is not JobStatus.QUEUED:
@@ -227,7 +231,7 @@ def move_job(job_id: int, where: str, other_id: int | None = None) -> Job:
     else:
         raise ServiceError("where: use top, bottom, up, down or before", field="where")
     db.session.commit()
-    publish(job_message(job.to_dict()))
+    publish(live_message(job))
     return job
 
 

@@ -11,31 +11,11 @@ from tasks import keys
 
 log = logging.getLogger(__name__)
 
-LIVE_FIELDS = (
-    "id",
-    "status",
-    "percent",
-    "fps",
-    "speed",
-    "eta",
-    "out_size",
-    "follower",
-    "error",
-    "waiting_reason",
-    "attempt",
-    "output_size",
-    "cancel_requested",
-    "position",
-)
-
-
-def job_message(job_dict: dict[str, Any]) -> dict[str, Any]:
-    """Keep only what a queue row needs."""
-    return {"type": "job", **{k: job_dict.get(k) for k in LIVE_FIELDS}}
+PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size")
 
 
 def live_message(job: Any) -> dict[str, Any]:
-    """Return job_message(job.to_dict()) read straight from the row: the monitor sends one per change."""
+    """The one builder of a job's live message (a queue row's fields), read straight from the row."""
     return {
         "type": "job",
         "id": job.id,
@@ -52,6 +32,18 @@ def live_message(job: Any) -> dict[str, Any]:
         "output_size": job.output_size,
         "cancel_requested": job.cancel_requested_at is not None,
         "position": job.position,
+    }
+
+
+def progress_message(job_id: int, follower: str | None, ts: float | None, figures: dict[str, Any]) -> dict[str, Any]:
+    """The one builder of a progress message (between two writes of the row, straight from the event)."""
+    return {
+        "type": "progress",
+        "id": job_id,
+        "status": "running",
+        "follower": follower,
+        "ts": ts,
+        **{k: figures.get(k) for k in PROGRESS_FIELDS},
     }
 
 

@@ -62,7 +62,7 @@ def mark_succeeded(job: Job, result: dict[str, Any]) -> None:
         output_size=result.get("output_size"),
         input_size=result.get("input_size") or job.input_size,
         duration=result.get("duration") or job.duration,
-        argv=result.get("argv") or job.argv,
+        argv=job.argv or result.get("argv"),  # written once, from what the follower ran (its first report)
         exit_code=result.get("exit_code", 0),
         log_tail=result.get("log_tail"),
         result=result,

@@ -39,7 +39,8 @@ def index(query: JobsQuery):
 @bp.get("/jobs/<int:job_id>")
 def show(job_id: int):
     """Return every field of one job, attempts included."""
-    return jsonify(job_service.get_job(job_id).to_dict(full=True))
+    job = job_service.get_job(job_id)
+    return jsonify({**job.to_dict(full=True), "planned_argv": job_service.planned_argv(job)})
 
 
 @bp.post("/jobs/<int:job_id>/cancel")

@@ -70,10 +70,12 @@ def rows():
 @bp.get("/jobs/<int:job_id>")
 def show(job_id: int):
     """One job in full: paths, spec and argv, attempts, timings, sizes, log."""
-    return render_template("jobs/show.html", job=job_service.get_job(job_id))
+    job = job_service.get_job(job_id)
+    return render_template("jobs/show.html", job=job, planned=job_service.planned_argv(job))
 
 
 @bp.get("/jobs/<int:job_id>/panel")
 def panel(job_id: int):
     """The job's details alone, for the page to refresh itself after a change."""
-    return render_template("jobs/_detail.html", job=job_service.get_job(job_id))
+    job = job_service.get_job(job_id)
+    return render_template("jobs/_detail.html", job=job, planned=job_service.planned_argv(job))

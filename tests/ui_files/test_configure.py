@@ -261,13 +261,15 @@ def test_hostile_file_names_become_jobs_with_safe_argv(files_client, files_app, 
     assert files_client.post("/configure", data=BASIC_FORM).status_code == 302
     from app.extensions import db
     from app.models import Job
+    from app.services.jobs import planned_argv
 
     with files_app.app_context():
         jobs = {j.input_path: j for j in db.session.query(Job)}
+        dash = jobs[str(media / HOSTILE[1])]
+        argv = planned_argv(dash)
     assert sorted(jobs) == sorted(paths)
-    dash = jobs[str(media / HOSTILE[1])]
-    assert dash.argv[dash.argv.index("-i") + 1] == str(media / HOSTILE[1])  # absolute: never read as an option
-    assert dash.output_path == str(media / "-rf 'quoted\" name_converted.mkv") and dash.argv[-1] == dash.output_path
+    assert argv[argv.index("-i") + 1] == str(media / HOSTILE[1])  # absolute: never read as an option
+    assert dash.output_path == str(media / "-rf 'quoted\" name_converted.mkv") and argv[-1] == dash.output_path
 
 
 def test_files_deleted_after_picking_are_taken_out_with_a_notice(files_client, files_app, selected):

@@ -14,7 +14,9 @@ def test_create_list_detail_move_delete(client, clips):
     listed = client.get("/api/jobs?status=queued&per_page=1").get_json()
     assert listed["total"] >= 2 and len(listed["jobs"]) == 1 and listed["counts"]["queued"] >= 2
     detail = client.get(f"/api/jobs/{second['id']}").get_json()
-    assert detail["argv"][0] == "ffmpeg" and detail["spec"]["container"] == "mp4" and detail["attempts"] == []
+    assert detail["spec"]["container"] == "mp4" and detail["attempts"] == []
+    # Nothing ran yet: no argv of its own, only the one its spec plans (the follower writes argv once it runs).
+    assert detail["argv"] is None and detail["planned_argv"][0] == "ffmpeg" and "-i" in detail["planned_argv"]
     moved = client.post(f"/api/jobs/{second['id']}/move", json={"where": "top"}).get_json()
     queue = client.get("/api/jobs?status=queued").get_json()["jobs"]
     assert queue[0]["id"] == moved["id"] == second["id"]

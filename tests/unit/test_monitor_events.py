@@ -11,7 +11,7 @@ import pytest
 from app.extensions import db, redis_store
 from app.models import JobStatus
 from app.monitor.loop import Monitor
-from app.services.live import job_message, live_message
+from app.services.live import live_message, progress_message
 from app.services.transitions import transition
 from tasks import keys
 from tasks.celery_app import celery_app
@@ -110,4 +110,25 @@ def test_results_read_in_one_round_trip_match_async_result(app, jobs):
 def test_the_live_message_is_the_queue_rows_fields(app, jobs):
     job = jobs[0]
     job.percent, job.waiting_reason = 12.3456, "waiting for a free follower slot"
-    assert live_message(job) == job_message(job.to_dict())
+    row = job.to_dict()
+    message = live_message(job)
+    assert message.pop("type") == "job"
+    assert message == {key: row[key] for key in message}, "the live message disagrees with the job's own fields"
+    assert set(message) >= {"id", "status", "percent", "follower", "error", "waiting_reason", "position"}
+
+
+def test_the_progress_message_carries_the_events_figures(app):
+    figures = {"percent": 50.0, "fps": 24.0, "speed": 1.5, "eta": 10.0, "out_size": 1234, "argv": ["ffmpeg"]}
+    message = progress_message(7, "w@h", 1.0, figures)
+    assert message == {
+        "type": "progress",
+        "id": 7,
+        "status": "running",
+        "follower": "w@h",
+        "ts": 1.0,
+        "percent": 50.0,
+        "fps": 24.0,
+        "speed": 1.5,
+        "eta": 10.0,
+        "out_size": 1234,
+    }

@@ -45,7 +45,7 @@ def test_failed_job_page_shows_exit_code_error_and_escaped_log_tail(app, client,
     ]
     assert "<script>alert" not in page
     attempts = re.search(r'<table class="attempts">(.*?)</table>', page, re.S).group(1)
-    assert "enc1@host" in attempts and "<td>187</td>" in attempts and "&lt;b&gt;moov atom" in attempts
+    assert "enc1@host" in attempts and re.search(r"<td[^>]*>187</td>", attempts) and "&lt;b&gt;moov atom" in attempts
     assert fact(page, "Converting took") == "4s"
 
 
