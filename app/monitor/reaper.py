@@ -29,7 +29,6 @@ CLAIM_TTL = 7 * 24 * 3600  # as long as the follower's own claim
 # A running attempt renews its lease (TTL 30 s by default) about twice a second; one that has had
 # none for this long on top has stopped living even though its follower still sends heartbeats.
 LEASE_GRACE = 10.0
-_lease_missing: dict[str, float] = {}
 
 
 def leader_claims(task_id: str | None) -> bool:
@@ -70,14 +69,14 @@ def leases_present(task_ids: list[str]) -> dict[str, bool] | None:
         return None
 
 
-def lease_gone(task_id: str | None, now: float, leases: dict[str, bool] | None) -> bool:
+def lease_gone(task_id: str | None, now: float, leases: dict[str, bool] | None, missing: dict[str, float]) -> bool:
     """Return True when the attempt's lease has been missing for LEASE_GRACE seconds in a row."""
     if not task_id or leases is None or task_id not in leases:
         return False  # cannot tell: judge nothing
     if leases[task_id]:
-        _lease_missing.pop(task_id, None)
+        missing.pop(task_id, None)
         return False
-    first = _lease_missing.setdefault(task_id, now)
+    first = missing.setdefault(task_id, now)
     return now - first >= LEASE_GRACE
 
 
@@ -85,7 +84,9 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
     """End each active job whose follower went silent (or never took it); return how many changed."""
     now = time.time()
     not_taken_after = max(MIN_NOT_TAKEN, NOT_TAKEN_WINDOWS * registry.lost_after)
-    jobs = db.session.execute(select(Job).where(Job.status.in_([s.value for s in ACTIVE]))).scalars().all()
+    # A split job has no follower of its own (its pieces do: app/monitor/split_monitor.py reaps them).
+    active = select(Job).where(Job.status.in_([s.value for s in ACTIVE]), Job.follower.is_not(None))
+    jobs = db.session.execute(active).scalars().all()
     running = [job.task_id for job in jobs if job.status == JobStatus.RUNNING.value and job.task_id]
     leases = leases_present(running) if running else {}
     count = 0
@@ -107,7 +108,7 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             publish(live_message(job))
             continue
         stale_dispatch = dispatched and waited > not_taken_after
-        silent = not lost and job.status == JobStatus.RUNNING.value and lease_gone(job.task_id, now, leases)
+        silent = not lost and job.status == JobStatus.RUNNING.value and lease_gone(job.task_id, now, leases, registry.lease_missing)
         if not lost and not stale_dispatch and not silent:
             continue
         # Before giving up, ask the result backend: the attempt may have ended and only its event was missed.
@@ -148,8 +149,8 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
         count += 1
         publish(live_message(job))
     running_now = {job.task_id for job in jobs if job.status == JobStatus.RUNNING.value}
-    for task_id in [t for t in _lease_missing if t not in running_now]:
-        _lease_missing.pop(task_id, None)
+    for task_id in [t for t in registry.lease_missing if t not in running_now]:
+        registry.lease_missing.pop(task_id, None)
     if count:
         db.session.commit()
     return count

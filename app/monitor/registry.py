@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db, redis_store
 from app.models import ACTIVE, Follower, Job
+from app.models.piece import Piece
 from tasks import keys
 from tasks.signing import check_proof
 
@@ -58,6 +59,8 @@ class Registry:
     def __init__(self, lost_after: float) -> None:
         self.lost_after = lost_after
         self.redis_run: str | None = None  # Redis's run_id: a restart closes every connection, crashed or not
+        # Running attempts whose lease was missing, and since when (the reaper's memory; one per monitor).
+        self.lease_missing: dict[str, float] = {}
         self.followers: dict[str, FollowerState] = {}
         self.written: set[str] = set()  # names this monitor has written a row for (a row gone since = forgotten)
 
@@ -189,11 +192,15 @@ class Registry:
             state.last_seen = max(state.last_seen, now)
 
     def busy_counts(self) -> dict[str, int]:
-        """Return how many active jobs each follower holds, from the database."""
-        rows = db.session.execute(
-            select(Job.follower, func.count()).where(Job.status.in_([s.value for s in ACTIVE])).group_by(Job.follower)
-        )
-        return {name: count for name, count in rows if name}
+        """Return how many active jobs and pieces of split jobs each follower holds, from the database."""
+        active = [s.value for s in ACTIVE]
+        rows = db.session.execute(select(Job.follower, func.count()).where(Job.status.in_(active)).group_by(Job.follower))
+        counts = {name: count for name, count in rows if name}
+        pieces = select(Piece.follower, func.count()).where(Piece.status.in_(active)).group_by(Piece.follower)
+        for name, count in db.session.execute(pieces):
+            if name:
+                counts[name] = counts.get(name, 0) + count
+        return counts
 
     def sync_db(self) -> None:
         """Write the follower table the web process reads; forget followers whose rows were deleted (forgotten)."""
