@@ -84,7 +84,13 @@ class Registry:
             log.warning("cannot read follower info for %s: %s", state.name, exc)
             return
         if raw:
-            info = json.loads(raw)
+            try:
+                info = json.loads(raw)
+                if not isinstance(info, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                log.warning("follower %s advertises something that is not a JSON object; ignoring it", state.name)
+                return
             if info.get("started_at") != state.info.get("started_at"):
                 state.refused = None  # a restart: judge it afresh
             state.info = info
@@ -194,7 +200,9 @@ class Registry:
     def busy_counts(self) -> dict[str, int]:
         """Return how many active jobs and pieces of split jobs each follower holds, from the database."""
         active = [s.value for s in ACTIVE]
-        rows = db.session.execute(select(Job.follower, func.count()).where(Job.status.in_(active)).group_by(Job.follower))
+        rows = db.session.execute(
+            select(Job.follower, func.count()).where(Job.status.in_(active)).group_by(Job.follower)
+        )
         counts = {name: count for name, count in rows if name}
         pieces = select(Piece.follower, func.count()).where(Piece.status.in_(active)).group_by(Piece.follower)
         for name, count in db.session.execute(pieces):

@@ -52,7 +52,16 @@ def test_metrics_count_jobs_slots_encode_time_and_savings(app, clips):
             ]
         )
         db.session.commit()
+        # Two messages waiting in the broker's queue (as if no worker consumed them): the gauge must see them.
+        from app.extensions import redis_store
+        from tasks.celery_app import celery_app
+
+        queue = celery_app.conf.task_default_queue or "celery"
+        redis_store.client.delete(queue)
+        redis_store.client.rpush(queue, "message-1", "message-2")
     response = client.get("/metrics")
+    with app.app_context():
+        redis_store.client.delete(queue)
     assert response.status_code == 200 and response.mimetype == "text/plain"
     m = parse(response.get_data(as_text=True))
     assert m['frameshift_jobs{status="succeeded"}'] == 1 and m['frameshift_jobs{status="failed"}'] == 1
@@ -63,7 +72,7 @@ def test_metrics_count_jobs_slots_encode_time_and_savings(app, clips):
     assert m["frameshift_followers_online"] == 2
     assert m["frameshift_encode_seconds"] == pytest.approx(42.5, abs=0.01)
     assert m["frameshift_bytes_saved"] == 3_000_000 and m["frameshift_encoded_jobs"] == 1
-    assert m["frameshift_broker_queue_length"] == 0
+    assert m["frameshift_broker_queue_length"] == 2
 
 
 def test_healthz_reports_redis_trouble_without_failing(app, clips):

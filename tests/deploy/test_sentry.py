@@ -96,7 +96,11 @@ def test_flask_errors_reach_sentry_and_nothing_without_dsn(tmp_path, redis_serve
 
 
 def test_an_error_in_the_monitor_reaches_sentry_and_the_monitor_goes_on(tmp_path, redis_server, clips):
-    """The real monitor process: a follower's advertisement in Redis that is not JSON breaks one step."""
+    """The real monitor process: its database loses a table under it (a broken disk, a bad restore), so the
+    step that writes the follower table fails. The error reaches Sentry and the monitor goes on. A follower's
+    advertisement that is not JSON, which used to crash that step, is now only a warning: checked too."""
+    import sqlite3
+
     import redis as redis_lib
     from celery import Celery
 
@@ -105,21 +109,28 @@ def test_an_error_in_the_monitor_reaches_sentry_and_the_monitor_goes_on(tmp_path
     ghost = "ghost@nowhere"
     store = redis_lib.Redis.from_url(redis_server.url)
     store.set(keys.follower(ghost), "{this is not json")
+    data = tmp_path / "data"
     with Recorder() as sentry:
         dsn = f"http://publickey@127.0.0.1:{sentry.port}/43"
-        env = base_env(redis_server.url, clips["root"], tmp_path, TOKEN, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="mon-check")
+        env = base_env(redis_server.url, clips["root"], data, TOKEN, SENTRY_DSN=dsn, SENTRY_ENVIRONMENT="mon-check")
         monitor = Proc(monitor_argv(), env, tmp_path / "sentry-monitor.log").start()
         try:
             sender = Celery("ghost")
             sender.config_from_object("celeryconfig")
             sender.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
 
-            def announce() -> list[dict]:
+            def announce() -> bool:
                 with sender.events.default_dispatcher(hostname=ghost) as dispatcher:
                     dispatcher.send("worker-online", freq=2.0)
-                return envelope_events(sentry.bodies("/api/43/envelope/"))
+                return "is not a JSON object" in monitor.output()
 
-            events = wait_for(announce, 60, 1.0, what="the monitor's error at the Sentry endpoint")
+            wait_for(announce, 60, 1.0, what="the monitor to hear the ghost and warn about its advertisement")
+            assert not envelope_events(sentry.bodies("/api/43/envelope/")), "a bad advertisement is not an error"
+            with sqlite3.connect(data / "frameshift.db") as db:
+                db.execute("DROP TABLE followers")
+            events = wait_for(
+                lambda: envelope_events(sentry.bodies("/api/43/envelope/")), 60, 1.0, what="the error at Sentry"
+            )
             assert monitor.alive(), monitor.output()[-3000:]
         finally:
             monitor.stop()
@@ -127,7 +138,7 @@ def test_an_error_in_the_monitor_reaches_sentry_and_the_monitor_goes_on(tmp_path
     event = events[0]
     assert event["environment"] == "mon-check"
     assert event["tags"]["component"] == "monitor"
-    assert event["exception"]["values"][-1]["type"] == "JSONDecodeError"
+    assert event["exception"]["values"][-1]["type"] == "OperationalError"
 
 
 def test_worker_refuses_bad_settings_with_one_line_each(tmp_path):
