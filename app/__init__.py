@@ -64,6 +64,10 @@ def register_blueprints(flask_app: Flask) -> None:
     init_auth(flask_app)
     flask_app.register_blueprint(ops.bp)
     flask_app.register_blueprint(stats.bp)  # the Statistics page and GET /api/stats
+    from app.views import libraries, libraries_api
+
+    flask_app.register_blueprint(libraries.bp)  # the Libraries page and /api/libraries
+    flask_app.register_blueprint(libraries_api.bp)
 
 
 def register_errorhandlers(flask_app: Flask) -> None:

@@ -12,6 +12,7 @@ from celery import Celery
 from flask import Flask
 
 from app.extensions import db, redis_store
+from app.monitor import library_scan
 from app.monitor.dispatcher import dispatch_ready, stop_result_subscriptions
 from app.monitor.events import EventHandler
 from app.monitor.reaper import enforce_cancels, reap_lost
@@ -171,6 +172,7 @@ class Monitor:
                 self.safely(sweep, self.celery_app)
                 self.safely(self.events.prune)
         self.safely(self.sync_followers)
+        self.safely(library_scan.tick, self)  # libraries: scans, events, hold time, outcomes
 
     def broker_reachable(self) -> bool:
         """Ping Redis; while we cannot reach it, silence from followers proves nothing about them."""

@@ -1,0 +1,383 @@
+"""Libraries in the monitor: full scans, file-system events, the hold time, and what became of each file.
+
+The monitor's tick calls `tick(monitor)`; everything else here runs on that one thread except the
+watchdog observers, whose handlers only put paths into a set. A file is taken once its size and
+mtime have stayed the same for LIBRARY_HOLD_SECONDS; then it is fingerprinted, matched against
+what the library remembers (a rename keeps its outcome), decided by the rules, and queued or
+recorded as skipped. docs/libraries.md explains each decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Job, JobStatus, utcnow
+from app.models.library import Library, LibraryFile
+from app.services import library_rules as rules_mod
+from app.services.errors import ServiceError
+from app.services.libraries import as_facts, facts_for
+from app.services.library_walk import Seen, fingerprint, ours, walk
+
+log = logging.getLogger("frameshift.libraries")
+EVERY = 1.0  # seconds between scanner rounds (the monitor ticks twice a second)
+OUTCOMES_EVERY = 2.0
+BATCH = 500
+
+
+@dataclass
+class Held:
+    """A new or changed file waiting to stop changing."""
+
+    library_id: int
+    seen: Seen
+    since: float  # monotonic time this size and mtime were first seen
+
+
+@dataclass
+class Watch:
+    """One library's observer."""
+
+    observer: Any
+    mode: str
+    folder: str
+
+
+@dataclass
+class LibraryScanner:
+    """Per-monitor state: held files, observers, when each library was last scanned."""
+
+    flask_app: Flask
+    hold: float
+    held: dict[str, Held] = field(default_factory=dict)
+    watches: dict[int, Watch] = field(default_factory=dict)
+    scanned: dict[int, float] = field(default_factory=dict)
+    dirty: set[tuple[int, str]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_round: float = 0.0
+    last_outcomes: float = 0.0
+
+    # ---- the round -------------------------------------------------------------------------
+    def tick(self) -> None:
+        """One round: watch, scan what is due, settle held files, record finished jobs."""
+        now = time.monotonic()
+        if now - self.last_round < EVERY:
+            return
+        self.last_round = now
+        libraries = list(db.session.execute(select(Library).where(Library.enabled.is_(True))).scalars())
+        self.sync_watches(libraries)
+        for library in libraries:
+            if self.check_folder(library) and self.due(library, now):
+                self.full_scan(library)
+        self.take_events({lib.id: lib for lib in libraries})
+        self.settle({lib.id: lib for lib in libraries})
+        if now - self.last_outcomes >= OUTCOMES_EVERY:
+            self.last_outcomes = now
+            record_outcomes()
+        db.session.commit()
+
+    def due(self, library: Library, now: float) -> bool:
+        """A scan is due on the first round, when asked for, and every scan_minutes."""
+        last = self.scanned.get(library.id)
+        return last is None or library.scan_requested_at is not None or now - last >= library.scan_minutes * 60
+
+    def check_folder(self, library: Library) -> bool:
+        """Report a library folder that is gone or unreadable (and clear the report when it is back)."""
+        if os.path.isdir(library.folder) and os.access(library.folder, os.R_OK | os.X_OK):
+            if library.problem:
+                log.info("library %s: folder %s is back", library.name, library.folder)
+                library.problem = None
+                library.scan_requested_at = utcnow()
+            return True
+        if not library.problem:
+            log.warning(
+                "library %s: folder %s is gone or unreadable; nothing is queued from it", library.name, library.folder
+            )
+            library.problem = f"the folder {library.folder} is gone or cannot be read"
+            self.stop_watch(library.id)
+        return False
+
+    # ---- finding files ----------------------------------------------------------------------
+    def full_scan(self, library: Library) -> None:
+        """List the folder; hold every file that is new or changed since the library last recorded it."""
+        started = time.monotonic()
+        self.scanned[library.id] = started
+        library.scan_requested_at = None
+        known = {
+            path: (size, mtime)
+            for path, size, mtime in db.session.execute(
+                select(LibraryFile.path, LibraryFile.size, LibraryFile.mtime_ns).where(
+                    LibraryFile.library_id == library.id
+                )
+            )
+        }
+        listed = new = 0
+        try:
+            for seen in walk(library.folder):
+                listed += 1
+                if known.get(seen.path) == (seen.size, seen.mtime_ns):
+                    continue
+                new += self.hold_file(library.id, seen, started)
+        except OSError as exc:
+            library.problem = f"the folder {library.folder} cannot be read: {exc.strerror or exc}"
+            return
+        library.last_scan_at = utcnow()
+        log.info(
+            "library %s: scanned %d files in %.2f s, %d new or changed",
+            library.name,
+            listed,
+            time.monotonic() - started,
+            new,
+        )
+
+    def hold_file(self, library_id: int, seen: Seen, now: float) -> int:
+        """Start (or restart) the hold time of a file; return 1 when it was not held already."""
+        current = self.held.get(seen.path)
+        if current is not None and (current.seen.size, current.seen.mtime_ns) == (seen.size, seen.mtime_ns):
+            return 0
+        self.held[seen.path] = Held(library_id, seen, now)
+        return 1
+
+    def take_events(self, libraries: dict[int, Library]) -> None:
+        """Stat the paths file-system events named and hold the files among them."""
+        with self.lock:
+            dirty, self.dirty = self.dirty, set()
+        now = time.monotonic()
+        for library_id, path in dirty:
+            library = libraries.get(library_id)
+            if library is None:
+                continue
+            relative = os.path.relpath(path, library.folder)
+            if relative.startswith("..") or any(part.startswith(".") or ours(part) for part in relative.split(os.sep)):
+                continue
+            try:
+                st = os.stat(path, follow_symlinks=False)
+            except OSError:
+                self.held.pop(path, None)  # gone: a move's old name, or a deleted file
+                continue
+            if os.path.isdir(path):
+                self.hold_folder(library, path, relative, now)  # a folder created or moved in: list it
+            elif os.path.isfile(path) and not os.path.islink(path):
+                self.hold_file(library_id, Seen(path, relative.replace(os.sep, "/"), st.st_size, st.st_mtime_ns), now)
+
+    def hold_folder(self, library: Library, path: str, relative: str, now: float) -> None:
+        """Hold every file of a folder that appeared inside a library."""
+        prefix = relative.replace(os.sep, "/") + "/"
+        try:
+            for seen in walk(path):
+                self.hold_file(library.id, Seen(seen.path, prefix + seen.relative, seen.size, seen.mtime_ns), now)
+        except OSError:
+            return
+
+    def settle(self, libraries: dict[int, Library]) -> None:
+        """Check held files again; take the ones whose size and mtime stayed the same for the hold time."""
+        now, wall = time.monotonic(), time.time()
+        ready: dict[int, list[Seen]] = {}
+        for path, held in list(self.held.items()):
+            if held.library_id not in libraries:
+                del self.held[path]
+                continue
+            try:
+                st = os.stat(path, follow_symlinks=False)
+            except OSError:
+                del self.held[path]
+                continue
+            if (st.st_size, st.st_mtime_ns) != (held.seen.size, held.seen.mtime_ns):
+                self.held[path] = Held(held.library_id, Seen(path, held.seen.relative, st.st_size, st.st_mtime_ns), now)
+                continue
+            waited = now - held.since
+            # Unchanged across two looks at least a second apart, and untouched for the hold time (by
+            # our clock, or by its mtime for a file that was already old when it was listed).
+            old = wall - st.st_mtime_ns / 1e9 >= self.hold and waited >= min(1.0, self.hold)
+            if waited >= self.hold or old:
+                del self.held[path]
+                ready.setdefault(held.library_id, []).append(held.seen)
+        for library_id, files in ready.items():
+            for i in range(0, len(files), BATCH):
+                take_files(libraries[library_id], files[i : i + BATCH])
+
+    # ---- observers ------------------------------------------------------------------------
+    def sync_watches(self, libraries: list[Library]) -> None:
+        """Start, restart or stop observers so each enabled library with a watch mode has one."""
+        wanted = {lib.id: lib for lib in libraries if lib.watch in ("events", "polling") and not lib.problem}
+        for library_id in list(self.watches):
+            watch, library = self.watches[library_id], wanted.get(library_id)
+            if library is None or (library.watch, library.folder) != (watch.mode, watch.folder):
+                self.stop_watch(library_id)
+            elif not watch.observer.is_alive():
+                log.warning("library %s: its observer stopped; starting it again", library.name)
+                self.stop_watch(library_id)
+        for library_id, library in wanted.items():
+            if library_id not in self.watches:
+                self.start_watch(library)
+
+    def start_watch(self, library: Library) -> None:
+        """Start watchdog's observer (inotify where it works, polling where the library says so)."""
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+        from watchdog.observers.polling import PollingObserver
+
+        scanner, library_id = self, library.id
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event) -> None:
+                if event.is_directory and event.event_type not in ("created", "moved"):
+                    return  # a folder's own change says nothing its files' events do not
+                paths = [getattr(event, "src_path", None), getattr(event, "dest_path", None)]
+                with scanner.lock:
+                    scanner.dirty.update((library_id, os.fsdecode(p)) for p in paths if p)
+
+        observer = PollingObserver(timeout=2) if library.watch == "polling" else Observer()
+        try:
+            observer.schedule(Handler(), library.folder, recursive=True)
+            observer.start()
+        except OSError as exc:
+            log.warning("library %s: cannot watch %s (%s); full scans only", library.name, library.folder, exc)
+            return
+        self.watches[library.id] = Watch(observer, library.watch, library.folder)
+
+    def stop_watch(self, library_id: int) -> None:
+        """Stop one observer (without waiting long for its thread)."""
+        watch = self.watches.pop(library_id, None)
+        if watch is not None:
+            try:
+                watch.observer.stop()
+                watch.observer.join(timeout=2)
+            except Exception:  # noqa: BLE001  (an observer of a deleted folder may already be broken)
+                log.debug("observer of library %s did not stop cleanly", library_id, exc_info=True)
+
+    def close(self) -> None:
+        """Stop every observer."""
+        for library_id in list(self.watches):
+            self.stop_watch(library_id)
+
+
+def take_files(library: Library, files: list[Seen]) -> None:
+    """Fingerprint settled files, recognise renames, apply the rules, queue or record them."""
+    paths = [s.path for s in files]
+    rows = {
+        r.path: r
+        for r in db.session.execute(
+            select(LibraryFile).where(LibraryFile.library_id == library.id, LibraryFile.path.in_(paths))
+        ).scalars()
+    }
+    facts = facts_for(paths)
+    to_queue: list[tuple[Seen, LibraryFile]] = []
+    for seen in files:
+        try:
+            print_ = fingerprint(seen.path, seen.size)
+        except OSError:
+            continue
+        row = rows.get(seen.path)
+        if row is None:
+            moved = renamed_from(library.id, print_, seen.size)
+            if moved is not None:
+                log.info(
+                    "library %s: %s was moved to %s; keeping its outcome (%s)",
+                    library.name,
+                    moved.path,
+                    seen.path,
+                    moved.state,
+                )
+                moved.path, moved.mtime_ns = seen.path, seen.mtime_ns
+                continue
+            row = LibraryFile(library_id=library.id, path=seen.path, size=seen.size, mtime_ns=seen.mtime_ns)
+            db.session.add(row)
+        elif row.fingerprint == print_ and row.size == seen.size and row.state != "pending":
+            row.mtime_ns = seen.mtime_ns  # touched, not changed
+            continue
+        row.size, row.mtime_ns, row.fingerprint, row.job_id = seen.size, seen.mtime_ns, print_, None
+        decision = rules_mod.decide(
+            seen.relative,
+            seen.size,
+            as_facts(facts.get(seen.path), seen.size, seen.mtime_ns),
+            library.rules,
+            library.spec,
+        )
+        row.reason = decision.reason or None
+        if decision.action == "queue":
+            to_queue.append((seen, row))
+        else:
+            row.state = "skipped" if decision.action == "skip" else "pending"
+    db.session.flush()
+    if to_queue:
+        queue_files(library, to_queue)
+
+
+def renamed_from(library_id: int, print_: str, size: int) -> LibraryFile | None:
+    """A remembered file with this fingerprint and size whose old path is gone: the same file, moved."""
+    for row in db.session.execute(
+        select(LibraryFile).where(
+            LibraryFile.library_id == library_id, LibraryFile.fingerprint == print_, LibraryFile.size == size
+        )
+    ).scalars():
+        if not os.path.exists(row.path):
+            return row
+    return None
+
+
+def queue_files(library: Library, items: list[tuple[Seen, LibraryFile]]) -> None:
+    """Create one job per file with the library's spec (one at a time if the batch is refused)."""
+    from app.services.jobs import create_jobs
+
+    spec = {**library.spec, "if_exists": "rename"}
+    if library.output_policy == "folder" and library.output_dir:
+        spec["output_dir"] = library.output_dir
+    spec["extra"] = {"library": library.id}
+    db.session.commit()  # create_jobs commits on its own
+    groups = [items] if len(items) > 1 else []
+    groups += [[item] for item in items] if len(items) > 1 else [items]
+    done: set[str] = set()
+    for group in groups:
+        group = [item for item in group if item[0].path not in done]
+        if not group:
+            continue
+        try:
+            jobs = create_jobs([seen.path for seen, _ in group], spec)
+        except ServiceError as exc:
+            db.session.rollback()
+            if len(group) == 1:
+                seen, row = group[0]
+                row = db.session.merge(row)
+                row.state, row.reason = "failed", f"could not be queued: {exc.message}"[:1000]
+                done.add(seen.path)
+            continue
+        for (seen, row), job in zip(group, jobs):
+            row = db.session.merge(row)
+            row.state, row.job_id, row.reason = "queued", job.id, None
+            done.add(seen.path)
+        db.session.commit()
+
+
+def record_outcomes() -> None:
+    """Turn finished jobs of queued files into converted or failed."""
+    finished = [JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value]
+    rows = db.session.execute(
+        select(LibraryFile, Job.status, Job.error)
+        .join(Job, Job.id == LibraryFile.job_id)
+        .where(LibraryFile.state == "queued", Job.status.in_(finished))
+        .limit(BATCH)
+    ).all()
+    for row, status, error in rows:
+        if status == JobStatus.SUCCEEDED.value:
+            row.state, row.reason = "converted", None
+        else:
+            row.state, row.reason = "failed", (error or status)[:1000]
+
+
+def tick(monitor: Any) -> None:
+    """The monitor's one call: make this monitor's scanner on first use, then run a round."""
+    scanner = getattr(monitor, "libraries", None)
+    if scanner is None:
+        app = monitor.flask_app
+        hold = float(app.config.get("LIBRARY_HOLD_SECONDS") or os.environ.get("LIBRARY_HOLD_SECONDS") or 60)
+        scanner = monitor.libraries = LibraryScanner(app, hold)
+    scanner.tick()
