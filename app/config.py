@@ -26,6 +26,8 @@ DEFAULTS: dict[str, str] = {
     "AUTO_RETRY": "0",
     "CANCEL_GRACE": "8",
     "TASK_PAYLOAD_TTL": "86400",
+    "SPLIT_SECONDS": "60",  # split jobs: the length of a piece, cut at the nearest keyframe
+    "SPLIT_MIN_SECONDS": "300",  # split=auto splits inputs longer than this (docs/split.md)
     "FLOWER_URL": "http://127.0.0.1:5555",
     "PORT": "5000",
     "HOST": "127.0.0.1",  # the address the web process binds (gunicorn.conf.py and make run read it too)
@@ -54,6 +56,20 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+def _split_seconds(raw: dict[str, str], problems: list[str]) -> dict[str, float]:
+    """Read SPLIT_SECONDS (a piece's length, 1 s or more) and SPLIT_MIN_SECONDS (0 or more)."""
+    values = {}
+    for key, low in (("SPLIT_SECONDS", 1.0), ("SPLIT_MIN_SECONDS", 0.0)):
+        try:
+            values[key] = float(raw[key])
+            if not low <= values[key] < 1e7:
+                raise ValueError
+        except ValueError:
+            problems.append(f"{key}={raw[key]!r}: must be a number of seconds, {low:g} or more")
+            values[key] = float(DEFAULTS[key])
+    return values
 
 
 def _persisted_secret(data_dir: Path, name: str) -> str:
@@ -103,6 +119,7 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
         except ValueError:
             problems.append(f"{key}={raw[key]!r}: must be a whole number >= 0")
             ints[key] = int(DEFAULTS[key])
+    splits = _split_seconds(raw, problems)
     if not raw["REDIS_URL"].startswith(("redis://", "rediss://", "unix://")):
         problems.append(f"REDIS_URL={raw['REDIS_URL']!r}: must start with redis://, rediss:// or unix://")
     token = raw["SHARED_TOKEN"]
@@ -133,6 +150,7 @@ def load_config(overrides: dict[str, Any] | None = None, environ: dict[str, str]
         "AUTO_RETRY": ints["AUTO_RETRY"],
         "CANCEL_GRACE": ints["CANCEL_GRACE"],
         "TASK_PAYLOAD_TTL": ints["TASK_PAYLOAD_TTL"] or int(DEFAULTS["TASK_PAYLOAD_TTL"]),
+        **splits,
         "FLOWER_URL": raw["FLOWER_URL"],
         "PORT": ints["PORT"],
         "JSON_SORT_KEYS": False,

@@ -26,6 +26,8 @@ AUDIO_QUALITIES = ("low", "medium", "high")
 SUBTITLE_MODES = ("copy", "none")
 IF_EXISTS = ("rename", "fail", "overwrite")
 MODES = ("basic", "custom")
+# auto: split a long input when more than one follower slot could work on it (docs/split.md).
+SPLIT_MODES = ("auto", "always", "never")
 
 # Which codecs each container can hold (what FFmpeg's muxers accept).
 CONTAINER_VIDEO = {
@@ -71,6 +73,7 @@ class ConversionSpec:
     custom_args: str = ""
     output_dir: str | None = None
     if_exists: str = "rename"
+    split: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +152,7 @@ def parse_spec(data: dict[str, Any] | None) -> ConversionSpec:
         custom_args=str(values["custom_args"] or ""),
         output_dir=(str(values["output_dir"]) if values["output_dir"] else None),
         if_exists=_choice("if_exists", values["if_exists"], IF_EXISTS),
+        split=_choice("split", values["split"], SPLIT_MODES),
         extra=dict(values.get("extra") or {}),
     )
     if spec.bit_depth not in (8, 10):

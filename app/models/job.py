@@ -75,6 +75,10 @@ class Job(db.Model):
     exit_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[list[str] | None] = mapped_column(JSON)
+    # Split jobs (docs/split.md): None = not decided yet, "whole", "split" (pieces in the pieces table), "done".
+    split_state: Mapped[str | None] = mapped_column(String(8))
+    split_note: Mapped[str | None] = mapped_column(Text)  # why it runs whole, or how its pieces stand
+    split_plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # split.plan's result, minus the pieces
     cleared: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
@@ -86,6 +90,7 @@ class Job(db.Model):
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="job", order_by="Attempt.number", cascade="all, delete-orphan"
     )
+    pieces: Mapped[list[Piece]] = relationship(viewonly=True, order_by="Piece.id")
 
     @property
     def status_enum(self) -> JobStatus:
@@ -117,6 +122,8 @@ class Job(db.Model):
             "exit_code": self.exit_code,
             "error": self.error,
             "waiting_reason": self.waiting_reason,
+            "split": self.split_state == "split" or self.split_state == "done",
+            "split_note": self.split_note,
             "cancel_requested": self.cancel_requested_at is not None,
             "created_at": _iso(self.created_at),
             "dispatched_at": _iso(self.dispatched_at),
@@ -131,6 +138,7 @@ class Job(db.Model):
                 result=self.result,
                 log_tail=self.log_tail or [],
                 attempts=[a.to_dict() for a in self.attempts],
+                pieces=[p.to_dict() for p in sorted(self.pieces, key=lambda p: p.order)] if self.split_state else [],
                 updated_at=_iso(self.updated_at),
             )
         return data
@@ -172,3 +180,6 @@ class Attempt(db.Model):
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() + "Z" if value else None
+
+
+from app.models.piece import Piece  # noqa: E402,F401  (registered with the jobs it belongs to)

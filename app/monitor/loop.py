@@ -18,6 +18,8 @@ from app.monitor.events import EventHandler
 from app.monitor.reaper import enforce_cancels, reap_lost
 from app.monitor.reconcile import reconcile, sweep
 from app.monitor.registry import Registry
+from app.monitor.split_dispatch import dispatch_split
+from app.monitor.split_monitor import SplitMonitor
 from tasks import keys
 from tasks.outage import connection_error, quiet_redis_outages, redis_failed, redis_recovered
 
@@ -34,6 +36,7 @@ class Monitor:
         self.celery_app = celery_app
         self.registry = Registry(lost_after=flask_app.config["FOLLOWER_LOST_AFTER"])
         self.events = EventHandler(celery_app, self.registry)
+        self.split = SplitMonitor(celery_app, self.registry)  # pieces of split jobs (docs/split.md)
         self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.stopping = threading.Event()
         self.ready = threading.Event()
@@ -117,6 +120,7 @@ class Monitor:
                     want_dispatch = True
                 if want_dispatch and not self.broker_down:
                     want_dispatch = False
+                    self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task)
                     self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task)
             db.session.remove()
 
@@ -153,6 +157,9 @@ class Monitor:
 
     def apply_events(self, events: list[dict[str, Any]]) -> None:
         """Apply consecutive events in one transaction; if that fails, one at a time (one bad event loses no other)."""
+        rest = self.safely(self.split.take_events, events, self.events.jobs_by_task) if events else None
+        if rest is not None and len(rest) < len(events):
+            events, self.events.finished_any = rest, True  # a piece moved: the next one may go
         if not events or self.safely(self.events.handle_batch, events):
             return
         if len(events) > 1:
@@ -167,6 +174,7 @@ class Monitor:
             self.safely(self.registry.check_presence)
             self.safely(reap_lost, self.celery_app, self.registry)
             self.safely(enforce_cancels, self.celery_app)
+            self.safely(self.split.tick)
             if time.monotonic() - self._last_sweep >= SWEEP_EVERY:
                 self._last_sweep = time.monotonic()
                 self.safely(sweep, self.celery_app)

@@ -65,6 +65,9 @@ class SpecFields(BasicFields, OutputFields):
 
     mode: choice(rules.MODES) | None = None
     custom_args: text(4096) | None = Field(None, description="FFmpeg output options, with mode=custom.")
+    split: choice(rules.SPLIT_MODES) | None = Field(
+        None, description="Encode a long input in pieces on several followers: auto (default), always or never."
+    )
 
 
 class Spec(SpecFields):

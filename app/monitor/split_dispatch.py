@@ -1,0 +1,192 @@
+"""Dispatch for split jobs: decide which queued jobs split, start them, and send their pieces just in time.
+
+Runs before app/monitor/dispatcher.dispatch_ready on every dispatch round: pieces of split jobs that
+are already running go first (the fleet finishes a started film before the next file), each to a
+trusted follower with a free slot (and the video encoder, for a video piece).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from celery import Celery
+from celery.utils import worker_direct
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db, redis_store
+from app.models import ACTIVE, Job, JobStatus
+from app.models.piece import KIND_ORDER, Piece, PieceKind
+from app.monitor.dispatcher import free_slots, payload_ttl
+from app.monitor.reaper import CLAIM_TTL
+from app.monitor.registry import Registry
+from app.services.live import live_message, publish_many
+from app.services.media_info import probe_durations
+from app.services.pieces import move
+from app.services.settings import QUEUE_PAUSED, get_setting
+from app.services.split_jobs import decide, job_tag, pieces_of, start_split
+from tasks import keys
+from tasks.signing import sign
+
+log = logging.getLogger("frameshift.monitor")
+S = JobStatus
+
+
+def fleet_slots(registry: Registry, need: str | None) -> int:
+    """Return the slots of every usable follower that has the encoder (what could work on one split job)."""
+    return sum(
+        s.concurrency
+        for name, s in registry.followers.items()
+        if registry.online(name) and s.trusted and not s.shutting_down and (not need or need in s.encoders)
+    )
+
+
+def input_duration(job: Job) -> Callable[[], float | None]:
+    """Return a function reading the input's length once (the file browser's cache first, else one ffprobe)."""
+
+    def read() -> float | None:
+        if job.duration:
+            return job.duration
+        try:
+            job.duration = probe_durations([job.input_path], current_app.config["MEDIA_ROOTS"]).get(job.input_path)
+        except Exception as exc:  # noqa: BLE001  (unreadable: it runs whole, and says so when it fails)
+            log.warning("could not read the length of job %s's input: %s", job.id, exc)
+        return job.duration
+
+    return read
+
+
+def start_ready(registry: Registry, capacity: int) -> int:
+    """Decide the first queued jobs not decided yet (as many as slots are free); start the split ones."""
+    wanted = (Job.split_state.is_(None)) | (Job.split_state.in_(("split", "done")))
+    jobs = (
+        db.session.execute(
+            select(Job)
+            .where(Job.status == S.QUEUED.value, wanted)
+            .order_by(Job.priority.desc(), Job.position, Job.id)
+            .limit(capacity)
+        )
+        .scalars()
+        .all()
+    )
+    started = 0
+    messages = []
+    for job in jobs:
+        if job.split_state in ("split", "done"):
+            split, note = True, None  # a retried split job resumes with the pieces it has
+        else:
+            split, note = decide(job, fleet_slots(registry, job.required_encoder), input_duration(job))
+        if split:
+            start_split(job)
+            started += 1
+        else:
+            job.split_state, job.split_note = "whole", note
+        messages.append(live_message(job))
+    if jobs:
+        db.session.commit()
+        publish_many(messages)
+    return started
+
+
+def queued_pieces(limit: int) -> list[tuple[Piece, Job]]:
+    """Return queued pieces of active split jobs (no cancel asked), in queue order of their jobs."""
+    rows = db.session.execute(
+        select(Piece, Job)
+        .join(Job, Piece.job_id == Job.id)
+        .where(
+            Piece.status == S.QUEUED.value,
+            Job.status.in_([s.value for s in ACTIVE]),
+            Job.cancel_requested_at.is_(None),
+        )
+        .order_by(Job.priority.desc(), Job.position, Job.id)
+        .limit(limit)
+    ).all()
+    return sorted(rows, key=lambda r: (-r[1].priority, r[1].position, r[1].id, KIND_ORDER[r[0].kind], r[0].index))
+
+
+def payload_for(piece: Piece, job: Job, task_id: str) -> dict:
+    """Return the signed payload of a piece's task (docs/split.md lists the fields)."""
+    body = {
+        "job_id": job.id,
+        "attempt": piece.attempts,
+        "task_id": task_id,
+        "expires": int(time.time()) + payload_ttl(),
+        "job": job_tag(job),
+        "input": job.input_path,
+        "output": job.output_path,
+        "spec": job.spec,
+    }
+    plan = job.split_plan or {}
+    if piece.kind == PieceKind.PLAN.value:
+        body["split_seconds"] = current_app.config.get("SPLIT_SECONDS", 60.0)
+    elif piece.kind == PieceKind.VIDEO.value:
+        body.update(index=piece.index, start=piece.start, end=piece.end, frames=piece.frames)
+    elif piece.kind == PieceKind.JOIN.value:
+        starts = [p.start for p in pieces_of(job.id) if p.kind == PieceKind.VIDEO.value]
+        body.update(starts=starts, **{k: plan.get(k) for k in ("frames", "video_duration", "frame_duration")})
+        body.update(**{k: plan.get(k) for k in ("video_start", "start_time", "audio")})
+    return sign(body, current_app.config["SHARED_TOKEN"])
+
+
+def dispatch_split(celery_app: Celery, registry: Registry, sent: dict[str, int]) -> int:
+    """Start split jobs that are due and send queued pieces to free slots; return how many pieces were sent."""
+    if bool(get_setting(QUEUE_PAUSED, False)):
+        return 0
+    slots = free_slots(registry)
+    capacity = sum(s.free for s in slots)
+    if capacity == 0:
+        return 0
+    if start_ready(registry, capacity):
+        slots = free_slots(registry)
+    chosen: list[tuple[Piece, Job, str]] = []
+    for piece, job in queued_pieces(capacity * 4):
+        need = job.required_encoder if piece.kind == PieceKind.VIDEO.value else None
+        slot = next((s for s in slots if not need or need in s.encoders), None)
+        if slot is None:
+            continue
+        chosen.append((piece, job, slot.name))
+        slot.free -= 1
+        if slot.free == 0:
+            slots.remove(slot)
+    if not chosen:
+        return 0
+    prepared = []
+    for piece, job, follower in chosen:
+        task_id = str(uuid.uuid4())
+        move(piece, S.DISPATCHED.value, task_id=task_id, follower=follower, error=None)
+        prepared.append((piece.id, piece.kind_enum.task_name, follower, task_id, payload_for(piece, job, task_id)))
+    db.session.commit()
+    try:
+        with celery_app.producer_or_acquire() as producer, producer.batch():
+            for _piece_id, name, follower, task_id, payload in prepared:
+                celery_app.send_task(
+                    name,
+                    args=[payload],
+                    task_id=task_id,
+                    queue=worker_direct(follower),
+                    producer=producer,
+                    argsrepr=f"[job {payload['job_id']} {name} {payload.get('index', '')}: {payload['input']}]",
+                    kwargsrepr="{}",
+                )
+    except Exception as exc:  # noqa: BLE001
+        log.error("could not send %d pieces: %s", len(prepared), exc)
+        give_back_pieces([p for p, *_ in chosen], f"could not reach the broker: {exc}")
+        raise
+    for piece_id, _name, _follower, task_id, _payload in prepared:
+        sent[task_id] = piece_id
+    return len(prepared)
+
+
+def give_back_pieces(pieces: list[Piece], reason: str) -> None:
+    """Queue again each piece whose message may not have gone, once the leader holds its claim."""
+    for piece in pieces:
+        try:
+            mine = redis_store.client.set(keys.claim(piece.task_id), keys.LEADER_CLAIM, nx=True, ex=CLAIM_TTL)
+        except Exception:  # noqa: BLE001  (cannot know: the piece reaper settles it)
+            mine = False
+        if mine:
+            move(piece, S.QUEUED.value, error=reason)
+    db.session.commit()
