@@ -35,7 +35,10 @@ def sigkill_worker(system: System) -> dict:
     killed_at, killed_wall = time.monotonic(), time.time()
     a.signal(signal.SIGKILL)
     failed = system.wait_job(victim["id"], lambda d: d["status"] == "failed", 30, "failed after SIGKILL")
-    seen.update(victim=failed, seconds_to_fail=time.monotonic() - killed_at, ffmpeg_left=ffmpeg_pids(marker))
+    # When the monitor decided (the job's finished_at, written with the decision), not when this test's own
+    # polling, slowed by the other scenarios' load, happened to read it.
+    decided = datetime.fromisoformat(failed["finished_at"].removesuffix("Z")).replace(tzinfo=timezone.utc)
+    seen.update(victim=failed, seconds_to_fail=decided.timestamp() - killed_wall, ffmpeg_left=ffmpeg_pids(marker))
     seen["killed_wall"] = killed_wall
     # The Followers API after the reap (the monitor writes follower rows twice a second: allow it a moment).
     lost = system.full("ka")
