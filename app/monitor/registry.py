@@ -14,11 +14,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db, redis_store
 from app.models import ACTIVE, Follower, Job
-
-try:  # split-job pieces (app/models/piece.py) land separately; until then only jobs hold slots
-    from app.models.piece import Piece
-except ImportError:  # pragma: no cover
-    Piece = None  # type: ignore[assignment,misc]
+from app.models.piece import Piece
 from tasks import keys
 from tasks.signing import check_proof
 
@@ -208,8 +204,6 @@ class Registry:
             select(Job.follower, func.count()).where(Job.status.in_(active)).group_by(Job.follower)
         )
         counts = {name: count for name, count in rows if name}
-        if Piece is None:
-            return counts
         pieces = select(Piece.follower, func.count()).where(Piece.status.in_(active)).group_by(Piece.follower)
         for name, count in db.session.execute(pieces):
             if name:

@@ -4,15 +4,12 @@ Revision ID: 0007
 Revises: 0006
 """
 
-from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-# Written while 0006 (split pieces) was being written beside it and not yet committed: chain after it
-# when it is there, else after 0005. Once 0006 is in main this becomes the plain "0006".
-down_revision = "0006" if any(Path(__file__).parent.glob("0006_*.py")) else "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
