@@ -118,7 +118,11 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
     message = str(exc) or name
     discard_partial(job)  # the task did not end by itself: nothing on the follower cleaned up
     if name == "WorkerLostError":
-        message = f"the worker process on {job.follower} died while converting ({message})"
+        # A pool process killed under a running encode is most often the kernel's out-of-memory killer.
+        message = (
+            f"the worker process on {job.follower} died while converting ({message}); most often the kernel's "
+            "out-of-memory killer: give the follower more memory or fewer slots"
+        )
     fail_or_retry(job, message, None, None, retryable=name == "WorkerLostError")
 
 

@@ -191,6 +191,7 @@ def test_pool_process_killed_fails_the_job_with_a_reason_and_takes_ffmpeg_along(
     job = seen["job"]
     assert job["status"] == "failed", job
     assert "worker process" in job["error"] and "died" in job["error"], job["error"]
+    assert "out-of-memory killer" in job["error"], job["error"]  # what a pool process killed mid-encode means
     assert seen["pool_was_worker_child"], "the process killed was not one of the worker's pool processes"
     assert seen["gone"] and seen["partial_files"] == []
     assert seen["worker_alive"] and seen["fresh"]["status"] == "succeeded", seen["fresh"]
