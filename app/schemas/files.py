@@ -14,6 +14,8 @@ from app.services.jobs import MAX_BATCH
 from app.services.media_info import MAX_PROBES_PER_REQUEST
 
 Paths = Annotated[list[PathText], Field(max_length=MAX_BATCH)]
+Flag = choice(("", "0", "1", "on", "off", "true", "false")) | None
+ON = ("1", "on", "true")
 
 
 class FilesQuery(Strict):
@@ -22,8 +24,11 @@ class FilesQuery(Strict):
     path: OptionalPath = Field(None, description="The folder; the first media folder when absent.")
     sort: blank_or(choice(SORTS)) = None
     order: blank_or(choice(ORDERS)) = None
-    videos: choice(("", "0", "1", "on", "off", "true", "false")) | None = Field(None, description="1: videos only.")
-    q: text(200) | None = Field(None, description="Part of a name.")
+    videos: Flag = Field(None, description="1: videos only.")
+    q: text(200) | None = Field(None, description="Part of a name, or a pattern with * and ?.")
+    deep: Flag = Field(None, description="1: search this folder and every folder below it (needs q).")
+    hidden: Flag = Field(None, description="1: show hidden (dot) files; never Frame Shift's private folders.")
+    hide_converted: Flag = Field(None, description="1: hide Frame Shift's outputs and the sources that have one.")
     cursor: text(2048) | None = None
     limit: blank_or(whole(1, MAX_PAGE_SIZE)) = None
 
@@ -34,11 +39,18 @@ class FilesQuery(Strict):
         return {
             "sort": self.sort or "name",
             "order": self.order or "asc",
-            "videos_only": self.videos in ("1", "on", "true"),
+            "videos_only": self.videos in ON,
             "search": self.q or "",
             "cursor": self.cursor or None,
             "limit": self.limit or PAGE_SIZE,
+            "show_hidden": self.hidden in ON,
+            "hide_converted": self.hide_converted in ON,
         }
+
+    @property
+    def deep_search(self) -> bool:
+        """Return True when the search covers every folder below (and there is something to search for)."""
+        return self.deep in ON and bool((self.q or "").strip())
 
 
 class FilesPageQuery(FilesQuery):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.services.errors import NotFound, ServiceError
+from app.services.file_filters import converted_names_in, natural_key
 from app.services.folder_scan import is_converted_output, is_video_name, sorted_groups, stat_fresh
 from tasks.paths import PathError, resolve_inside, root_of
 
@@ -69,6 +70,10 @@ class Listing:
     roots: list[Path] = field(default_factory=list)
     file_count: int = 0
     video_count: int = 0
+    show_hidden: bool = False
+    hide_converted: bool = False
+    deep: bool = False  # a search of every subfolder (app/services/file_search.py): entries name their folder
+    truncated: str | None = None  # why a deep search stopped early, in words
 
     def to_dict(self) -> dict[str, Any]:
         """Return the listing as JSON values."""
@@ -86,6 +91,10 @@ class Listing:
             "video_count": self.video_count,
             "cursor": self.cursor,
             "next_cursor": self.next_cursor,
+            "show_hidden": self.show_hidden,
+            "hide_converted": self.hide_converted,
+            "deep": self.deep,
+            "truncated": self.truncated,
         }
 
 
@@ -128,7 +137,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple[bool, tuple[int, str, str]]:
             raise ValueError
         if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
             raise ValueError
-        return bool(is_dir), (value, name.casefold(), name)
+        return bool(is_dir), (value, natural_key(name), name)
     except (ValueError, TypeError, RecursionError):
         raise ServiceError(
             "cursor: this page link is not valid (it belongs to another sort); go back to the first page",
@@ -146,6 +155,8 @@ def list_folder(
     search: str = "",
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
+    show_hidden: bool = False,
+    hide_converted: bool = False,
 ) -> Listing:
     """Return one page of a folder: folders first, then files, in the chosen order; `cursor` continues a listing."""
     if sort not in SORTS:
@@ -155,8 +166,21 @@ def list_folder(
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     folder = resolve_folder(path, roots)
     root = root_of(folder, roots)
-    found = sorted_groups(folder, roots, sort, videos_only, search.strip().casefold())
-    dirs, files, originals = found.dirs, found.files, found.originals
+    found = sorted_groups(
+        folder,
+        roots,
+        sort,
+        videos_only,
+        search.strip().casefold(),
+        show_hidden=show_hidden,
+        hide_converted=hide_converted,
+    )
+    dirs, files, originals, videos = found.dirs, found.files, found.originals, found.videos
+    if hide_converted:
+        done = converted_names_in(folder, videos)
+        if done:
+            files = [key for key in files if key[2] not in done]
+            videos = [name for name in videos if name not in done]
     total = len(dirs) + len(files)
     start = 0
     if cursor:
@@ -199,5 +223,7 @@ def list_folder(
         next_cursor=encode_cursor(last[1], last[0][2], last[0][0], sort) if more and last else None,
         roots=list(roots),
         file_count=len(files),
-        video_count=len(found.videos),
+        video_count=len(videos),
+        show_hidden=show_hidden,
+        hide_converted=hide_converted,
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.services.errors import NotFound, ServiceError
+from app.services.file_filters import name_matcher, natural_key, shown
 from tasks.paths import VIDEO_EXTENSIONS, inside
 
 CONVERTED_SUFFIX = "_converted"
@@ -40,13 +41,13 @@ def is_converted_output(name: str) -> bool:
     return original_stem(name) is not None
 
 
-def scan_names(folder: Path, roots: list[Path]) -> list[tuple[str, bool]]:
+def scan_names(folder: Path, roots: list[Path], show_hidden: bool = False) -> list[tuple[str, bool]]:
     """Return (name, is_dir) for every visible entry, without a stat; symlinks leading outside the roots are left out."""
     found: list[tuple[str, bool]] = []
     with os.scandir(folder) as it:
         for item in it:
             name = item.name
-            if name[0] == ".":
+            if name[0] == "." and not shown(name, show_hidden):
                 continue
             try:
                 if item.is_symlink():
@@ -104,7 +105,7 @@ def is_video_name(name: str) -> bool:
 
 @dataclass(frozen=True)
 class FolderOrder:
-    """A folder's entries as ascending sort keys (value, casefolded name, name), folders and files apart."""
+    """A folder's entries as ascending sort keys (value, natural name key, name), folders and files apart."""
 
     dirs: list[tuple[int, str, str]]
     files: list[tuple[int, str, str]]
@@ -112,8 +113,20 @@ class FolderOrder:
     videos: list[str]  # names of the videos among `files` that are not Frame Shift outputs, in name order
 
 
-def sorted_groups(folder: Path, roots: list[Path], sort: str, videos_only: bool, needle: str) -> FolderOrder:
-    """Return the folder's entries that the search and the filter keep, in ascending order.
+def sorted_groups(
+    folder: Path,
+    roots: list[Path],
+    sort: str,
+    videos_only: bool,
+    needle: str,
+    *,
+    show_hidden: bool = False,
+    hide_converted: bool = False,
+) -> FolderOrder:
+    """Return the folder's entries that the search and the filters keep, in ascending (natural) order.
+
+    hide_converted leaves out Frame Shift's outputs and the sources that have one beside them (the caller also
+    leaves out sources a job converted elsewhere: app/services/files.py).
 
     The result is reused for STAT_TTL seconds while the folder's mtime is unchanged (adding, removing or renaming an
     entry changes it), so paging through 10,000 files does not list and sort them again for every page.
@@ -122,13 +135,13 @@ def sorted_groups(folder: Path, roots: list[Path], sort: str, videos_only: bool,
         dir_mtime = os.stat(folder).st_mtime_ns
     except OSError:
         dir_mtime = -1
-    key, now = (str(folder), sort, videos_only, needle), time.monotonic()
+    key, now = (str(folder), sort, videos_only, needle, show_hidden, hide_converted), time.monotonic()
     with _cache_lock:
         cached = _order_cache.get(key)
     if cached is not None and cached[0] == dir_mtime and now - cached[1] < STAT_TTL:
         return cached[2]
     try:
-        items = scan_names(folder, roots)
+        items = scan_names(folder, roots, show_hidden)
     except PermissionError:
         raise ServiceError(f"path: Frame Shift may not read {folder}; check its permissions", field="path") from None
     except (FileNotFoundError, NotADirectoryError):
@@ -137,20 +150,23 @@ def sorted_groups(folder: Path, roots: list[Path], sort: str, videos_only: bool,
         ) from None
     originals = {original_stem(n) for n, d in items if not d and CONVERTED_SUFFIX in n} - {None}
     if needle:
-        items = [(n, d) for n, d in items if needle in n.casefold()]
+        matches = name_matcher(needle)
+        items = [(n, d) for n, d in items if matches(n)]
+    if hide_converted:
+        items = [(n, d) for n, d in items if d or not (is_converted_output(n) or os.path.splitext(n)[0] in originals)]
     if videos_only:
         items = [(n, d) for n, d in items if d or is_video_name(n)]
     if sort == "name":
-        dirs = sorted([(0, n.casefold(), n) for n, d in items if d])
-        files = sorted([(0, n.casefold(), n) for n, d in items if not d])
+        dirs = sorted([(0, natural_key(n), n) for n, d in items if d])
+        files = sorted([(0, natural_key(n), n) for n, d in items if not d])
     else:
         stats = stat_names(folder, [n for n, _ in items])
         pick = 0 if sort == "size" else 1
-        dirs = sorted([(0 if pick == 0 else stats[n][1], n.casefold(), n) for n, d in items if d])
-        files = sorted([(stats[n][pick], n.casefold(), n) for n, d in items if not d])
+        dirs = sorted([(0 if pick == 0 else stats[n][1], natural_key(n), n) for n, d in items if d])
+        files = sorted([(stats[n][pick], natural_key(n), n) for n, d in items if not d])
     videos = sorted(
         (n for n, d in items if not d and is_video_name(n) and not is_converted_output(n)),
-        key=lambda n: (n.casefold(), n),
+        key=lambda n: (natural_key(n), n),
     )
     order = FolderOrder(dirs, files, originals, videos)
     with _cache_lock:

@@ -119,8 +119,11 @@
       say(data.count + " selected (videos in " + label + " added)", "ok");
     });
   }
-  document.querySelectorAll("button.select-dir").forEach((b) =>
-    b.addEventListener("click", () => selectFolder(b.dataset.folder, b.closest("tr").querySelector(".dir-link").textContent.trim())));
+  // Delegated: folder rows added by the tree (files_tree.js) have the same button.
+  document.getElementById("file-list").addEventListener("click", (event) => {
+    const b = event.target.closest("button.select-dir");
+    if (b) selectFolder(b.dataset.folder, b.closest("tr").querySelector(".dir-link").textContent.trim());
+  });
   const here = document.getElementById("select-folder");
   if (here) here.addEventListener("click", () => selectFolder(here.dataset.folder, "this folder"));
 

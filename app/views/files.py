@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from app.schemas.files import Durations, FilesPageQuery, FilesQuery, SelectionChange
 from app.schemas.inputs import accepts
 from app.services.errors import ServiceError
+from app.services.file_search import search_tree
 from app.services.files import SORTS, list_folder
 from app.services.media_info import annotate, probe_durations
 from app.services.selection import change_selection, get_selection
@@ -35,7 +36,18 @@ def selection_id() -> str | None:
 
 def load_listing(query: FilesQuery):
     """List the requested folder and mark what is cached, converted and selected."""
-    listing = list_folder(query.path, roots(), **query.listing_args())
+    if query.deep_search:
+        args = query.listing_args()
+        listing = search_tree(
+            query.path,
+            roots(),
+            args["search"],
+            videos_only=args["videos_only"],
+            show_hidden=args["show_hidden"],
+            hide_converted=args["hide_converted"],
+        )
+    else:
+        listing = list_folder(query.path, roots(), **query.listing_args())
     annotate(listing.entries)
     chosen = set(get_selection(selection_id()))
     for entry in listing.entries:
