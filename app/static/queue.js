@@ -4,7 +4,13 @@
   const FS = window.FrameShift;
   const container = document.getElementById("queue");
   if (!container) return;
-  const listUrl = container.dataset.listUrl + (container.dataset.query ? "?" + container.dataset.query : "");
+  // The "Hide finished" toggle (queue_bulk.js) sets data-hide-finished; the list is then read without them.
+  const listUrl = () => {
+    const args = new URLSearchParams(container.dataset.query || "");
+    if (container.dataset.hideFinished === "1") args.set("hide_finished", "1");
+    const query = args.toString();
+    return container.dataset.listUrl + (query ? "?" + query : "");
+  };
   const latest = {}; // job id -> last live progress message (newer than what the database had)
   const FINAL = ["succeeded", "failed", "cancelled"];
 
@@ -52,7 +58,7 @@
       refreshing = true;
       lastRefresh = Date.now();
       try {
-        const html = await FS.fragment(listUrl);
+        const html = await FS.fragment(listUrl());
         if (dragging) { again = true; return; }
         // Keep keyboard focus on the same control across the swap.
         const focused = document.activeElement && container.contains(document.activeElement) ? document.activeElement : null;
@@ -103,6 +109,7 @@
   FS.live.on("queue", function (m) { if (typeof m.paused === "boolean") FS.showPaused(m.paused); });
   FS.live.on("deleted", refresh);
   FS.live.on("cleared", refresh);
+  container.addEventListener("queue:changed", refresh);
   FS.live.onResync(refresh);
 
   const ACTIONS = {
@@ -110,7 +117,6 @@
     retry: (id) => FS.api("/api/jobs/" + id + "/retry", { method: "POST" }),
     delete: (id) => FS.api("/api/jobs/" + id, { method: "DELETE" }),
     move: (id, button) => FS.api("/api/jobs/" + id + "/move", { method: "POST", json: { where: button.dataset.where } }),
-    clear: () => FS.api("/api/jobs/clear", { method: "POST", json: {} }),
     "queue-pause": () => FS.api("/api/queue/pause", { method: "POST" }),
     "queue-resume": () => FS.api("/api/queue/resume", { method: "POST" }),
   };
@@ -119,14 +125,12 @@
     const button = event.target.closest("button[data-action]");
     if (!button || !ACTIONS[button.dataset.action]) return;
     const action = button.dataset.action;
-    if (action === "clear" && !confirm("Remove every succeeded, failed and cancelled job from the list?")) return;
     const li = button.closest("li.job");
     // aria-disabled, not disabled: a disabled button drops keyboard focus, and the list keeps it.
     if (button.getAttribute("aria-disabled") === "true") return;
     button.setAttribute("aria-disabled", "true");
     try {
-      const data = await ACTIONS[action](li ? li.dataset.jobId : null, button);
-      if (action === "clear") FS.flash("Removed " + data.cleared + " finished jobs.", "ok");
+      await ACTIONS[action](li ? li.dataset.jobId : null, button);
       if (action.startsWith("queue-")) FS.showPaused(action === "queue-pause");
       refresh();
     } catch (e) {

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from app.schemas.bulk import CancelAll, RetryFailed
 from app.schemas.inputs import accepts
 from app.schemas.jobs import ClearJobs, CreateJobs, JobsQuery, MoveJob, SpecPreview
+from app.services import bulk_jobs
 from app.services import jobs as job_service
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -74,6 +76,20 @@ def delete(job_id: int):
 def clear(body: ClearJobs):
     """Delete finished jobs: the statuses given, or all three final states."""
     return jsonify({"cleared": job_service.clear_finished(body.statuses)})
+
+
+@bp.post("/jobs/cancel-all")
+@accepts(json=CancelAll)
+def cancel_all(body: CancelAll):
+    """Cancel every waiting job and stop every running one: {"cancelled": N, "stopping": M}."""
+    return jsonify(bulk_jobs.cancel_all(waiting=body.waiting is not False, running=body.running is not False))
+
+
+@bp.post("/jobs/retry-failed")
+@accepts(json=RetryFailed)
+def retry_failed(body: RetryFailed):
+    """Queue every failed job again (cancelled ones too if asked); jobs whose input is gone are skipped."""
+    return jsonify(bulk_jobs.retry_failed(include_cancelled=bool(body.cancelled)))
 
 
 @bp.post("/spec/preview")
