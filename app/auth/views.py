@@ -6,6 +6,8 @@ from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_te
 
 from app.auth import accounts, sessions, throttle
 from app.auth.csrf import csrf_ok
+from app.schemas.auth import AccountForm, LoginForm, NextQuery, TokenBody, TokenForm
+from app.schemas.inputs import accepts
 from app.services.errors import ServiceError
 
 bp = Blueprint("auth", __name__)
@@ -19,28 +21,35 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
+def _login_refused(exc: ServiceError):
+    """A login form that does not fit its schema: the page again, with the reason."""
+    return render_template("auth/login.html", error=exc.message, next=""), exc.status
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+@accepts(query=NextQuery, form=LoginForm, on_error=_login_refused)
+def login(query: NextQuery, form: LoginForm | None = None):
     """Show the login form; on a good name and password start a session."""
     if current_app.config.get("AUTH_DISABLED"):
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(_safe_next(query.next))
     error = None
-    if request.method == "POST":
+    if request.method == "POST" and form is not None:
         if not csrf_ok():
             error = "The form expired. Please try again."
         elif throttle.blocked():
             error = throttle.MESSAGE[0].upper() + throttle.MESSAGE[1:] + "."
         else:
-            user = accounts.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+            user = accounts.authenticate(form.username or "", form.password or "")
             if user is None:
                 throttle.record_failure()
                 error = "Wrong user name or password."
             else:
                 throttle.clear()
                 sessions.start(user)
-                return redirect(_safe_next(request.form.get("next")))
+                return redirect(_safe_next(form.next))
     status = (429 if throttle.blocked() else 400) if error else 200
-    return render_template("auth/login.html", error=error, next=request.values.get("next", "")), status
+    following = (form.next if form is not None else None) or query.next or ""
+    return render_template("auth/login.html", error=error, next=following), status
 
 
 @bp.get("/logout")
@@ -63,24 +72,33 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _account_refused(exc: ServiceError):
+    """An account form that does not fit its schema: the page again, with the reason."""
+    user = g.user
+    if user is None:
+        raise exc  # no account to show (login is off): the plain 4xx naming the field
+    page = render_template("auth/account.html", user=user, tokens=user.tokens, message=None, error=exc.message)
+    return page, exc.status
+
+
 @bp.route("/account", methods=["GET", "POST"])
-def account():
+@accepts(form=AccountForm, on_error=_account_refused)
+def account(form: AccountForm | None = None):
     """Change the password and manage API tokens."""
     user = g.user
     if user is None:
         return redirect("/")
     message, new_token, error = None, None, None
-    if request.method == "POST":
-        action = request.form.get("action")
+    if request.method == "POST" and form is not None:
         try:
-            if action == "password":
-                accounts.change_password(user, request.form.get("current", ""), request.form.get("new", ""))
+            if form.action == "password":
+                accounts.change_password(user, form.current or "", form.new or "")
                 sessions.keep_this_one(user)
                 message = "Password changed. Every other browser signed in to this account is now signed out."
-            elif action == "create_token":
-                _row, new_token = accounts.create_token(user, request.form.get("name", ""))
-            elif action == "revoke_token":
-                accounts.revoke_token(user, int(request.form.get("token_id") or 0))
+            elif form.action == "create_token":
+                _row, new_token = accounts.create_token(user, form.name or "")
+            elif form.action == "revoke_token":
+                accounts.revoke_token(user, form.token_id or 0)
                 message = "Token revoked."
         except ServiceError as exc:
             error = exc.message
@@ -96,12 +114,12 @@ def list_tokens():
 
 
 @bp.post("/api/tokens")
-def create_token():
+@accepts(json=TokenBody, form=TokenForm)
+def create_token(body: TokenBody | None = None, form: TokenForm | None = None):
     """Create an API token: {"name": "..."}; the token is in the answer and nowhere else."""
     if g.user is None:
         raise ServiceError("login is turned off (AUTH_DISABLED=1), so API tokens are not needed", status=409)
-    data = request.get_json(silent=True) or {}
-    row, clear = accounts.create_token(g.user, str(data.get("name") or request.form.get("name") or ""))
+    row, clear = accounts.create_token(g.user, (body or form).name or "" if (body or form) else "")
     return jsonify({**row.to_dict(), "token": clear}), 201
 
 

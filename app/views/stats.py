@@ -4,27 +4,30 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
 
+from app.schemas.auth import StatsQuery
+from app.schemas.inputs import accepts
 from app.services import stats as stats_service
 
 bp = Blueprint("stats", __name__)
 
 
-def _period() -> stats_service.Period:
-    """Read ?period=day|week|month|all or ?from=YYYY-MM-DD&to=YYYY-MM-DD (400 naming the field otherwise)."""
-    args = request.args
-    return stats_service.parse_period(args.get("period"), args.get("from"), args.get("to"))
+def _period(query: StatsQuery) -> stats_service.Period:
+    """?period=day|week|month|all or ?from=YYYY-MM-DD&to=YYYY-MM-DD (400 naming the field otherwise)."""
+    return stats_service.parse_period(query.period, query.from_, query.to)
 
 
 @bp.get("/api/stats")
-def api():
+@accepts(query=StatsQuery)
+def api(query: StatsQuery):
     """Every figure of the Statistics page as JSON."""
-    return jsonify(stats_service.statistics(_period()))
+    return jsonify(stats_service.statistics(_period(query)))
 
 
 @bp.get("/stats/")
-def index():
+@accepts(query=StatsQuery)
+def index(query: StatsQuery):
     """Charts of space saved, outcomes, followers, codecs and times, each with its numbers in a table."""
-    period = _period()
+    period = _period(query)
     figures = stats_service.statistics(period)
     return render_template(
         "stats/index.html",
