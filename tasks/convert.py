@@ -72,6 +72,16 @@ def mapping_note(leader_path: str, local_path: str, pairs: list[tuple[str, str]]
     return f"; no entry of FOLLOWER_PATH_MAP={shown} matches the leader's path {leader_path}"
 
 
+def failure_report(argv: list[str], outcome: Any, facts: dict[str, Any] | None) -> dict[str, Any]:
+    """What the leader keeps of a failed run: the command, the input's facts and FFmpeg's whole stderr (bounded)."""
+    return {
+        "argv": argv,
+        "input": facts or {},
+        "input_from_log": getattr(outcome, "input_facts", None) or {},
+        "stderr": getattr(outcome, "stderr", "") or "",
+    }
+
+
 def read_source(path: str, ffprobe_bin: str) -> dict[str, Any]:
     """Probe the input; raise TranscodeError when it is not readable video."""
     try:
@@ -160,10 +170,16 @@ def run_attempt(
             line.startswith(("Error writing trailer", "Error closing file")) for line in outcome.log_tail
         )
         if outcome.exit_code != 0 or write_failed:
+            facts = None
             if source.exists():
-                read_source(str(source), settings.ffprobe_bin)  # an unreadable input is the better explanation
+                try:
+                    facts = read_source(str(source), settings.ffprobe_bin)
+                except TranscodeError as exc:  # an unreadable input is the better explanation
+                    report = failure_report(argv, outcome, {"error": exc.message})
+                    raise TranscodeError(exc.message, None, [], False, report) from None
             why = failures.explain(outcome.exit_code or 1, outcome.log_tail, source, final.parent, workdir)
-            raise TranscodeError(why, outcome.exit_code or 1, outcome.log_tail[-40:])
+            report = failure_report(argv, outcome, facts)
+            raise TranscodeError(why, outcome.exit_code or 1, outcome.log_tail[-40:], False, report)
         try:
             out_info = media_summary(probe(str(temp), settings.ffprobe_bin))
         except ProbeError as exc:
@@ -172,13 +188,21 @@ def run_attempt(
                 raise TranscodeCancelled(
                     f"{given_up}; this attempt's output was discarded", None, outcome.log_tail[-20:]
                 ) from None
-            raise TranscodeError(f"the output failed verification: {exc}", 0, outcome.log_tail[-40:]) from None
+            raise TranscodeError(
+                f"the output failed verification: {exc}",
+                0,
+                outcome.log_tail[-40:],
+                False,
+                failure_report(argv, outcome, None),
+            ) from None
         expected = known["duration"] if "duration" in known else input_duration(None)
         if expected and out_info["duration"] and abs(out_info["duration"] - expected) > max(1.0, 0.05 * expected):
             raise TranscodeError(
                 f"the output lasts {out_info['duration']:.1f} s but the input {expected:.1f} s",
                 0,
                 outcome.log_tail[-40:],
+                False,
+                failure_report(argv, outcome, None),
             )
         if publish is not None:
             try:
@@ -198,6 +222,7 @@ def run_attempt(
         raise TranscodeError(str(exc)) from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    input_facts = getattr(outcome, "input_facts", None) or {}
     return {
         "output": unmap_path(str(placed), settings.path_map),
         "argv": argv,
@@ -210,5 +235,9 @@ def run_attempt(
         "format": out_info["format"],
         "width": out_info["width"],
         "height": out_info["height"],
+        # What the input was (statistics' "codec before"), from FFmpeg's own header: no second process.
+        "input_video_codec": input_facts.get("video_codec"),
+        "input_audio_codec": input_facts.get("audio_codec"),
+        "input_format": input_facts.get("format"),
         "log_tail": outcome.log_tail[-20:],
     }

@@ -11,11 +11,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks import sandbox
 from tasks.progress import Progress, ProgressParser
+from tasks.stderr_log import BoundedLog, InputFacts
 
 LOG_LINES = 200
 # FFmpeg's log describes the input before encoding starts: "  Duration: 00:00:12.00, start: ...".
@@ -51,6 +52,8 @@ class RunResult:
     cancelled: bool
     log_tail: list[str]
     last: Progress | None
+    stderr: str = ""  # the whole stderr, bounded (tasks/stderr_log.py): kept with a failure
+    input_facts: dict[str, str | None] = field(default_factory=dict)  # container and codecs from the header
 
 
 def stop_process(proc: subprocess.Popen, grace: float = 2.0) -> None:
@@ -117,12 +120,16 @@ def run_ffmpeg(
     tail: collections.deque[str] = collections.deque(maxlen=LOG_LINES)
     lines: queue.Queue[str | None] = queue.Queue()
     header = Header()
+    whole, facts = BoundedLog(), InputFacts()
 
     def read_stderr() -> None:
         for raw in proc.stderr:  # type: ignore[union-attr]
             text = raw.decode("utf-8", "replace").rstrip()
+            if not header.done.is_set():
+                facts.feed(text)
             header.feed(text)
             tail.append(text)
+            whole.add(text)
         header.done.set()
 
     def read_stdout() -> None:
@@ -174,4 +181,11 @@ def run_ffmpeg(
     code = proc.wait()
     for reader in readers:
         reader.join(timeout=2)
-    return RunResult(exit_code=code, cancelled=cancelled, log_tail=list(tail), last=last)
+    return RunResult(
+        exit_code=code,
+        cancelled=cancelled,
+        log_tail=list(tail),
+        last=last,
+        stderr=whole.text(),
+        input_facts=facts.to_dict(),
+    )

@@ -1,6 +1,7 @@
 """Database models."""
 
 from app.models.browse import MediaProbe, Selection  # noqa: F401  (UI-files)
+from app.models.failure_report import FailureReport  # noqa: F401  (failed jobs' reports)
 from app.models.follower import Follower
 from app.models.job import ACTIVE, FINISHED, Attempt, Job, JobStatus, utcnow
 from app.models.preset import Preset  # noqa: F401  (UI-files)

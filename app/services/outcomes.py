@@ -11,6 +11,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
+from app.services import failure_reports
 from app.services.preferences import auto_retry
 from app.services.transitions import transition
 from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted
@@ -110,6 +111,7 @@ def mark_exception(job: Job, exc: BaseException | Any) -> None:
         requeue_refused(job, exc.message)
         return
     if isinstance(exc, TranscodeError):
+        failure_reports.keep(job, exc.message, exc.exit_code, getattr(exc, "report", None))
         # Retry only what another follower may do better (the follower says so: it cannot see the file there);
         # never FFmpeg's verdict on the file.
         fail_or_retry(job, exc.message, exc.exit_code, exc.log_tail, retryable=getattr(exc, "retryable", False))

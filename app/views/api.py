@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from app.schemas.bulk import CancelAll, RetryFailed
 from app.schemas.inputs import accepts
 from app.schemas.jobs import ClearJobs, CreateJobs, JobsQuery, MoveJob, SpecPreview
-from app.services import bulk_jobs
+from app.services import bulk_jobs, failure_reports
 from app.services import jobs as job_service
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -42,7 +42,8 @@ def index(query: JobsQuery):
 def show(job_id: int):
     """Return every field of one job, attempts included."""
     job = job_service.get_job(job_id)
-    return jsonify({**job.to_dict(full=True), "planned_argv": job_service.planned_argv(job)})
+    report = failure_reports.summary(job.id)  # the text itself: /jobs/<id>/failure-report.txt
+    return jsonify({**job.to_dict(full=True), "planned_argv": job_service.planned_argv(job), "failure_report": report})
 
 
 @bp.post("/jobs/<int:job_id>/cancel")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, render_template, request
 
+from app.services import failure_reports
 from app.services import jobs as job_service
 from app.services.errors import ServiceError
 from app.services.settings import QUEUE_PAUSED, get_setting
@@ -31,9 +32,10 @@ def queue_context() -> dict:
     page = int_arg("page", 1)
     per_page = int_arg("per_page", PER_PAGE, 1, 500)
     statuses, pinned = FILTERS[tab], []
+    hide_finished = request.args.get("hide_finished") == "1"  # the queue's "Hide finished" toggle (per browser)
     if tab == "all":
         # Running jobs stay in sight on the first page, above the rest (newest first), whatever was queued later.
-        statuses = OTHERS
+        statuses = "queued" if hide_finished else OTHERS
         if page == 1:
             pinned = job_service.list_jobs(RUNNING, per_page=PINNED_MAX, search=search or None)["jobs"]
     result = job_service.list_jobs(statuses or None, page=page, per_page=per_page, search=search or None)
@@ -52,6 +54,7 @@ def queue_context() -> dict:
         "search": search,
         "pages": pages,
         "paused": bool(get_setting(QUEUE_PAUSED, False)),
+        "hide_finished": hide_finished and tab == "all",
     }
 
 
@@ -71,11 +74,24 @@ def rows():
 def show(job_id: int):
     """One job in full: paths, spec and argv, attempts, timings, sizes, log."""
     job = job_service.get_job(job_id)
-    return render_template("jobs/show.html", job=job, planned=job_service.planned_argv(job))
+    report = failure_reports.summary(job.id)
+    return render_template("jobs/show.html", job=job, planned=job_service.planned_argv(job), report=report)
 
 
 @bp.get("/jobs/<int:job_id>/panel")
 def panel(job_id: int):
     """The job's details alone, for the page to refresh itself after a change."""
     job = job_service.get_job(job_id)
-    return render_template("jobs/_detail.html", job=job, planned=job_service.planned_argv(job))
+    report = failure_reports.summary(job.id)
+    return render_template("jobs/_detail.html", job=job, planned=job_service.planned_argv(job), report=report)
+
+
+@bp.get("/jobs/<int:job_id>/failure-report.txt")
+def failure_report(job_id: int):
+    """The job's last failure as a text file: the FFmpeg command, the input's facts and FFmpeg's whole stderr."""
+    name, text = failure_reports.report_text(job_id)
+    return Response(
+        text,
+        mimetype="text/plain",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"},
+    )
