@@ -19,6 +19,7 @@ from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
 from tasks import keys
 from tasks.celery_app import celery_app
 from tasks.encoders import ffmpeg_version, usable_encoders
+from tasks.machine_load import LoadSampler
 from tasks.signing import proof
 from tasks.transcode import redis_client, settings
 
@@ -28,6 +29,8 @@ ADVERT_EVERY = 10.0
 # A stopped follower's last word stays a day, so a monitor started later still tells `stopped` from `lost`.
 STOPPED_TTL = 24 * 3600
 _advert: dict[str, Any] = {}
+# CPU and memory of this machine ride in every renewal; the CPU share covers the ADVERT_EVERY s since the last.
+_load = LoadSampler()
 
 
 def sandbox_info() -> dict[str, Any]:
@@ -70,6 +73,7 @@ def advertise(hostname: str, concurrency: int) -> dict:
         "sandbox": sandbox_info(),
         "shutting_down": False,
         "stopped": False,
+        "load": _load.sample(),
     }
     stamp(info, conf.shared_token)
     _advert.clear()
@@ -96,6 +100,8 @@ def keep_advertising(hostname: str) -> None:
         first = False
         try:
             ttl = STOPPED_TTL if _advert.get("stopped") else ADVERT_TTL
+            if not _advert.get("stopped"):
+                _advert["load"] = _load.sample()
             client.set(keys.follower(hostname), json.dumps(stamp(_advert, token)), ex=ttl)
             client.sadd(keys.FOLLOWERS, hostname)
             if _advert.get("shutting_down"):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.extensions import db, redis_store
 from app.models import ACTIVE, Follower, Job, utcnow
 from app.services.errors import Conflict, NotFound
+from app.services.follower_load import machine_load
 from app.services.jobs import status_counts
 from app.services.live import publish, wake_dispatcher
 from app.services.settings import QUEUE_PAUSED, get_setting, set_setting
@@ -113,6 +114,7 @@ def describe(row: Follower, jobs: list[dict[str, Any]], lost_after: float) -> di
         sandbox=info.get("sandbox"),
         sandbox_warning=sandbox_warning(info),
         can_forget=not online and not jobs,
+        load=machine_load(info, online),
     )
     return data
 
