@@ -14,7 +14,7 @@ from tasks.celery_app import celery_app
 from tasks.errors import TranscodeCancelled, TranscodeInterrupted
 from tasks.split_join import run_cleanup, run_join
 from tasks.split_run import run_audio, run_piece, run_plan
-from tasks.transcode import open_attempt
+from tasks.transcode import open_attempt, run_body
 
 log = logging.getLogger("frameshift.task")
 OPTIONS = {
@@ -24,21 +24,6 @@ OPTIONS = {
     "track_started": True,
     "throws": (TranscodeCancelled, TranscodeInterrupted),
 }
-
-
-def _run(task: Any, payload: dict[str, Any], body: Callable[..., dict[str, Any]], what: str) -> dict[str, Any]:
-    """Open the attempt, run one FFmpeg body of a split job, always close the reporter."""
-    conf, stop, reporter = open_attempt(task, payload)
-    task_id, hostname = task.request.id, task.request.hostname or "?"
-    try:
-        return body(payload, conf, reporter, stop, tag=task_id[:8], publish=stop.may_publish)
-    except TranscodeInterrupted as exc:
-        log.warning("task %s interrupted: follower %s is shutting down", task_id, hostname)
-        raise TranscodeInterrupted(
-            f"interrupted: follower {hostname} was shut down while {what}", None, exc.log_tail
-        ) from None
-    finally:
-        reporter.close()
 
 
 def _light(task: Any, payload: dict[str, Any], body: Callable[..., dict[str, Any]]) -> dict[str, Any]:
@@ -59,19 +44,19 @@ def plan(self, payload: dict[str, Any]) -> dict[str, Any]:
 @celery_app.task(name="split.piece", **OPTIONS)
 def piece(self, payload: dict[str, Any]) -> dict[str, Any]:
     """Encode one piece of a split job into its pieces folder."""
-    return _run(self, payload, run_piece, f"encoding piece {payload.get('index')}")
+    return run_body(self, payload, run_piece, f"encoding piece {payload.get('index')}")
 
 
 @celery_app.task(name="split.audio", **OPTIONS)
 def audio(self, payload: dict[str, Any]) -> dict[str, Any]:
     """Convert a split job's audio and subtitles once."""
-    return _run(self, payload, run_audio, "converting the audio")
+    return run_body(self, payload, run_audio, "converting the audio")
 
 
 @celery_app.task(name="split.join", **OPTIONS)
 def join(self, payload: dict[str, Any]) -> dict[str, Any]:
     """Join a split job's pieces, verify, rename into place and remove the pieces."""
-    return _run(self, payload, run_join, "joining the pieces")
+    return run_body(self, payload, run_join, "joining the pieces")
 
 
 @celery_app.task(name="split.cleanup", **OPTIONS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -83,14 +84,20 @@ def open_attempt(task: Any, payload: dict[str, Any]) -> tuple[FollowerSettings, 
 )
 def run(self, payload: dict[str, Any]) -> dict[str, Any]:
     """Convert one file as described by a signed payload from the leader."""
-    conf, stop, reporter = open_attempt(self, payload)
-    task_id, hostname = self.request.id, self.request.hostname or "?"
+    return run_body(self, payload, run_attempt, "converting")
+
+
+def run_body(task: Any, payload: dict[str, Any], body: Callable[..., dict[str, Any]], what: str) -> dict[str, Any]:
+    """Open the attempt, run one FFmpeg body (a whole file, a piece, the audio, the join), always close the
+    reporter; a shutdown says what it interrupted."""
+    conf, stop, reporter = open_attempt(task, payload)
+    task_id, hostname = task.request.id, task.request.hostname or "?"
     try:
-        return run_attempt(payload, conf, reporter, stop, tag=task_id[:8], publish=stop.may_publish)
+        return body(payload, conf, reporter, stop, tag=task_id[:8], publish=stop.may_publish)
     except TranscodeInterrupted as exc:
         log.warning("task %s interrupted: follower %s is shutting down", task_id, hostname)
         raise TranscodeInterrupted(
-            f"interrupted: follower {hostname} was shut down while converting", None, exc.log_tail
+            f"interrupted: follower {hostname} was shut down while {what}", None, exc.log_tail
         ) from None
     finally:
         reporter.close()
