@@ -33,7 +33,12 @@ def register_extensions(flask_app: Flask) -> None:
 
     db.init_app(flask_app)
     redis_store.init_app(flask_app)
-    celery_app.conf.update(broker_url=flask_app.config["REDIS_URL"], result_backend=flask_app.config["REDIS_URL"])
+    url = flask_app.config["REDIS_URL"]
+    if (celery_app.conf.broker_url, celery_app.conf.result_backend) != (url, url):
+        celery_app.conf.update(broker_url=url, result_backend=url)
+        # Connections pooled for the previous broker (an earlier app in this process) must not be reused.
+        celery_app.close()
+        vars(celery_app._local).pop("backend", None)  # the result backend is cached per thread
     from app import observability
     from app.services import notify
     from app.services.schema import upgrade_database

@@ -25,6 +25,7 @@ def envelope_events(bodies: list[bytes]) -> list[dict]:
 
 def test_exception_in_a_task_reaches_sentry(tmp_path, redis_server, clips):
     from tasks.celery_app import celery_app
+    from tasks.signing import PayloadRefused
 
     with Recorder() as sentry:
         dsn = f"http://publickey@127.0.0.1:{sentry.port}/42"
@@ -32,26 +33,31 @@ def test_exception_in_a_task_reaches_sentry(tmp_path, redis_server, clips):
         worker = Proc(worker_argv("sentry"), env, tmp_path / "sentry-worker.log").start()
         try:
             celery_app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
+            celery_app.close()  # no connection pooled for another test's (stopped) Redis
+            vars(celery_app._local).pop("backend", None)
             wait_for(
                 lambda: celery_app.control.ping(destination=[f"sentry@{HOSTNAME}"], timeout=0.5) or not worker.alive(),
                 60,
                 what="worker to answer",
             )
             assert worker.alive(), worker.output()[-3000:]
-            # A payload that is not a dict: the task breaks with an unexpected AttributeError.
+            # A payload that is not a signed dict (forged, or sent by a misconfigured leader): the follower refuses
+            # it, and an operator hears of it in Sentry.
             result = celery_app.send_task(
                 "transcode.run", args=[["not", "a", "payload"]], queue=f"sentry@{HOSTNAME}.dq2"
             )
-            with pytest.raises(AttributeError):
+            with pytest.raises(PayloadRefused):
                 result.get(timeout=30)
             events = wait_for(
-                lambda: envelope_events(sentry.bodies("/api/42/envelope/")), 30, what="an event at the Sentry endpoint"
+                lambda: [e for e in envelope_events(sentry.bodies("/api/42/envelope/")) if "exception" in e],
+                30,
+                what="the task's exception at the Sentry endpoint",
             )
         finally:
             worker.stop()
     event = events[0]
     assert event["environment"] == "ci-check"
-    assert event["exception"]["values"][-1]["type"] == "AttributeError"
+    assert event["exception"]["values"][-1]["type"] == "PayloadRefused"
     assert event["tags"]["component"] == "worker" and event["tags"]["celery_task_id"] == result.id
     assert event["contexts"]["trace"]["op"] == "queue.task.celery"
 

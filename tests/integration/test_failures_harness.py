@@ -39,15 +39,20 @@ ACTIVE = ("dispatched", "running")
 
 Scenario = Callable[["System"], dict[str, Any]]
 SCENARIOS: dict[str, tuple[Scenario, dict[str, str]]] = {}
+# Scenarios that load the whole machine (a minute of full CPU): they run alone, after the others ended,
+# so that their load never skews the timing of another scenario.
+EXCLUSIVE: set[str] = set()
 _runs: dict[str, Future] = {}
 _lock = threading.Lock()
 
 
-def scenario(name: str, **env: str) -> Callable[[Scenario], Scenario]:
-    """Register a scenario; env goes to its monitor, followers and leader."""
+def scenario(name: str, exclusive: bool = False, **env: str) -> Callable[[Scenario], Scenario]:
+    """Register a scenario; env goes to its monitor, followers and leader. An exclusive one runs alone."""
 
     def register(func: Scenario) -> Scenario:
         SCENARIOS[name] = (func, env)
+        if exclusive:
+            EXCLUSIVE.add(name)
         return func
 
     return register
@@ -63,7 +68,7 @@ def needs(name: str) -> Callable[[Callable], Callable]:
     return mark
 
 
-def outcome(request: Any, clips: dict[str, Path], timeout: float = 480) -> dict[str, Any]:
+def outcome(request: Any, clips: dict[str, Path], timeout: float = 900) -> dict[str, Any]:
     """Return what the scenario of this test observed; the first call starts those of all selected tests."""
     with _lock:
         if not _runs:
@@ -87,10 +92,27 @@ def _start_all(root: Path, clips: dict[str, Path], wanted: set[str]) -> None:
     chosen = {name: SCENARIOS[name] for name in sorted(wanted)}
     # Leader apps are built here, one after another (migrations are not thread-safe); the rest runs in threads.
     systems = {name: System(root / name, made, **env) for name, (_, env) in chosen.items()}
-    pool = ThreadPoolExecutor(max_workers=len(systems), thread_name_prefix="scenario")
-    for name, (func, _) in chosen.items():
-        _runs[name] = pool.submit(_run, func, systems[name])
+    shared = [name for name in chosen if name not in EXCLUSIVE]
+    pool = ThreadPoolExecutor(max_workers=max(1, len(shared)), thread_name_prefix="scenario")
+    for name in shared:
+        _runs[name] = pool.submit(_run, chosen[name][0], systems[name])
+    alone = [name for name in chosen if name in EXCLUSIVE]
+    if alone:
+        after = [_runs[name] for name in shared]
+        serial = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenario-alone")
+        for name in alone:
+            _runs[name] = serial.submit(_run_after, after, chosen[name][0], systems[name])
+        serial.shutdown(wait=False)
     pool.shutdown(wait=False)
+
+
+def _run_after(others: list[Future], func: Scenario, system: System) -> dict[str, Any]:
+    for other in others:
+        try:
+            other.result()
+        except Exception:  # noqa: BLE001  (its own test reports it)
+            pass
+    return _run(func, system)
 
 
 def _run(func: Scenario, system: System) -> dict[str, Any]:

@@ -19,7 +19,7 @@ LOAD_SECONDS = 60
 LOST_AFTER = 6
 
 
-@scenario("saturated", FOLLOWER_LOST_AFTER=str(LOST_AFTER))
+@scenario("saturated", exclusive=True, FOLLOWER_LOST_AFTER=str(LOST_AFTER))
 def saturated(system: System) -> dict:
     system.worker("busy", concurrency=2)
     system.start_monitor()
