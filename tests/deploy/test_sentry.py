@@ -24,8 +24,13 @@ def envelope_events(bodies: list[bytes]) -> list[dict]:
 
 
 def test_exception_in_a_task_reaches_sentry(tmp_path, redis_server, clips):
-    from tasks.celery_app import celery_app
+    from celery import Celery
+
     from tasks.signing import PayloadRefused
+
+    # A Celery client of this test's own: the project's global one may still point at another test's Redis.
+    celery_app = Celery("sentry-check")
+    celery_app.config_from_object("celeryconfig")
 
     with Recorder() as sentry:
         dsn = f"http://publickey@127.0.0.1:{sentry.port}/42"
@@ -33,8 +38,6 @@ def test_exception_in_a_task_reaches_sentry(tmp_path, redis_server, clips):
         worker = Proc(worker_argv("sentry"), env, tmp_path / "sentry-worker.log").start()
         try:
             celery_app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url)
-            celery_app.close()  # no connection pooled for another test's (stopped) Redis
-            vars(celery_app._local).pop("backend", None)
             wait_for(
                 lambda: celery_app.control.ping(destination=[f"sentry@{HOSTNAME}"], timeout=0.5) or not worker.alive(),
                 60,
