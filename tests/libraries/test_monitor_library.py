@@ -11,14 +11,18 @@ from app.models import Job
 from app.models.library import LibraryFile
 from app.services.libraries import create_library
 from tests.integration.conftest import Stack
-from tests.support import wait_for
+from tests.support import RedisServer, wait_for
 
 
 def test_the_monitor_queues_a_library_file_and_records_its_conversion(app, media, tmp_path, redis_server, clips):
     folder = media / "Shows"
     folder.mkdir()
     shutil.copy(clips["short"], folder / "episode.mp4")
-    stack = Stack(tmp_path, redis_server, media)
+    # A Redis of its own: the session's is shared with the long-lived integration stacks, whose monitor and
+    # followers would hear this test's tasks and events too.
+    (tmp_path / "redis").mkdir()
+    private = RedisServer(tmp_path / "redis").start()
+    stack = Stack(tmp_path, private, media)
     stack.data = tmp_path / "data"  # the same database as `app`
     try:
         stack.start_worker("lib1")
@@ -45,3 +49,4 @@ def test_the_monitor_queues_a_library_file_and_records_its_conversion(app, media
             assert len(db.session.execute(select(LibraryFile)).scalars().all()) == 1, "our output was picked up"
     finally:
         stack.stop()
+        private.stop()
