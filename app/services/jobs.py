@@ -153,7 +153,11 @@ def request_stop(task_id: str | None, reason: str) -> None:
     from tasks.celery_app import celery_app
 
     try:
-        celery_app.control.revoke(task_id)
+        # This app's own broker (the Celery app is shared by the process), and never a wait on a broker that is
+        # down: the cancel flag above is what the follower polls; the revoke only stops a message not yet taken.
+        with celery_app.connection_for_write(current_app.config["REDIS_URL"]) as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+            celery_app.control.revoke(task_id, connection=connection)
     except Exception as exc:  # noqa: BLE001
         current_app.logger.warning("could not revoke %s: %s", task_id, exc)
 
