@@ -108,7 +108,11 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             publish(live_message(job))
             continue
         stale_dispatch = dispatched and waited > not_taken_after
-        silent = not lost and job.status == JobStatus.RUNNING.value and lease_gone(job.task_id, now, leases, registry.lease_missing)
+        silent = (
+            not lost
+            and job.status == JobStatus.RUNNING.value
+            and lease_gone(job.task_id, now, leases, registry.lease_missing)
+        )
         if not lost and not stale_dispatch and not silent:
             continue
         # Before giving up, ask the result backend: the attempt may have ended and only its event was missed.

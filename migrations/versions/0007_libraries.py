@@ -4,7 +4,6 @@ Revision ID: 0007
 Revises: 0006
 """
 
-
 import sqlalchemy as sa
 from alembic import op
 
