@@ -102,17 +102,30 @@ def demo_clip(media: Path, ffmpeg: str = "ffmpeg") -> Path | None:
         return None
     target = media / DEMO
     # A 10 s test pattern with a tone, made by FFmpeg's own lavfi sources: no download, no input file.
+    guard = ["-protocol_whitelist", "file,pipe", "-format_whitelist", "lavfi"]
     argv = [
         ffmpeg, "-hide_banner", "-loglevel", "error", "-n",
-        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=10",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(target),
+        *guard, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=10",
+        *guard, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", DEMO,
     ]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True)
-    if done.returncode != 0:
-        target.unlink(missing_ok=True)
-        print(f"[run] could not make a demo clip in {media}: {done.stderr.strip()[-300:]}", flush=True)
+    # Like every FFmpeg we start: inside its boundary, writing only a private folder, moved into place after.
+    sys.path.insert(0, str(ROOT))
+    from tasks import sandbox
+
+    folder = sandbox.private_folder(media / f".frameshift-demo-{os.getpid()}")
+    try:
+        done = sandbox.run(argv, workdir=folder, timeout=120)
+        if done.returncode != 0:
+            err = done.stderr.decode(errors="replace").strip()[-300:]
+            print(f"[run] could not make a demo clip in {media}: {err}", flush=True)
+            return None
+        os.replace(folder / DEMO, target)
+    except (OSError, subprocess.SubprocessError, sandbox.SandboxError) as exc:
+        print(f"[run] could not make a demo clip in {media}: {exc}", flush=True)
         return None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     print(f"[run] the media folder {media} was empty: made {DEMO} (10 s test pattern with a tone) to try", flush=True)
     return target
 
