@@ -71,6 +71,23 @@ def stopping_names(names: list[str]) -> set[str]:
     return {name for name, flag in zip(names, flags) if flag}
 
 
+def send_batch(celery_app: Celery, tasks: list[tuple[str, str, str, dict, str]]) -> None:
+    """Send (task name, follower, task id, signed payload, label) to each follower's own queue in one batch."""
+    with celery_app.producer_or_acquire() as producer, producer.batch():
+        for name, follower, task_id, payload, label in tasks:
+            celery_app.send_task(
+                name,
+                args=[payload],
+                task_id=task_id,
+                queue=worker_direct(follower),
+                producer=producer,
+                # What Flower shows as the task's arguments; Celery's own repr of the payload cost
+                # more than the rest of the send (celery.utils.saferepr over every field).
+                argsrepr=f"[{label}: {payload['input']}]",
+                kwargsrepr="{}",
+            )
+
+
 def payload_ttl() -> int:
     """Seconds a signed payload stays valid (TASK_PAYLOAD_TTL, default 24 h); a bad value falls back to the default."""
     raw = current_app.config.get("TASK_PAYLOAD_TTL") or os.environ.get("TASK_PAYLOAD_TTL") or DEFAULT_PAYLOAD_TTL
@@ -219,19 +236,13 @@ def send_jobs(celery_app: Celery, chosen: list[tuple[Job, str]], sent: dict[str,
         return
     db.session.commit()  # the attempts exist before any event about them can arrive
     try:
-        with celery_app.producer_or_acquire() as producer, producer.batch():
-            for _job, job_id, follower, task_id, payload, _message in prepared:
-                celery_app.send_task(
-                    "transcode.run",
-                    args=[payload],
-                    task_id=task_id,
-                    queue=worker_direct(follower),
-                    producer=producer,
-                    # What Flower shows as the task's arguments; Celery's own repr of the payload cost
-                    # more than the rest of the send (celery.utils.saferepr over every field).
-                    argsrepr=f"[job {job_id} attempt {payload['attempt']}: {payload['input']}]",
-                    kwargsrepr="{}",
-                )
+        send_batch(
+            celery_app,
+            [
+                ("transcode.run", follower, task_id, payload, f"job {job_id} attempt {payload['attempt']}")
+                for _job, job_id, follower, task_id, payload, _message in prepared
+            ],
+        )
     except Exception as exc:  # noqa: BLE001
         log.error("could not send %d jobs: %s", len(prepared), exc)
         give_back([job for job, *_ in prepared], f"could not reach the broker: {exc}")

@@ -13,14 +13,13 @@ import uuid
 from collections.abc import Callable
 
 from celery import Celery
-from celery.utils import worker_direct
 from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db, redis_store
 from app.models import ACTIVE, Job, JobStatus
 from app.models.piece import KIND_ORDER, Piece, PieceKind
-from app.monitor.dispatcher import free_slots, payload_ttl
+from app.monitor.dispatcher import free_slots, payload_ttl, send_batch
 from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish_many
@@ -160,17 +159,13 @@ def dispatch_split(celery_app: Celery, registry: Registry, sent: dict[str, int])
         prepared.append((piece.id, piece.kind_enum.task_name, follower, task_id, payload_for(piece, job, task_id)))
     db.session.commit()
     try:
-        with celery_app.producer_or_acquire() as producer, producer.batch():
-            for _piece_id, name, follower, task_id, payload in prepared:
-                celery_app.send_task(
-                    name,
-                    args=[payload],
-                    task_id=task_id,
-                    queue=worker_direct(follower),
-                    producer=producer,
-                    argsrepr=f"[job {payload['job_id']} {name} {payload.get('index', '')}: {payload['input']}]",
-                    kwargsrepr="{}",
-                )
+        send_batch(
+            celery_app,
+            [
+                (name, follower, task_id, payload, f"job {payload['job_id']} {name} {payload.get('index', '')}")
+                for _piece_id, name, follower, task_id, payload in prepared
+            ],
+        )
     except Exception as exc:  # noqa: BLE001
         log.error("could not send %d pieces: %s", len(prepared), exc)
         give_back_pieces([p for p, *_ in chosen], f"could not reach the broker: {exc}")
