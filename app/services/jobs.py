@@ -143,23 +143,19 @@ def checked_output_folder(text: str, roots: list) -> Path:
 
 
 def request_stop(task_id: str | None, reason: str) -> None:
-    """Set the cancel flag the running attempt checks, and revoke a message not yet started."""
+    """Set the cancel flag the attempt checks before it starts and about once a second while it runs.
+
+    No broker call is made here: a web request must never wait on Celery's shared producer pool (a revoke
+    through it hung a cancel for 300 s when that pool still pointed at a stopped broker). A message not yet
+    taken is refused by the follower when it sees the flag; the monitor's reaper revokes with SIGTERM only
+    when a running attempt has not confirmed within the grace period.
+    """
     if not task_id:
         return
     try:
         redis_store.client.set(keys.cancel(task_id), reason, ex=7 * 24 * 3600)
     except Exception as exc:  # noqa: BLE001
         current_app.logger.warning("could not set the cancel flag for %s: %s", task_id, exc)
-    from tasks.celery_app import celery_app
-
-    try:
-        # This app's own broker (the Celery app is shared by the process), and never a wait on a broker that is
-        # down: the cancel flag above is what the follower polls; the revoke only stops a message not yet taken.
-        with celery_app.connection_for_write(current_app.config["REDIS_URL"]) as connection:
-            connection.ensure_connection(max_retries=1, timeout=2)
-            celery_app.control.revoke(task_id, connection=connection)
-    except Exception as exc:  # noqa: BLE001
-        current_app.logger.warning("could not revoke %s: %s", task_id, exc)
 
 
 def retry_job(job_id: int) -> Job:
