@@ -21,7 +21,7 @@ from tasks.spec import SpecError
 
 log = logging.getLogger(__name__)
 
-# Test-only: "1" turns the allowlist off (arguments are only split), so that tests/security can
+# Test-only: "1" turns the allowlist off (arguments are only split), so that tests/tasks/security can
 # show that the kernel boundary alone contains FFmpeg. Read at every call. Never set it in production.
 UNSAFE_SWITCH = "FRAME_SHIFT_UNSAFE_NO_ARG_CHECK"
 SEE_OPTIONS = "see the list of allowed options on the Configure page or in docs/custom-args.md"

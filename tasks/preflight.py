@@ -93,7 +93,7 @@ def sandbox_problems(env: dict[str, str]) -> list[str]:
 
 MIN_SECRET = 16
 # The example values of .env.example are public, so an unedited .env must not start anything
-# (tests/deploy/test_secrets.py checks every secret in that file is refused).
+# (tests/e2e/deploy/test_secrets.py checks every secret in that file is refused).
 PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me")
 MAKE_ONE = "choose a long random value of your own (e.g. `openssl rand -hex 24`)"
 

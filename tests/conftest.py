@@ -16,17 +16,17 @@ from tests.support import RedisServer, make_clip  # noqa: E402
 TOKEN = "test-shared-token-0123456789abcdef"
 # Run on SQLite and on PostgreSQL: whole modules (None) or the named tests in them.
 BOTH_DATABASES: dict[str, set[str] | None] = {
-    "tests/unit/test_api.py": None,
-    "tests/unit/test_followers_outcomes.py": None,
-    "tests/unit/test_followers_reaper.py": None,
-    "tests/unit/test_monitor_dispatch.py": None,
-    "tests/unit/test_monitor_events.py": None,
-    "tests/unit/test_transitions.py": None,
-    "tests/unit/test_ui_views.py": None,
-    "tests/unit/test_ui_detail_views.py": None,
-    "tests/integration/test_end_to_end.py": None,
-    "tests/deploy/test_auth.py": None,
-    "tests/deploy/test_notify.py": None,
+    "tests/app/test_api.py": None,
+    "tests/app/test_followers_outcomes.py": None,
+    "tests/app/test_followers_reaper.py": None,
+    "tests/app/test_monitor_dispatch.py": None,
+    "tests/app/test_monitor_events.py": None,
+    "tests/app/test_transitions.py": None,
+    "tests/app/test_ui_views.py": None,
+    "tests/app/test_ui_detail_views.py": None,
+    "tests/e2e/test_end_to_end.py": None,
+    "tests/app/test_auth.py": None,
+    "tests/app/test_notify.py": None,
 }
 
 

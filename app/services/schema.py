@@ -58,7 +58,7 @@ def _locked(connection: Connection, flask_app: Flask) -> Iterator[None]:
 
 
 def _create_unmigrated(connection: Connection) -> None:
-    """Create tables whose models have no migration yet (tests/deploy/test_migrations.py flags them)."""
+    """Create tables whose models have no migration yet (tests/app/test_migrations.py flags them)."""
     existing = set(inspect(connection).get_table_names())
     missing = [table for name, table in db.metadata.tables.items() if name not in existing]
     if missing:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TOKEN
-from tests.integration.conftest import Stack
+from tests.e2e.conftest import Stack
 from tests.support import LiveServer, RedisServer, make_clip, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,7 +195,7 @@ def api(live_server):
 def browser():
     """Debian's Chromium, headless, driven by Playwright (never `playwright install`).
 
-    Module scope: only one sync Playwright may run at a time in a process, and tests/ui_files
+    Module scope: only one sync Playwright may run at a time in a process, and tests/ui/files
     starts its own; closing ours after each module (about a second to relaunch) lets both run in
     one session.
     """
