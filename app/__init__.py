@@ -27,18 +27,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(flask_app: Flask) -> None:
-    """Bind the database, Redis and the Celery client to this app."""
-    from app.extensions import db, redis_store
-    from tasks.celery_app import celery_app
+    """Bind the database, Redis and the Celery client to this app (each app its own: nothing process-wide)."""
+    from app.extensions import celery_client, db, redis_store
 
     db.init_app(flask_app)
     redis_store.init_app(flask_app)
-    url = flask_app.config["REDIS_URL"]
-    if (celery_app.conf.broker_url, celery_app.conf.result_backend) != (url, url):
-        celery_app.conf.update(broker_url=url, result_backend=url)
-        # Connections pooled for the previous broker (an earlier app in this process) must not be reused.
-        celery_app.close()
-        vars(celery_app._local).pop("backend", None)  # the result backend is cached per thread
+    celery_client.init_app(flask_app)
     from app import observability
     from app.services import notify
     from app.services.schema import upgrade_database

@@ -15,11 +15,11 @@ from flask.cli import with_appcontext
 def monitor_command() -> None:
     """Run the leader's monitor: events, dispatch, lost followers, reconciliation."""
     from app.monitor import Monitor
-    from tasks.celery_app import celery_app
+
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     flask_app = current_app._get_current_object()
-    monitor = Monitor(flask_app, celery_app)
+    monitor = Monitor(flask_app)
 
     def stop(*_: object) -> None:
         monitor.stopping.set()

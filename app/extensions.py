@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import redis
-from flask import Flask, current_app, has_app_context
+from celery import Celery
+from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -15,36 +16,62 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+REDIS_KEY = "frameshift_redis"
+CELERY_KEY = "frameshift_celery"
 
 
 class RedisClient:
-    """Lazily created redis-py clients, one per REDIS_URL, picked by the current app.
+    """redis-py clients kept in each Flask app's extensions, one per REDIS_URL, created on first use.
 
-    Per app (not one global): several apps in one process (tests, benchmarks) each talk to their own Redis.
+    Per app and never process-wide: several apps in one process (tests, benchmarks) each talk to their own
+    Redis, and there is no fallback outside an app context that the latest app would have set (a thread of
+    the monitor pushes its app's context, or asks with client_for).
     """
 
-    def __init__(self) -> None:
-        self.url: str | None = None
-        self._clients: dict[str, redis.Redis] = {}
-
     def init_app(self, flask_app: Flask) -> None:
-        """Remember the URL (the fallback outside an app context); connect on first use."""
-        self.url = flask_app.config["REDIS_URL"]
-        flask_app.extensions["frameshift_redis"] = self
+        """Give this app its own table of clients; connect on first use."""
+        flask_app.extensions[REDIS_KEY] = {}
 
     @property
     def client(self) -> redis.Redis:
-        """Return the client for the current app's REDIS_URL."""
-        url = current_app.config["REDIS_URL"] if has_app_context() else self.url
-        client = self._clients.get(url)
+        """Return the current app's client for its REDIS_URL."""
+        return self.client_for(current_app)
+
+    def client_for(self, flask_app: Flask) -> redis.Redis:
+        """Return flask_app's client for its REDIS_URL (read each time: a test may point the app elsewhere)."""
+        url = flask_app.config["REDIS_URL"]
+        clients: dict[str, redis.Redis] = flask_app.extensions[REDIS_KEY]
+        client = clients.get(url)
         if client is None:
-            client = self._clients[url] = redis.Redis.from_url(
+            client = clients[url] = redis.Redis.from_url(
                 url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=10
             )
         return client
 
 
+class CeleryClient:
+    """The leader's own Celery app per Flask app: it sends tasks by name, reads results and events, and
+    broadcasts control commands, all on this app's REDIS_URL. The follower's process-wide
+    `tasks.celery_app.celery_app` is the worker's (`celery -A tasks worker`); the leader never touches it.
+    """
+
+    def init_app(self, flask_app: Flask) -> None:
+        """Build a Celery app from celeryconfig with this app's REDIS_URL as broker and result backend."""
+        from tasks.celery_app import create_celery
+
+        url = flask_app.config["REDIS_URL"]
+        celery = create_celery(set_as_current=False)  # never Celery's process-wide "current app"
+        celery.conf.update(broker_url=url, result_backend=url)
+        flask_app.extensions[CELERY_KEY] = celery
+
+
+def get_celery(flask_app: Flask | None = None) -> Celery:
+    """Return the Celery app of flask_app (default: the current Flask app): the one way the leader reaches Celery."""
+    return (flask_app or current_app).extensions[CELERY_KEY]
+
+
 redis_store = RedisClient()
+celery_client = CeleryClient()
 
 
 @event.listens_for(Engine, "connect")

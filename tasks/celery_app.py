@@ -5,9 +5,9 @@ from __future__ import annotations
 from celery import Celery
 
 
-def create_celery() -> Celery:
-    """Build the Celery app used by followers (and by the leader to send and watch)."""
-    celery = Celery("frameshift")
+def create_celery(set_as_current: bool = True) -> Celery:
+    """Build a Celery app from celeryconfig: the followers' one below; the leader builds its own per Flask app."""
+    celery = Celery("frameshift", set_as_current=set_as_current)
     celery.config_from_object("celeryconfig")
     return celery
 

@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery
 from flask import Flask
 
-from app.extensions import db, redis_store
+from app.extensions import db, get_celery, redis_store
 from app.monitor import library_scan
 from app.monitor.dispatcher import dispatch_ready, stop_result_subscriptions
 from app.monitor.events import EventHandler
@@ -31,12 +31,12 @@ SWEEP_EVERY = 3.0
 class Monitor:
     """Consume Celery events, dispatch, reap, reconcile; all database work on one thread."""
 
-    def __init__(self, flask_app: Flask, celery_app: Celery) -> None:
+    def __init__(self, flask_app: Flask) -> None:
         self.flask_app = flask_app
-        self.celery_app = celery_app
+        self.celery_app: Celery = get_celery(flask_app)  # this app's own broker and result backend
         self.registry = Registry(lost_after=flask_app.config["FOLLOWER_LOST_AFTER"])
-        self.events = EventHandler(celery_app, self.registry)
-        self.split = SplitMonitor(celery_app, self.registry)  # pieces of split jobs (docs/split.md)
+        self.events = EventHandler(self.celery_app, self.registry)
+        self.split = SplitMonitor(self.celery_app, self.registry)  # pieces of split jobs (docs/split.md)
         self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.stopping = threading.Event()
         self.ready = threading.Event()
@@ -74,7 +74,7 @@ class Monitor:
         failing = False
         while not self.stopping.is_set():
             try:
-                pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+                pubsub = redis_store.client_for(self.flask_app).pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(keys.WAKE_CHANNEL)
                 failing = False
                 while not self.stopping.is_set():

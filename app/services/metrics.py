@@ -8,9 +8,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
-from app.extensions import db, redis_store
+from app.extensions import db, get_celery, redis_store
 from app.models import Follower, Job, JobStatus
-from tasks.celery_app import celery_app
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def collect_metrics() -> dict[str, Any]:
     succeeded, encode_seconds, saved = db.session.execute(done).one()
     broker = None
     try:
-        broker = int(redis_store.client.llen(celery_app.conf.task_default_queue or "celery"))
+        broker = int(redis_store.client.llen(get_celery().conf.task_default_queue or "celery"))
     except Exception as exc:  # noqa: BLE001
         log.warning("metrics: broker queue length unavailable: %s", exc)
     return {

@@ -102,9 +102,9 @@ def test_the_retry_decision_reads_the_errors_flag_never_its_wording(app, job):
 
 def test_retryable_survives_the_result_backend(app):
     """The follower's exception is stored as JSON in the result backend and rebuilt on the leader."""
-    from tasks.celery_app import celery_app
+    from app.extensions import get_celery
 
-    backend = celery_app.backend
+    backend = get_celery(app).backend
     for exc, expected in ((NotHere("output folder missing here"), True), (TranscodeError("bad file", 1), False)):
         stored = json.loads(json.dumps(backend.prepare_exception(exc)))  # what Redis holds
         rebuilt = backend.exception_to_python(stored)

@@ -6,13 +6,12 @@ import time
 
 import pytest
 
-from app.extensions import db, redis_store
+from app.extensions import db, get_celery, redis_store
 from app.models import Attempt, Job, JobStatus
 from app.monitor.reaper import reap_lost
 from app.monitor.registry import FollowerState, Registry
 from app.services.transitions import transition
 from tasks import keys
-from tasks.celery_app import celery_app
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ def registry(offline: bool, silent_for: float = 0.0) -> Registry:
 
 def test_a_follower_that_stopped_cleanly_gives_back_its_untaken_job_at_once(job):
     task_id = job.task_id
-    assert reap_lost(celery_app, registry(offline=True)) == 1
+    assert reap_lost(get_celery(), registry(offline=True)) == 1
     assert job.status == "queued" and job.attempts[0].status == "abandoned"
     assert job.attempts[0].error == "follower w@h stopped before taking the job"
     # The leader holds the claim: the old message can never start.
@@ -46,16 +45,16 @@ def test_a_follower_that_stopped_cleanly_gives_back_its_untaken_job_at_once(job)
 
 def test_a_job_the_follower_already_claimed_is_not_given_back_while_it_may_report(job):
     redis_store.client.set(keys.claim(job.task_id), "w@h")
-    assert reap_lost(celery_app, registry(offline=True)) == 0
+    assert reap_lost(get_celery(), registry(offline=True)) == 0
     assert job.status == "dispatched"
 
 
 def test_a_lost_follower_with_a_started_attempt_fails_it(job):
     redis_store.client.set(keys.claim(job.task_id), "w@h")
-    assert reap_lost(celery_app, registry(offline=False, silent_for=30)) == 1
+    assert reap_lost(get_celery(), registry(offline=False, silent_for=30)) == 1
     assert job.status == "failed" and job.error == "follower w@h was lost: it stopped answering for 30 s"
 
 
 def test_a_live_follower_keeps_its_fresh_dispatch(job):
-    assert reap_lost(celery_app, registry(offline=False)) == 0
+    assert reap_lost(get_celery(), registry(offline=False)) == 0
     assert job.status == "dispatched"

@@ -53,10 +53,9 @@ def test_metrics_count_jobs_slots_encode_time_and_savings(app, clips):
         )
         db.session.commit()
         # Two messages waiting in the broker's queue (as if no worker consumed them): the gauge must see them.
-        from app.extensions import redis_store
-        from tasks.celery_app import celery_app
+        from app.extensions import get_celery, redis_store
 
-        queue = celery_app.conf.task_default_queue or "celery"
+        queue = get_celery().conf.task_default_queue or "celery"
         redis_store.client.delete(queue)
         redis_store.client.rpush(queue, "message-1", "message-2")
     response = client.get("/metrics")

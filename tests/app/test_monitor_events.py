@@ -8,13 +8,12 @@ import time
 
 import pytest
 
-from app.extensions import db, redis_store
+from app.extensions import db, get_celery, redis_store
 from app.models import JobStatus
 from app.monitor.loop import Monitor
 from app.services.live import live_message, progress_message
 from app.services.transitions import transition
 from tasks import keys
-from tasks.celery_app import celery_app
 from tasks.errors import TranscodeError
 
 
@@ -29,7 +28,7 @@ def event(kind: str, task_id: str, **fields) -> dict:
 
 
 def succeeded(task_id: str) -> dict:
-    celery_app.backend.store_result(task_id, {"output": None, "output_size": 123, "exit_code": 0}, "SUCCESS")
+    get_celery().backend.store_result(task_id, {"output": None, "output_size": 123, "exit_code": 0}, "SUCCESS")
     return event("task-succeeded", task_id)
 
 
@@ -42,7 +41,7 @@ def live_messages(pubsub) -> list[dict]:
 
 def test_a_batch_applies_every_event_and_publishes_after_its_commit(app, jobs):
     first, second, third = jobs
-    monitor = Monitor(app, celery_app)
+    monitor = Monitor(app)
     pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(keys.LIVE_CHANNEL)
     pubsub.get_message(timeout=0.5)
@@ -74,7 +73,7 @@ def test_one_bad_event_loses_no_other_in_its_batch(app, jobs):
     transition(second, JobStatus.QUEUED, attempt_outcome="abandoned")
     second.task_id = "left-behind-" + first.task_id  # inconsistent on purpose: queued, yet 'succeeding'
     db.session.commit()
-    monitor = Monitor(app, celery_app)
+    monitor = Monitor(app)
     monitor.apply_events([succeeded(first.task_id), succeeded(second.task_id), succeeded(third.task_id)])
     db.session.expire_all()
     assert first.status == "succeeded" and third.status == "succeeded"
@@ -83,7 +82,7 @@ def test_one_bad_event_loses_no_other_in_its_batch(app, jobs):
 
 def test_an_event_of_an_attempt_the_job_moved_on_from_is_ignored(app, jobs):
     first = jobs[0]
-    monitor = Monitor(app, celery_app)
+    monitor = Monitor(app)
     old = first.task_id
     monitor.events.jobs_by_task[old] = first.id  # as the dispatcher left it
     transition(first, JobStatus.QUEUED, attempt_outcome="abandoned")
@@ -94,7 +93,8 @@ def test_an_event_of_an_attempt_the_job_moved_on_from_is_ignored(app, jobs):
 
 
 def test_results_read_in_one_round_trip_match_async_result(app, jobs):
-    monitor = Monitor(app, celery_app)
+    monitor = Monitor(app)
+    celery_app = get_celery(app)
     ok, failed, pending = (job.task_id for job in jobs)
     celery_app.backend.store_result(ok, {"output_size": 1}, "SUCCESS")
     celery_app.backend.mark_as_failure(failed, TranscodeError("ffmpeg exited with 1", exit_code=1, log_tail=["x"]))
