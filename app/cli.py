@@ -14,9 +14,10 @@ from flask.cli import with_appcontext
 @with_appcontext
 def monitor_command() -> None:
     """Run the leader's monitor: events, dispatch, lost followers, reconciliation."""
+    from app import observability
     from app.monitor import Monitor
 
-
+    observability.set_component("monitor")  # the app was built before this command ran: say so now
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     flask_app = current_app._get_current_object()
     monitor = Monitor(flask_app)

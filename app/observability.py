@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import sys
-
 from flask import Flask
 
 from tasks.observability import init_sentry
 
 _started: str | None = None
+_component = "web"
 
 
 def component() -> str:
-    """Name this process for Sentry's `component` tag."""
-    return "monitor" if "monitor" in sys.argv[1:] else "web"
+    """Name this process for Sentry's `component` tag: "web" unless a command said otherwise (set_component)."""
+    return _component
+
+
+def set_component(name: str) -> None:
+    """Say which process this is (the monitor command says "monitor"); tags Sentry's events from now on."""
+    global _component
+    _component = name
+    if _started:
+        import sentry_sdk
+
+        sentry_sdk.set_tag("component", name)
 
 
 def init_app(flask_app: Flask) -> bool:

@@ -225,7 +225,8 @@ def main() -> int:
             "INFO",
         ],
     )
-    flower = [py, "-m", "celery", "-A", "tasks", "flower", f"--port={flower_port}", f"--address={host}"]
+    flower = [py, "-m", "celery", "-A", "tasks", "flower", f"--conf={ROOT / 'flowerconfig.py'}"]
+    flower += [f"--port={flower_port}", f"--address={host}"]
     if env.get("FLOWER_BASIC_AUTH"):
         flower.append(f"--basic-auth={env['FLOWER_BASIC_AUTH']}")
     start("flower", flower)

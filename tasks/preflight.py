@@ -163,10 +163,8 @@ def flower_problems(env: dict[str, str]) -> list[str]:
     return problems + secret_problems(env)
 
 
-def refuse_bad_flower_settings(argv: list[str], env: dict[str, str]) -> None:
-    """Under `celery -A tasks flower`, stop with one line per problem before Flower starts."""
-    if "flower" not in argv[1:]:
-        return
+def refuse_bad_flower_settings(env: dict[str, str]) -> None:
+    """Stop Flower with one line per problem before it starts (called from flowerconfig.py, Flower's own hook)."""
     problems = flower_problems(env)
     for problem in problems:
         print(f"frameshift flower: configuration problem: {problem}", file=sys.stderr, flush=True)
