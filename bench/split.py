@@ -1,169 +1,138 @@
-"""Split encoding at the layer level: one file whole in one process vs in pieces two processes at a time.
+"""Split encoding at the system level: one file whole on 1 follower vs split across 2 followers.
 
     python bench/split.py [--quick] [--runs N] [--keep]
 
-One 4-minute 1280x720 25 fps clip (--quick: 30 s), testsrc2 with temporal noise, x264 keyframes every
-2 s, AAC. Both ways encode libx265 -preset fast -crf 26 with one FFmpeg thread (x265 pools=1,
-frame-threads=1) and Opus audio into MKV, through the follower's own code inside the FFmpeg boundary:
-- whole: tasks/convert.run_attempt, one process;
-- split: tasks/split_run.py's task bodies, as the split.* tasks will run them: the plan, then four
-  pieces and the audio piece on a pool of two processes (two followers with one slot each), then
-  the join (verified, renamed into place).
-Runs alternate which way goes first, so drift in the machine's speed falls on both. Figures: wall
-times (medians), speed-up, SSIM against the source of each output and their difference, the extra
-disk the pieces take before the join, and the join's own time. The leader is not involved yet: the
-system-level figure (dispatch across two real followers) comes once the leader wiring lands.
+A private Frame Shift (bench/harness.System): redis-server, two followers `celery ... -c 1` with
+FFMPEG_THREADS=1, the monitor and the web process under gunicorn. One 4-minute 1280x720 25 fps clip
+(--quick: 40 s), testsrc2 with temporal noise, x264 keyframes every 2 s, AAC. Both ways submit the
+same custom spec through POST /api/jobs: libx265 -preset fast -crf 26 with one FFmpeg thread (x265
+pools=1:frame-threads=1; the followers add -threads 1), Opus 96k, MKV; only `split` differs:
+- whole: split=never, w2 drained (1 follower);
+- split: split=always, both followers; SPLIT_SECONDS = a quarter of the clip (4 pieces + audio).
+Makespan: the client's clock before the POST to the job's finished_at in the leader's database.
+Runs alternate which way goes first, in this one process, so drift in the machine's speed falls on
+both. Figures are medians: makespans, speed-up, SSIM of each output against the source and their
+difference, the peak disk of the work folders (the pieces folder alone, and every work folder), the
+join's time (its own `join_seconds`, and its task's wall time from the pieces' rows), and the gap
+from the last piece done to the job done. The machine's load average is recorded per run.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import parse_args  # noqa: E402
-from bench.report import Result, median  # noqa: E402
-from tasks.convert import run_attempt  # noqa: E402
-from tasks.follower import FollowerSettings  # noqa: E402
-from tasks.split_join import run_join  # noqa: E402
-from tasks.split_run import pieces_folder, run_audio, run_piece, run_plan  # noqa: E402
+from bench.harness import HOSTNAME, Api, Result, System, db_time, median, parse_args  # noqa: E402
+from bench.split_measure import DiskPeak, make_source, piece_timings, ssim  # noqa: E402
 
-# The same arguments for both ways: one x265 thread, as a follower slot with FFMPEG_THREADS=1 would run.
 ARGS = "-c:v libx265 -preset fast -crf 26 -x265-params log-level=error:pools=1:frame-threads=1 -c:a libopus -b:a 96k"
 SPEC = {"mode": "custom", "container": "mkv", "custom_args": ARGS}
-PROCESSES = 2
 PIECES = 4
+WAYS = {"whole": "never", "split": "always"}
 
 
-def make_source(path: Path, seconds: int) -> Path:
-    """testsrc2 with noise (so the encoder has work), keyframes every 2 s, a 440 Hz tone."""
-    video = f"testsrc2=size=1280x720:rate=25:duration={seconds},noise=alls=12:allf=t"
-    audio = f"sine=frequency=440:sample_rate=48000:duration={seconds}"
-    argv = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio]
-    argv += ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-g", "50", "-pix_fmt", "yuv420p"]
-    subprocess.run([*argv, "-c:a", "aac", str(path)], check=True)
-    return path
+def loadavg() -> str:
+    """Return the 1, 5 and 15-minute load averages (other work on the machine skews every figure)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def noop(_fields: dict) -> None:
-    pass
-
-
-def _piece(payload: dict, roots: list[Path]) -> dict:
-    return run_piece(payload, FollowerSettings(media_roots=roots), noop, lambda: None, f"p{payload['index']}", None)
-
-
-def _audio(payload: dict, roots: list[Path]) -> dict:
-    return run_audio(payload, FollowerSettings(media_roots=roots), noop, lambda: None, "a", None)
-
-
-def whole(source: Path, output: Path) -> float:
-    start = time.perf_counter()
-    payload = {"input": str(source), "output": str(output), "spec": SPEC}
-    run_attempt(payload, FollowerSettings(media_roots=[source.parent]), noop, lambda: None, "whole")
-    return time.perf_counter() - start
-
-
-def split(source: Path, output: Path, job: str, seconds: int) -> dict[str, float]:
-    """Plan, pieces and audio on two processes, join: wall time, join time, the pieces' bytes."""
-    roots = [source.parent]
-    conf = FollowerSettings(media_roots=roots)
-    base = {"input": str(source), "output": str(output), "spec": SPEC, "job": job}
-    start = time.perf_counter()
-    plan = run_plan({**base, "split_seconds": seconds / PIECES}, conf)
-    with ProcessPoolExecutor(PROCESSES, mp_context=get_context("fork")) as pool:
-        # The pieces in order, the audio last: two followers with one slot each take the next as they free up.
-        jobs = [pool.submit(_piece, {**base, **p}, roots) for p in plan["pieces"]]
-        jobs.append(pool.submit(_audio, base, roots))
-        for done in jobs:
-            done.result()
-    folder = pieces_folder(output, job)
-    extra = sum(p.stat().st_size for p in folder.iterdir())
-    keys = ("frames", "video_duration", "frame_duration", "video_start", "start_time", "audio")
-    joined = run_join(
-        {**base, **{k: plan[k] for k in keys}, "starts": [p["start"] for p in plan["pieces"]]},
-        conf,
-        noop,
-        lambda: None,
-        "j",
-        None,
-    )
-    return {
-        "wall": time.perf_counter() - start,
-        "join": joined["join_seconds"],
-        "extra_bytes": extra,
-        "pieces": len(plan["pieces"]),
+def run_one(system: System, api: Api, source: Path, way: str, timeout: float) -> dict:
+    """Submit one job the given way, wait for its end, measure it; remove its output."""
+    second = f"/api/followers/w2@{HOSTNAME}"
+    status, body, _ = api.request("POST", second + ("/drain" if way == "whole" else "/resume"))
+    if status != 200:
+        raise RuntimeError(f"could not set w2 for {way}: {body[:300]!r}")
+    load = loadavg()
+    with DiskPeak(system.media) as disk:
+        submitted = time.time()
+        job = api.create_jobs([str(source)], {**SPEC, "split": WAYS[way]})[0]
+        row = system.wait_finished([job["id"]], timeout=timeout, interval=0.2)[0]
+    if row["status"] != "succeeded":
+        raise RuntimeError(f"{way} job {job['id']} ended {row['status']}: {row['error']}")
+    output = Path(row["output_path"])
+    seen = {
+        "job": job["id"],
+        "makespan": db_time(row["finished_at"]) - submitted,
+        "ssim": ssim(output, source),
+        "size": output.stat().st_size,
+        "disk_pieces": disk.pieces,
+        "disk_all": disk.all,
+        "load_before": load,
+        "load_after": loadavg(),
+        "split_state": row["split_state"],
     }
+    if way == "split":
+        timings = piece_timings(system, job["id"])
+        seen.update(timings, tail=db_time(row["finished_at"]) - timings["last_piece_done"])
+        if timings["video_pieces"] < 2:
+            raise RuntimeError(f"split job {job['id']} made {timings['video_pieces']} piece(s)")
+    elif row["split_state"] != "whole":
+        raise RuntimeError(f"whole job {job['id']} ran as {row['split_state']}")
+    output.unlink()
+    return seen
 
 
-def ssim(path: Path, source: Path) -> float:
-    done = subprocess.run(
-        ["ffmpeg", "-i", str(path), "-i", str(source), "-lavfi", "[0:v][1:v]ssim", "-f", "null", "-"],
-        capture_output=True,
-        text=True,
-    )
-    return float(re.findall(r"All:([0-9.]+)", done.stderr)[-1])
+def report(result: Result, runs: dict[str, list[dict]]) -> None:
+    """Add the medians to the result."""
+
+    def med(way: str, key: str) -> float:
+        return median([r[key] for r in runs[way]])
+
+    whole, split = med("whole", "makespan"), med("split", "makespan")
+    diff = med("split", "ssim") - med("whole", "ssim")
+    result.add("makespan, whole on 1 follower", whole, "s")
+    result.add("makespan, split on 2 followers", split, "s", note=f"{runs['split'][0]['video_pieces']} pieces + audio")
+    result.add("speed-up", whole / split, "x", ">= 1.8", whole / split >= 1.8)
+    result.add("SSIM vs source, whole", med("whole", "ssim"), "")
+    result.add("SSIM vs source, split", med("split", "ssim"), "")
+    result.add("SSIM difference, split - whole", diff, "", "< 0.002", abs(diff) < 0.002)
+    result.add("output size, split / whole", med("split", "size") / med("whole", "size"), "x")
+    result.add("peak of the pieces folder", med("split", "disk_pieces") / 1e6, "MB")
+    result.add("pieces folder, of the output", med("split", "disk_pieces") / med("split", "size") * 100, "%")
+    result.add("peak of all work folders, split", med("split", "disk_all") / 1e6, "MB", note="pieces + join")
+    result.add("peak of all work folders, whole", med("whole", "disk_all") / 1e6, "MB", note="temp output")
+    result.add("join (concat, verify, rename)", med("split", "join_seconds"), "s", note="the task's join_seconds")
+    result.add("join task, started to finished", med("split", "join_task_s"), "s", note="pieces table")
+    result.add("last piece done to job done", med("split", "tail"), "s", note="join dispatch + join")
 
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     runs = args.runs or (1 if args.quick else 3)
-    seconds = 30 if args.quick else 240
+    seconds = 40 if args.quick else 240
     result = Result(
         "split",
         args.quick,
         runs,
-        setup=f"{seconds} s 1280x720 25 fps clip; libx265 fast CRF 26, 1 thread per process; "
-        f"whole: 1 process; split: {PIECES} pieces + audio on {PROCESSES} processes, then the join",
+        setup=f"{seconds} s 1280x720 25 fps clip (keyframes every 2 s); custom spec {ARGS!r}, MKV; followers -c 1, "
+        f"FFMPEG_THREADS=1; whole: split=never on w1 (w2 drained); split: split=always on w1+w2, "
+        f"SPLIT_SECONDS={seconds / PIECES:g}; monitor, gunicorn web and redis on the same machine",
     )
-    tmp = Path(tempfile.mkdtemp(prefix="bench-split-"))
-    try:
-        source = make_source(tmp / "source.mp4", seconds)
-        walls: dict[str, list[float]] = {"whole": [], "split": []}
-        joins, extras, ssims, sizes = [], [], {"whole": [], "split": []}, {"whole": [], "split": []}
+    env = {"SPLIT_SECONDS": f"{seconds / PIECES:g}", "SPLIT_MIN_SECONDS": "0"}
+    with System("split", keep=args.keep, **env) as system:
+        source = make_source(system.media / "film.mp4", seconds)
+        system.start_workers(["w1", "w2"], concurrency=1, FFMPEG_THREADS="1")
+        api = system.start_web()
+        system.start_monitor(wait_online=2)
+        seen: dict[str, list[dict]] = {"whole": [], "split": []}
         for n in range(runs):
             for way in ("whole", "split") if n % 2 == 0 else ("split", "whole"):
-                output = tmp / f"{way}-{n}.mkv"
-                if way == "whole":
-                    walls["whole"].append(whole(source, output))
-                else:
-                    figures = split(source, output, f"run{n}", seconds)
-                    walls["split"].append(figures["wall"])
-                    joins.append(figures["join"])
-                    extras.append(figures["extra_bytes"])
-                ssims[way].append(ssim(output, source))
-                sizes[way].append(output.stat().st_size)
+                one = run_one(system, api, source, way, timeout=seconds * 20)
+                seen[way].append(one)
+                extra = f"  join {one['join_seconds']:.2f} s" if way == "split" else ""
                 print(
-                    f"run {n} {way:5s} {walls[way][-1]:7.1f} s  SSIM {ssims[way][-1]:.5f}  {sizes[way][-1] / 1e6:.1f} MB"
+                    f"run {n + 1} {way:5s} {one['makespan']:7.1f} s  SSIM {one['ssim']:.5f}  "
+                    f"{one['size'] / 1e6:.1f} MB  load {one['load_before']}{extra}",
+                    flush=True,
                 )
-                if not args.keep:
-                    output.unlink()
-        speedup = median(walls["whole"]) / median(walls["split"])
-        diff = median(ssims["split"]) - median(ssims["whole"])
-        result.add("whole, 1 process", median(walls["whole"]), "s")
-        result.add(f"split, {PROCESSES} processes", median(walls["split"]), "s")
-        result.add("speed-up", speedup, "x", ">= 1.8 (system level)", speedup >= 1.8)
-        result.add("SSIM vs source, whole", median(ssims["whole"]), "")
-        result.add("SSIM vs source, split", median(ssims["split"]), "")
-        result.add("SSIM difference, split - whole", diff, "", "< 0.002", abs(diff) < 0.002)
-        result.add("output size, split / whole", median(sizes["split"]) / median(sizes["whole"]), "x")
-        result.add("extra disk before the join (pieces + audio)", median(extras) / 1e6, "MB")
-        result.add("extra disk, of the output", median(extras) / median(sizes["split"]) * 100, "%")
-        result.add("join (concat, verify, rename)", median(joins), "s")
-        result.details = {"wall": walls, "join": joins, "extra_bytes": extras, "ssim": ssims, "size": sizes}
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        report(result, seen)
+        result.details = {"runs": seen, "clip_seconds": seconds, "source_bytes": source.stat().st_size}
+        if not args.keep:
+            shutil.rmtree(system.media, ignore_errors=True)
     result.save()
 
 
