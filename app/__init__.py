@@ -39,7 +39,7 @@ def register_extensions(flask_app: Flask) -> None:
 
     observability.init_app(flask_app)
     upgrade_database(flask_app)
-    notify.install()
+    notify.init_app(flask_app)
 
 
 def register_blueprints(flask_app: Flask) -> None:

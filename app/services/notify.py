@@ -1,38 +1,39 @@
 """Notifications through Apprise when a job or a batch finishes or fails.
 
 Targets: Discord (DISCORD_WEBHOOK_URL) and Pushover (PUSHOVER_API_TOKEN/PUSHOVER_USER_KEY) as in
-the original, any Apprise URL in APPRISE_URLS, plus URLs stored on the Settings page. Finished
-jobs are noticed when their status change is committed, whichever process commits it, and sent
-from a background thread: a slow or failing target is logged and never delays or fails a job.
+the original, any Apprise URL in APPRISE_URLS, plus URLs stored on the Settings page. The path is
+explicit: `transitions.transition` records each job it ends in the session; when that session commits,
+the app it belongs to (the one in context, which registered with init_app) sends for the recorded jobs,
+whichever process commits, from a background thread: a slow or failing target is logged and never
+delays or fails a job. Nothing watches attributes or every SQLAlchemy session in the process.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import apprise
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from app.extensions import db, redis_store
 from app.models import Job, JobStatus
 from app.services.errors import ServiceError
 from app.services.settings import get_setting, set_setting
+from app.services.transitions import take_ended
 
 log = logging.getLogger("frameshift.notify")
 URLS_SETTING = "notify_urls"
 EVENTS_SETTING = "notify_events"
 EVENTS = ("job_failed", "job_succeeded", "batch_finished")
 DEFAULT_EVENTS = ["job_failed", "batch_finished"]
-PENDING = "frameshift_finished_jobs"
+NOTIFY_KEY = "frameshift_notify"
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify")
-_installed = threading.Lock()
-_done = False
 
 
 def configured_urls() -> list[str]:
@@ -167,20 +168,15 @@ def notify_finished(flask_app: Flask, job_ids: list[int]) -> None:
         log.exception("notifications for jobs %s failed", job_ids)
 
 
-def _on_status(job: Job, value: str, old: str, _initiator: Any) -> None:
-    session = object_session(job)
-    if session is not None and value != old and value in (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value):
-        session.info.setdefault(PENDING, set()).add(job.id)
-
-
 def _after_commit(session: Session) -> None:
-    ids = session.info.pop(PENDING, None)
-    if ids and has_app_context():
-        submit(current_app._get_current_object(), sorted(i for i in ids if i is not None))
+    ids = take_ended(session)
+    sender = current_app.extensions.get(NOTIFY_KEY) if ids and has_app_context() else None
+    if sender is not None:
+        sender(ids)
 
 
-def _after_rollback(session: Session) -> None:
-    session.info.pop(PENDING, None)
+def _after_rollback(session: Session, _previous: Any) -> None:
+    take_ended(session)
 
 
 def submit(flask_app: Flask, job_ids: list[int]) -> Future:
@@ -188,16 +184,13 @@ def submit(flask_app: Flask, job_ids: list[int]) -> Future:
     return _executor.submit(notify_finished, flask_app, job_ids)
 
 
-def install() -> None:
-    """Watch job status changes in this process (once)."""
-    global _done
-    with _installed:
-        if _done:
-            return
-        event.listen(Job.status, "set", _on_status)
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", lambda session, _tx: _after_rollback(session))
-        _done = True
+def init_app(flask_app: Flask) -> None:
+    """Send this app's notifications after each commit of its database session (db.session is scoped per app
+    context, so a commit is always the app in context's own; other SQLAlchemy sessions are never watched)."""
+    flask_app.extensions[NOTIFY_KEY] = partial(submit, flask_app)
+    if not event.contains(db.session, "after_commit", _after_commit):
+        event.listen(db.session, "after_commit", _after_commit)
+        event.listen(db.session, "after_soft_rollback", _after_rollback)
 
 
 def drain(timeout: float = 30) -> None:

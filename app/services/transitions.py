@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session, object_session
+
 from app.models import FINISHED, Job, JobStatus, utcnow
 
 S = JobStatus
+# Jobs that succeeded or failed in a session's open transaction: notify sends them after its commit.
+ENDED_JOBS = "frameshift_ended_jobs"
 ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     S.QUEUED: frozenset({S.DISPATCHED, S.CANCELLED, S.FAILED}),
     S.DISPATCHED: frozenset({S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED, S.QUEUED}),
@@ -54,7 +58,21 @@ def transition(job: Job, target: JobStatus, **fields: Any) -> Job:
     for key, value in fields.items():
         setattr(job, key, value)
     _sync_attempt(job, target, outcome)
+    if target in (S.SUCCEEDED, S.FAILED):
+        _record_ended(job)
     return job
+
+
+def _record_ended(job: Job) -> None:
+    """Remember in the job's session that it ended, for whoever acts on the commit (notifications)."""
+    session = object_session(job)
+    if session is not None and job.id is not None:
+        session.info.setdefault(ENDED_JOBS, set()).add(job.id)
+
+
+def take_ended(session: Session) -> list[int]:
+    """Return the ids of jobs that succeeded or failed in the session's last transaction, and forget them."""
+    return sorted(session.info.pop(ENDED_JOBS, ()))
 
 
 def _sync_attempt(job: Job, target: JobStatus, outcome: str | None) -> None:

@@ -15,6 +15,7 @@ import redis
 
 from app.extensions import db, get_celery, redis_store
 from tests.conftest import TOKEN
+from tests.recorder import Recorder
 from tests.support import RedisServer, wait_for
 
 QUEUE = "two-apps-probe"
@@ -128,3 +129,58 @@ def test_a_stopped_server_of_one_app_never_slows_the_other(two):
         took = pool.submit(calls_of_a).result(timeout=60)  # the old shared pool hung for 300 s here
     assert took < 5.0, f"app a's calls took {took:.1f} s after b's Redis stopped"
     assert [b"after" in message for message in raw_a.lrange(QUEUE, 0, -1)] == [True, False]  # newest first
+
+
+def test_two_apps_in_one_process_do_not_cross_notify(two):
+    """Each app sends the jobs its own session ended to its own targets; a session that is no app's (a script's or
+    a test's own, on b's database while a's context is pushed) notifies nobody: no global listener picks it up."""
+    from sqlalchemy.orm import Session
+
+    from app.models import Job, JobStatus
+    from app.services import notify
+    from app.services.transitions import transition
+
+    with Recorder() as hook_a, Recorder() as hook_b:
+        hooks = {"a": hook_a, "b": hook_b}
+        job_ids = {}
+        for name, (flask_app, _, _) in two.items():
+            with flask_app.app_context():
+                notify.update_notification_settings(urls=[f"json://127.0.0.1:{hooks[name].port}/{name}"])
+            client = flask_app.test_client()
+            created = client.post("/api/jobs", json={"inputs": ["short clip.mp4", "other.mp4"]}).get_json()["jobs"]
+            job_ids[name] = [job["id"] for job in created]
+        # a's context outside, b's inside: each commit belongs to the app in context.
+        with two["a"][0].app_context():
+            end(job_ids["a"][0], "ffmpeg exited with code 1: from a")
+            with two["b"][0].app_context():
+                end(job_ids["b"][1], "ffmpeg exited with code 1: from b")
+            notify.drain()  # sent before b's batch completes below (else it would also say the batch finished)
+            # b's first job (the same id as a's failed one) ended by a session that is no app's.
+            with Session(_engine(two["b"][0])) as foreign:
+                job = foreign.get(Job, job_ids["b"][0])
+                transition(job, JobStatus.DISPATCHED)
+                transition(job, JobStatus.FAILED, error="ended outside any app")
+                foreign.commit()
+        notify.drain()
+        for name, hook in hooks.items():
+            bodies = [json.loads(body) for body in hook.bodies()]
+            clip = {"a": "short clip.mp4", "b": "other.mp4"}[name]
+            assert [(m["title"], m["message"]) for m in bodies] == [
+                (f"Frame Shift: job failed: {clip}", f"ffmpeg exited with code 1: from {name}")
+            ], name
+
+
+def _engine(flask_app):
+    with flask_app.app_context():
+        return db.engine
+
+
+def end(job_id: int, error: str) -> None:
+    """Fail a job the way the monitor does: through the transition service on this app's session, then commit."""
+    from app.models import Job, JobStatus
+    from app.services.transitions import transition
+
+    job = db.session.get(Job, job_id)
+    transition(job, JobStatus.DISPATCHED)
+    transition(job, JobStatus.FAILED, error=error)
+    db.session.commit()
