@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.extensions import db, redis_store
 from app.models import ACTIVE, Follower, Job
 from app.models.piece import Piece
+from app.services.liveness import follower_alive
 from tasks import keys
 from tasks.signing import check_proof
 
@@ -130,17 +131,19 @@ class Registry:
                 state.refused = mark.get("reason") or "refused a payload"
 
     def online(self, name: str, now: float | None = None) -> bool:
-        """Return True when name sent something within lost_after seconds and has not crashed."""
+        """Return True when name sent something within lost_after seconds, has not crashed and is not offline."""
         state = self.followers.get(name)
-        now = now or time.time()
-        return bool(state) and not state.offline and not state.crashed and now - state.last_seen <= self.lost_after
+        if state is None:
+            return False
+        return follower_alive(state.last_seen, now or time.time(), self.lost_after, gone=state.offline or state.crashed)
 
     def lost(self, name: str, now: float | None = None) -> bool:
         """Return True when name crashed, or has been silent longer than lost_after (a clean offline is not
         enough: its last attempts may still be reporting how they ended)."""
         state = self.followers.get(name)
-        now = now or time.time()
-        return state is None or state.crashed or now - state.last_seen > self.lost_after
+        if state is None:
+            return True
+        return not follower_alive(state.last_seen, now or time.time(), self.lost_after, gone=state.crashed)
 
     def loss_reason(self, name: str, now: float | None = None) -> str:
         """Say how name was lost: it crashed (its connection closed) or it stopped answering."""

@@ -13,11 +13,10 @@ from app.services.errors import Conflict, NotFound
 from app.services.follower_load import machine_load
 from app.services.jobs import status_counts
 from app.services.live import publish, wake_dispatcher
+from app.services.liveness import MONITOR_LAG, follower_alive
 from app.services.settings import QUEUE_PAUSED, get_setting, set_setting
 from tasks import keys
 
-# The monitor writes follower rows twice a second; allow it this much lag before calling a follower lost.
-MONITOR_LAG = 5.0
 WRONG_TOKEN = "wrong token"
 UNTRUSTED = "untrusted"
 WRONG_TOKEN_FIX = (
@@ -84,7 +83,9 @@ def describe(row: Follower, jobs: list[dict[str, Any]], lost_after: float) -> di
     """Return one follower as the API shows it (last_heartbeat is the follower's own clock, as it reported it)."""
     data = row.to_dict()
     age = (utcnow() - row.last_heartbeat).total_seconds() if row.last_heartbeat else None
-    online = bool(row.online) and age is not None and age <= lost_after + MONITOR_LAG
+    # The monitor's verdict (row.online) under the same rule, judged MONITOR_LAG ago (the row may be that old).
+    heard_at = -age if age is not None else None  # seconds relative to now
+    online = follower_alive(heard_at, -MONITOR_LAG, lost_after, gone=not row.online)
     info = row.info or {}
     shutting_down = bool(info.get("shutting_down")) and online
     untrusted, problem = trust_problem(info) if online else (None, None)

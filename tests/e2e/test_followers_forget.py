@@ -14,7 +14,7 @@ from tests.e2e.test_failures_harness import REALTIME, System, needs, outcome, sc
 from tests.support import wait_for
 
 LOST_AFTER = 6
-MONITOR_LAG = 5  # app/services/followers.py: the web allows the monitor this much lag
+MONITOR_LAG = 5  # app/services/liveness.py: the web allows the monitor this much lag
 SANDBOX_OFF = "FFmpeg runs without its sandbox on this follower (FFMPEG_SANDBOX=off)"
 
 
