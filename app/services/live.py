@@ -32,6 +32,25 @@ def live_message(job: Any) -> dict[str, Any]:
         "output_size": job.output_size,
         "cancel_requested": job.cancel_requested_at is not None,
         "position": job.position,
+        "split_note": job.split_note,
+    }
+
+
+def piece_message(piece: Any) -> dict[str, Any]:
+    """The one builder of a piece's live message (a row of the job page's pieces table), read from the row."""
+    return {
+        "type": "piece",
+        "id": piece.id,
+        "job_id": piece.job_id,
+        "kind": piece.kind,
+        "index": piece.index,
+        "label": piece.label,
+        "status": piece.status,
+        "follower": piece.follower,
+        "percent": round(piece.percent or 0.0, 2),
+        "fps": piece.fps,
+        "attempts": piece.attempts,
+        "error": piece.error,
     }
 
 

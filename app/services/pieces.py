@@ -3,6 +3,10 @@
 The pieces' counterpart of app/services/outcomes.py: end_piece is the one place deciding how a piece's
 attempt ended. These functions change pieces only; app/services/split_jobs.advance draws the job's
 consequences (the join, success, failure naming the piece, cancel) on the monitor's next tick.
+
+Every change of a piece is noted (`changed`) and published as one small live message per piece
+(app/services/live.piece_message) once its transaction commits: never before, so a browser never shows
+a state the database does not hold, and never after a rollback.
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ import shutil
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
 
+from app.extensions import db
 from app.models import JobStatus, utcnow
 from app.models.piece import PIECE_ACTIVE, PIECE_FINAL, Piece
+from app.services.live import piece_message, publish_many
 from app.services.preferences import auto_retry
 from tasks.errors import TranscodeCancelled, TranscodeError, TranscodeInterrupted
 from tasks.paths import PathError, resolve_inside, temp_folder
@@ -24,6 +32,7 @@ log = logging.getLogger("frameshift.monitor")
 S = JobStatus
 # A piece stopped by follower shutdowns or refused payloads goes back to the queue this many times, then fails.
 MAX_REQUEUES = 5
+PENDING, READY = "frameshift_changed_pieces", "frameshift_piece_messages"
 
 
 class PieceTransitionError(ValueError):
@@ -38,6 +47,40 @@ ALLOWED = {
     S.FAILED.value: {S.QUEUED.value},
     S.CANCELLED.value: {S.QUEUED.value},
 }
+
+
+def changed(piece: Piece) -> None:
+    """Note that a piece changed: its live message goes out when the transaction commits."""
+    pending = db.session.info.setdefault(PENDING, [])
+    if not any(p is piece for p in pending):
+        pending.append(piece)
+
+
+def _build_messages(session: Session) -> None:
+    """Before the commit: turn the changed pieces into messages (new rows get their ids first)."""
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return
+    if any(p.id is None for p in pending):
+        session.flush()
+    alive = [p for p in pending if p.id is not None and not (inspect(p).deleted or inspect(p).was_deleted)]
+    session.info.setdefault(READY, []).extend(piece_message(p) for p in alive)
+
+
+def _publish_messages(session: Session) -> None:
+    """After the commit: publish what changed, in one round trip."""
+    publish_many(session.info.pop(READY, None) or [])
+
+
+def _drop_messages(session: Session, _transaction: Any = None) -> None:
+    """After a rollback: nothing of it happened."""
+    session.info.pop(PENDING, None)
+    session.info.pop(READY, None)
+
+
+event.listen(db.session, "before_commit", _build_messages)
+event.listen(db.session, "after_commit", _publish_messages)
+event.listen(db.session, "after_soft_rollback", _drop_messages)
 
 
 def move(piece: Piece, target: str, **fields: Any) -> Piece:
@@ -60,13 +103,15 @@ def move(piece: Piece, target: str, **fields: Any) -> Piece:
             piece.percent, piece.error = 100.0, None
     for key, value in fields.items():
         setattr(piece, key, value)
+    changed(piece)
     return piece
 
 
 def piece_running(piece: Piece, follower: str | None = None) -> bool:
     """Record that the piece's attempt started; return True if its status changed."""
-    if follower:
+    if follower and follower != piece.follower:
         piece.follower = follower
+        changed(piece)
     if piece.status == S.DISPATCHED.value:
         move(piece, S.RUNNING.value)
         return True
@@ -81,6 +126,7 @@ def piece_progress(piece: Piece, fields: dict[str, Any]) -> None:
         if fields.get(key) is not None:
             setattr(piece, key, fields[key])
     piece.progress_at = utcnow()
+    changed(piece)
 
 
 def end_piece(piece: Piece, state: str, value: Any, detail: str = "", stopped: bool = False) -> bool:

@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import FINISHED, Attempt, Job, JobStatus
 from app.models.piece import KIND_ORDER, PIECE_ACTIVE, Piece, PieceKind
 from app.services.outcomes import mark_running, mark_succeeded
-from app.services.pieces import move
+from app.services.pieces import changed, move
 from app.services.transitions import transition
 from tasks.paths import PathError, resolve_inside
 from tasks.spec import parse_spec
@@ -80,7 +80,7 @@ def start_split(job: Job) -> list[Piece]:
         for piece in pieces:
             db.session.delete(piece)
         plan = Piece(job_id=job.id, kind=PieceKind.PLAN.value, index=0, status=S.QUEUED.value)
-        db.session.add(plan)
+        add_piece(plan)
         job.split_note = "planning: reading keyframes"
         return [plan]
     for piece in pieces:
@@ -141,7 +141,7 @@ def apply_plan(job: Job, plan: Piece) -> None:
     job.split_plan = {k: result.get(k) for k in PLAN_KEYS}
     job.duration = job.duration or result.get("video_duration")
     for cut in cuts:
-        db.session.add(
+        add_piece(
             Piece(
                 job_id=job.id,
                 kind=PieceKind.VIDEO.value,
@@ -152,7 +152,13 @@ def apply_plan(job: Job, plan: Piece) -> None:
                 status=S.QUEUED.value,
             )
         )
-    db.session.add(Piece(job_id=job.id, kind=PieceKind.AUDIO.value, index=0, status=S.QUEUED.value))
+    add_piece(Piece(job_id=job.id, kind=PieceKind.AUDIO.value, index=0, status=S.QUEUED.value))
+
+
+def add_piece(piece: Piece) -> None:
+    """Add a new piece row (published live once committed, like every change of a piece)."""
+    db.session.add(piece)
+    changed(piece)
 
 
 def advance(job: Job, pieces: list[Piece]) -> list[Piece]:
@@ -194,7 +200,7 @@ def advance(job: Job, pieces: list[Piece]) -> list[Piece]:
         job.follower, job.split_state, job.split_note = join.follower, "done", f"joined {len(work) - 1} pieces"
         return []
     if work and join is None and all(p.status == S.SUCCEEDED.value for p in work):
-        db.session.add(Piece(job_id=job.id, kind=PieceKind.JOIN.value, index=0, status=S.QUEUED.value))
+        add_piece(Piece(job_id=job.id, kind=PieceKind.JOIN.value, index=0, status=S.QUEUED.value))
     summarise(job, pieces)
     return []
 

@@ -86,6 +86,12 @@ def panel(job_id: int):
     return render_template("jobs/_detail.html", job=job, planned=job_service.planned_argv(job), report=report)
 
 
+@bp.get("/jobs/<int:job_id>/pieces")
+def pieces(job_id: int):
+    """A split job's pieces table alone (empty for a job that does not split), for the page to refresh it."""
+    return render_template("jobs/_pieces.html", job=job_service.get_job(job_id))
+
+
 @bp.get("/jobs/<int:job_id>/failure-report.txt")
 def failure_report(job_id: int):
     """The job's last failure as a text file: the FFmpeg command, the input's facts and FFmpeg's whole stderr."""
