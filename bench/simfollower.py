@@ -1,0 +1,316 @@
+"""Simulated followers: many Celery followers in one light process, as the leader sees them on the wire.
+
+Each simulated follower has its own Celery hostname (NAME@host) and does what a real follower's worker does
+for the leader: it advertises itself (tasks/worker_signals.py `stamp`: concurrency, encoders, a fresh proof of
+SHARED_TOKEN) over its own named presence connection (keys.presence, checked by the monitor in CLIENT LIST),
+sends worker-online, a worker-heartbeat every 2 s and worker-offline through Celery's event dispatcher, and
+consumes its own direct queue (celery.utils.worker_direct) with kombu, early ack, one message per free slot
+(as worker_disable_prefetch). Each message runs through Celery's own tracer (celery.app.trace.build_tracer:
+STARTED, SUCCESS or FAILURE stored in the result backend as a worker stores them, result_extended included)
+around a task declared like transcode.run whose body is tasks/transcode.py `run_body`: the payload's signature,
+task id and expiry are checked (tasks/signing.py), the claim taken, the cancel flag polled (StopCheck), progress
+sent by tasks/reporting.py's Reporter (backend PROGRESS, a task-progress event, the lease), and the fence taken
+before "publishing". Only FFmpeg is simulated: a block every PROGRESS_INTERVAL (0.5 s, two a second a slot),
+parsed by the follower's own parser, for --job-seconds (times a random factor in 1 +/- --jitter). No file is
+read or written. task-received, task-started, task-succeeded and task-failed are sent as Celery's worker sends
+them. Not simulated: the remote-control (pidbox) queue, the default queue, mingle and gossip.
+
+    REDIS_URL=... SHARED_TOKEN=... python bench/simfollower.py --followers 100 --slots 8 --job-seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import redis  # noqa: E402
+from celery.app.trace import build_tracer  # noqa: E402
+from celery.utils import worker_direct  # noqa: E402
+from celery.worker.state import SOFTWARE_INFO  # noqa: E402
+from kombu import Consumer  # noqa: E402
+
+from tasks import keys, reporting, transcode  # noqa: E402
+from tasks.celery_app import create_celery  # noqa: E402
+from tasks.errors import TranscodeCancelled, TranscodeInterrupted  # noqa: E402
+from tasks.progress import parse_block  # noqa: E402
+from tasks.worker_signals import ADVERT_EVERY, ADVERT_TTL, stamp  # noqa: E402
+
+HEARTBEAT = 2.0  # Celery's worker-heartbeat interval
+ENCODERS = ["libx264", "libx265", "libsvtav1", "libvpx-vp9", "aac", "libopus", "flac", "copy"]
+sim_app = create_celery(set_as_current=False)  # the follower's settings (celeryconfig), its own app object
+JOB_SECONDS = [20.0, 0.0]  # mean length, jitter; set from the command line
+COUNTS = {"received": 0, "succeeded": 0, "failed": 0, "ignored": 0, "reports": 0, "blocks": 0, "busy_fetch": 0}
+COUNT_LOCK = threading.Lock()
+
+
+def count(name: str, n: int = 1) -> None:
+    with COUNT_LOCK:
+        COUNTS[name] += n
+
+
+class CountingReporter(reporting.Reporter):
+    """tasks/reporting.py's Reporter, unchanged, counting the reports it sends."""
+
+    def _send(self, meta: dict[str, Any]) -> None:
+        super()._send(meta)
+        count("reports")
+
+
+transcode.Reporter = CountingReporter  # open_attempt builds the reporter by this name (this process only)
+
+
+def simulated_encode(payload: dict[str, Any], conf: Any, report: Any, stop: Any, tag: str, publish: Any) -> dict:
+    """Stand in for tasks/convert.py run_attempt: FFmpeg's progress blocks at its real rate, then publish."""
+    mean, jitter = JOB_SECONDS
+    seconds = max(0.0, mean * random.uniform(1 - jitter, 1 + jitter))
+    argv = [conf.ffmpeg_bin, "-i", str(payload.get("input")), "-progress", "pipe:1", str(payload.get("output"))]
+    report({"stage": "starting", "percent": 0.0, "argv": argv, "input_size": 0})
+    report({"stage": "started", "ffmpeg_pid": os.getpid(), "percent": 0.0})
+    report({"duration": seconds or None, "input_size": 0})
+    began, block, checked = time.monotonic(), 0, time.monotonic()
+    while (block + 1) * conf.progress_interval <= seconds:
+        block += 1
+        time.sleep(max(0.0, began + block * conf.progress_interval - time.monotonic()))
+        if time.monotonic() - checked >= 1.0:  # the runner asks once a second
+            checked = time.monotonic()
+            reason = stop()
+            if reason == "shutdown":
+                raise TranscodeInterrupted("interrupted: this follower was shutting down")
+            if reason:
+                raise TranscodeCancelled("cancelled" if reason == "cancel" else reason)
+        out = block * conf.progress_interval
+        fields = {"frame": str(int(out * 25)), "fps": "25.0", "total_size": str(int(out * 50_000))}
+        fields.update(out_time_us=str(int(out * 1e6)), speed="1.00x", progress="continue")
+        report({"stage": "encoding", **parse_block(fields, seconds).to_dict()})
+        count("blocks")
+    if publish is not None and not publish():
+        raise TranscodeCancelled(f"{stop() or 'given up by the leader'}; this attempt's output was discarded")
+    return {
+        "output": payload.get("output"),
+        "argv": argv,
+        "exit_code": 0,
+        "input_size": 0,
+        "output_size": int(seconds * 50_000),
+        "duration": seconds,
+        "video_codec": "h264",
+        "audio_codec": "aac",
+        "format": "matroska,webm",
+        "log_tail": ["simulated by bench/simfollower.py"],
+    }
+
+
+# Declared as tasks/transcode.py declares transcode.run; only the body differs (no FFmpeg).
+@sim_app.task(
+    name="transcode.run",
+    bind=True,
+    ignore_result=False,
+    acks_late=False,
+    track_started=True,
+    throws=(TranscodeCancelled, TranscodeInterrupted),
+)
+def run(self, payload: dict[str, Any]) -> dict[str, Any]:
+    return transcode.run_body(self, payload, simulated_encode, "converting")
+
+
+class SimFollower:
+    """One follower: advertisement, presence connection, direct queue consumer and `slots` slots."""
+
+    def __init__(self, name: str, slots: int, stopping: threading.Event) -> None:
+        self.hostname = f"{name}@{socket.gethostname()}"
+        self.slots = slots
+        self.free = threading.Semaphore(slots)
+        self.stopping = stopping
+        self.active = 0
+        self.processed = 0
+        self.presence = redis.Redis.from_url(
+            sim_app.conf.broker_url,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+            client_name=keys.presence(self.hostname),
+        )
+        self.tracer = build_tracer(run.name, run, hostname=self.hostname, app=sim_app)
+        self.work: queue.Queue[tuple[str, list, dict, dict]] = queue.Queue()
+        self.took = False
+        self.info: dict[str, Any] = {
+            "hostname": self.hostname,
+            "concurrency": slots,
+            "ffmpeg_version": "5.1-simulated",
+            "encoders": ENCODERS,
+            "threads": {"decoder": 0, "encoder": 0},
+            "media_roots": [os.environ.get("FRAME_SHIFT_HOME", "")],
+            "path_map": [],
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": time.time(),
+            "signed": True,
+            "sandbox": {"enabled": False, "mode": "simulated"},
+            "shutting_down": False,
+            "stopped": False,
+            "load": {},
+        }
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """Send one event through Celery's dispatcher, as this follower."""
+        with sim_app.events.default_dispatcher(hostname=self.hostname) as dispatcher:
+            dispatcher.send(kind, **fields)
+
+    def heartbeat(self, kind: str = "worker-heartbeat") -> None:
+        """What celery.worker.heartbeat.Heart sends (worker-online/heartbeat/offline)."""
+        load = os.getloadavg()
+        self.event(kind, freq=HEARTBEAT, active=self.active, processed=self.processed, loadavg=load, **SOFTWARE_INFO)
+
+    def advertise(self, first: bool = False) -> None:
+        """Write (or renew) the advertisement over the named presence connection, as keep_advertising does."""
+        token = transcode.settings().shared_token
+        if first:
+            self.presence.delete(keys.stopping(self.hostname))
+        ttl = 24 * 3600 if self.info["stopped"] else ADVERT_TTL
+        self.presence.set(keys.follower(self.hostname), json.dumps(stamp(self.info, token)), ex=ttl)
+        self.presence.sadd(keys.FOLLOWERS, self.hostname)
+
+    def consume(self) -> None:
+        """Thread: take a message from our direct queue only while a slot is free; run each in its own thread."""
+        with sim_app.connection_for_read() as connection:
+            consumer = Consumer(connection, queues=[worker_direct(self.hostname)], accept=["json"])
+            consumer.register_callback(self.on_message)
+            with consumer:
+                while not self.stopping.is_set():
+                    if not self.free.acquire(timeout=1.0):
+                        continue
+                    self.took = False
+                    try:
+                        connection.drain_events(timeout=1.0)
+                    except TimeoutError:
+                        pass
+                    if not self.took:
+                        self.free.release()
+
+    def on_message(self, body: Any, message: Any) -> None:
+        """Early ack, task-received, then the attempt on its own thread (a pool slot)."""
+        message.ack()
+        if self.took:  # a second message in one drain: Celery's worker would not have fetched it
+            count("busy_fetch")
+            self.free.acquire()
+        self.took = True
+        headers = message.headers or {}
+        task_id = headers.get("id")
+        args, kwargs = (body[0], body[1]) if isinstance(body, list | tuple) and len(body) >= 2 else ([], {})
+        self.event(
+            "task-received",
+            uuid=task_id,
+            name=headers.get("task"),
+            args=headers.get("argsrepr"),
+            kwargs=headers.get("kwargsrepr"),
+            root_id=headers.get("root_id"),
+            parent_id=headers.get("parent_id"),
+            retries=headers.get("retries", 0),
+            eta=headers.get("eta"),
+            expires=headers.get("expires"),
+        )
+        count("received")
+        request = {**headers, "hostname": self.hostname, "delivery_info": dict(message.delivery_info or {})}
+        self.work.put((task_id, args, kwargs, request))
+
+    def slot(self) -> None:
+        """Thread: one pool slot for the follower's life (a prefork pool process keeps its backend and clients)."""
+        while True:
+            task_id, *rest = self.work.get()
+            try:
+                self.attempt(task_id, *rest)
+            except Exception as exc:  # noqa: BLE001  (the slot lives on, as a pool process would)
+                print(f"{self.hostname}: attempt {task_id} broke: {exc!r}", file=sys.stderr, flush=True)
+
+    def attempt(self, task_id: str, args: list, kwargs: dict, request: dict) -> None:
+        """Run one attempt through Celery's tracer and send the events the worker's Request sends."""
+        self.active += 1
+        try:
+            self.event("task-started", uuid=task_id)  # the dispatcher adds its pid
+            outcome = self.tracer(task_id, args, kwargs, request)
+            state = outcome.info.state if outcome.info is not None else "SUCCESS"
+            if state == "SUCCESS":
+                self.event("task-succeeded", uuid=task_id, result=outcome.retstr, runtime=outcome.runtime)
+                count("succeeded")
+            elif state == "FAILURE":
+                trace = getattr(outcome.retval, "traceback", "")
+                self.event("task-failed", uuid=task_id, exception=repr(outcome.info.retval), traceback=trace)
+                count("failed")
+            else:
+                count("ignored")  # Ignore (the claim was held): the worker sends nothing
+        finally:
+            self.active -= 1
+            self.processed += 1
+            self.free.release()
+
+
+def keep_beating(followers: list[SimFollower], stopping: threading.Event) -> None:
+    """Thread: heartbeats every 2 s, adverts every ADVERT_EVERY s, spread over the interval."""
+    last_advert = time.monotonic()
+    while not stopping.wait(0):
+        began = time.monotonic()
+        advert = began - last_advert >= ADVERT_EVERY
+        for i, follower in enumerate(followers):
+            try:
+                follower.heartbeat()
+                if advert:
+                    follower.advertise()
+            except Exception as exc:  # noqa: BLE001  (a missed beat is what the leader must judge)
+                print(f"heartbeat of {follower.hostname} failed: {exc}", file=sys.stderr, flush=True)
+            if stopping.wait(max(0.0, began + HEARTBEAT * (i + 1) / len(followers) - time.monotonic())):
+                return
+        if advert:
+            last_advert = began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--followers", type=int, default=10)
+    parser.add_argument("--slots", type=int, default=4, help="slots (concurrency) per follower")
+    parser.add_argument("--prefix", default="sim", help="follower names: PREFIX000@host ...")
+    parser.add_argument("--job-seconds", type=float, default=20.0, help="mean simulated encode length")
+    parser.add_argument("--jitter", type=float, default=0.5, help="each job lasts job-seconds x (1 +/- jitter)")
+    parser.add_argument("--stats", type=Path, default=None, help="write counters here (JSON) every second")
+    args = parser.parse_args()
+    JOB_SECONDS[:] = [args.job_seconds, min(max(args.jitter, 0.0), 1.0)]
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    followers = [SimFollower(f"{args.prefix}{i:03d}", args.slots, stopping) for i in range(args.followers)]
+    for follower in followers:
+        follower.advertise(first=True)
+        follower.heartbeat("worker-online")
+    for follower in followers:
+        for _ in range(follower.slots):
+            threading.Thread(target=follower.slot, daemon=True).start()
+        threading.Thread(target=follower.consume, name=f"consume-{follower.hostname}", daemon=True).start()
+    threading.Thread(target=keep_beating, args=(followers, stopping), name="heartbeats", daemon=True).start()
+    print(f"{len(followers)} simulated followers x {args.slots} slots ready", flush=True)
+    while not stopping.wait(1.0):
+        if args.stats:
+            with COUNT_LOCK:
+                text = json.dumps({**COUNTS, "t": time.time()})
+            args.stats.write_text(text)
+    for follower in followers:  # a clean stop, as on_shutdown says it
+        follower.info.update(shutting_down=True, stopped=True)
+        try:
+            follower.advertise()
+            follower.heartbeat("worker-offline")
+        except Exception:  # noqa: BLE001
+            pass
+    if args.stats:
+        args.stats.write_text(json.dumps({**COUNTS, "t": time.time()}))
+
+
+if __name__ == "__main__":
+    main()
