@@ -50,6 +50,11 @@ from tasks.worker_signals import ADVERT_EVERY, ADVERT_TTL, stamp  # noqa: E402
 HEARTBEAT = 2.0  # Celery's worker-heartbeat interval
 ENCODERS = ["libx264", "libx265", "libsvtav1", "libvpx-vp9", "aac", "libopus", "flac", "copy"]
 sim_app = create_celery(set_as_current=False)  # the follower's settings (celeryconfig), its own app object
+# A real pool process is single-threaded; here hundreds of slot and reporter threads share one app, whose
+# producer pool (broker_pool_limit, 10) and kombu's per-channel Redis pool (10) then run out ("Too many
+# connections"). Larger pools change nothing on the wire.
+sim_app.conf.broker_pool_limit = 1000
+sim_app.conf.broker_transport_options = {**sim_app.conf.broker_transport_options, "max_connections": 2000}
 JOB_SECONDS = [20.0, 0.0]  # mean length, jitter; set from the command line
 COUNTS = {"received": 0, "succeeded": 0, "failed": 0, "ignored": 0, "reports": 0, "blocks": 0, "busy_fetch": 0}
 COUNT_LOCK = threading.Lock()
@@ -69,6 +74,12 @@ class CountingReporter(reporting.Reporter):
 
 
 transcode.Reporter = CountingReporter  # open_attempt builds the reporter by this name (this process only)
+# tasks/transcode.py's client for claims, leases, cancel flags and the fence, the same but with room for hundreds
+# of threads (redis-py's default pool refuses past its limit; a real pool process is one thread).
+_CLIENT = redis.Redis.from_url(
+    sim_app.conf.broker_url, socket_timeout=5, socket_connect_timeout=5, max_connections=5000
+)
+transcode.redis_client = lambda: _CLIENT
 
 
 def simulated_encode(payload: dict[str, Any], conf: Any, report: Any, stop: Any, tag: str, publish: Any) -> dict:
