@@ -148,7 +148,9 @@ def main() -> None:
         def med(key: str, sub: str | None = None, measured: list[dict] = measured) -> float:
             return median([m[key][sub] if sub else m[key] for m in measured])
 
-        target = slots >= 800
+        # A step whose simulator could not send 90 % of two reports a second a slot measured the simulator
+        # (one process, one core on a 2-core machine), not the leader: no verdict on the leader's targets.
+        target = slots >= 800 and med("sent_per_s") >= 0.9 * 2 * slots
         p95 = med("fresh_p95_ms")
         result.add(
             f"{slots} slots: progress events sent per second",
