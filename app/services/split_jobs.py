@@ -50,6 +50,23 @@ def decide(job: Job, capacity: int, duration: Callable[[], float | None]) -> tup
     capacity: follower slots that could work on it now. Only a reason a user would not guess gets a note:
     a short input or split=never runs whole silently.
     """
+    early = _without_length(job, capacity)
+    if early is not None:
+        return early
+    seconds = duration()
+    least = current_app.config.get("SPLIT_MIN_SECONDS", 300.0)
+    if seconds is None or seconds <= least:
+        return False, None
+    return True, None
+
+
+def needs_length(job: Job, capacity: int) -> bool:
+    """Return True when decide() will read the input's length for this job (split=auto, more than one slot)."""
+    return _without_length(job, capacity) is None
+
+
+def _without_length(job: Job, capacity: int) -> tuple[bool, str | None] | None:
+    """The decision when the spec or the fleet settle it alone; None when it depends on the input's length."""
     spec = parse_spec(job.spec)
     if spec.split == "never":
         return False, None
@@ -60,11 +77,7 @@ def decide(job: Job, capacity: int, duration: Callable[[], float | None]) -> tup
         return True, None
     if capacity < 2:
         return False, None  # one slot: nothing to share out (the length is not even read)
-    seconds = duration()
-    least = current_app.config.get("SPLIT_MIN_SECONDS", 300.0)
-    if seconds is None or seconds <= least:
-        return False, None
-    return True, None
+    return None
 
 
 def start_split(job: Job) -> list[Piece]:
