@@ -34,12 +34,13 @@ def register_extensions(flask_app: Flask) -> None:
     redis_store.init_app(flask_app)
     celery_client.init_app(flask_app)
     from app import observability
-    from app.services import notify
+    from app.services import notify, pieces
     from app.services.schema import upgrade_database
 
     observability.init_app(flask_app)
     upgrade_database(flask_app)
     notify.init_app(flask_app)
+    pieces.init_app(flask_app)  # live messages of split pieces, after each commit
 
 
 def register_blueprints(flask_app: Flask) -> None:

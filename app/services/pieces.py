@@ -78,9 +78,16 @@ def _drop_messages(session: Session, _transaction: Any = None) -> None:
     session.info.pop(READY, None)
 
 
-event.listen(db.session, "before_commit", _build_messages)
-event.listen(db.session, "after_commit", _publish_messages)
-event.listen(db.session, "after_soft_rollback", _drop_messages)
+def init_app(_flask_app: Any = None) -> None:
+    """Publish the changed pieces after each commit of the database session (create_app calls this; importing
+    the module registers nothing). db.session is scoped per app context, so a commit is the app in context's."""
+    for name, hook in (
+        ("before_commit", _build_messages),
+        ("after_commit", _publish_messages),
+        ("after_soft_rollback", _drop_messages),
+    ):
+        if not event.contains(db.session, name, hook):
+            event.listen(db.session, name, hook)
 
 
 def move(piece: Piece, target: str, **fields: Any) -> Piece:
