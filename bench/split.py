@@ -1,6 +1,6 @@
 """Split encoding at the system level: one file whole on 1 follower vs split across 2 followers.
 
-    python bench/split.py [--quick] [--runs N] [--keep]
+    python bench/split.py [--quick] [--runs N] [--keep] [--pin]
 
 A private Frame Shift (bench/harness.System): redis-server, two followers `celery ... -c 1` with
 FFMPEG_THREADS=1, the monitor and the web process under gunicorn. One 4-minute 1280x720 25 fps clip
@@ -19,6 +19,7 @@ from the last piece done to the job done. The machine's load average is recorded
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -33,6 +34,26 @@ ARGS = "-c:v libx265 -preset fast -crf 26 -x265-params log-level=error:pools=1:f
 SPEC = {"mode": "custom", "container": "mkv", "custom_args": ARGS}
 PIECES = 4
 WAYS = {"whole": "never", "split": "always"}
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Put a process, every thread of it and every process below it on one CPU (what they start later inherits
+    it): --pin makes each follower a one-core machine, as two followers on two machines would be."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents.setdefault(int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(
+                    int(entry.name)
+                )
+            except (OSError, ValueError, IndexError):
+                continue
+    todo = [pid]
+    while todo:
+        proc = todo.pop()
+        for task in Path(f"/proc/{proc}/task").iterdir():
+            os.sched_setaffinity(int(task.name), {cpu})
+        todo += parents.get(proc, [])
 
 
 def loadavg() -> str:
@@ -101,21 +122,28 @@ def report(result: Result, runs: dict[str, list[dict]]) -> None:
 
 
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0])
+    args = parse_args(
+        __doc__.splitlines()[0],
+        pin={"action": "store_true", "help": "each follower on a CPU of its own (w1 on 0, w2 on 1): one-core machines"},
+    )
     runs = args.runs or (1 if args.quick else 3)
     seconds = 40 if args.quick else 240
     result = Result(
-        "split",
+        "split-pinned" if args.pin else "split",
         args.quick,
         runs,
         setup=f"{seconds} s 1280x720 25 fps clip (keyframes every 2 s); custom spec {ARGS!r}, MKV; followers -c 1, "
         f"FFMPEG_THREADS=1; whole: split=never on w1 (w2 drained); split: split=always on w1+w2, "
-        f"SPLIT_SECONDS={seconds / PIECES:g}; monitor, gunicorn web and redis on the same machine",
+        f"SPLIT_SECONDS={seconds / PIECES:g}; monitor, gunicorn web and redis on the same machine"
+        + ("; each follower pinned to a CPU of its own (w1: 0, w2: 1)" if args.pin else ""),
     )
     env = {"SPLIT_SECONDS": f"{seconds / PIECES:g}", "SPLIT_MIN_SECONDS": "0"}
     with System("split", keep=args.keep, **env) as system:
         source = make_source(system.media / "film.mp4", seconds)
-        system.start_workers(["w1", "w2"], concurrency=1, FFMPEG_THREADS="1")
+        workers = system.start_workers(["w1", "w2"], concurrency=1, FFMPEG_THREADS="1")
+        if args.pin:
+            for cpu, worker in enumerate(workers):
+                pin(worker.proc.pid, cpu)
         api = system.start_web()
         system.start_monitor(wait_online=2)
         seen: dict[str, list[dict]] = {"whole": [], "split": []}
