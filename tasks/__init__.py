@@ -5,6 +5,7 @@ checks nothing and reads no argv: the worker checks its settings when it starts 
 Flower in flowerconfig.py.
 """
 
+from tasks import library_probe as _library_probe  # noqa: F401  (registers library.probe)
 from tasks import observability as _observability  # noqa: F401  (config check, Sentry)
 from tasks import split_tasks as _split_tasks  # noqa: F401  (registers split.plan/piece/audio/join/cleanup)
 from tasks import transcode as _transcode  # noqa: F401  (registers transcode.run)

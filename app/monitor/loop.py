@@ -12,7 +12,7 @@ from celery import Celery
 from flask import Flask
 
 from app.extensions import db, get_celery, redis_store
-from app.monitor import library_scan
+from app.monitor import library_probe, library_scan
 from app.monitor.dispatcher import dispatch_ready, stop_result_subscriptions
 from app.monitor.events import EventHandler
 from app.monitor.reaper import enforce_cancels, reap_lost
@@ -181,6 +181,7 @@ class Monitor:
                 self.safely(self.events.prune)
         self.safely(self.sync_followers)
         self.safely(library_scan.tick, self)  # libraries: scans, events, hold time, outcomes
+        self.safely(library_probe.tick, self)  # libraries: media facts read by followers, in batches
 
     def broker_reachable(self) -> bool:
         """Ping Redis; while we cannot reach it, silence from followers proves nothing about them."""

@@ -35,6 +35,11 @@ class Entry:
     duration: float | None = None
     selected: bool = False
     output: bool = False  # Frame Shift's own NAME_converted.EXT
+    # From media_facts (a follower's probe for a library), while the file's size and mtime are unchanged.
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    bitrate: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the entry as JSON values."""
@@ -49,6 +54,10 @@ class Entry:
             "duration": self.duration,
             "selected": self.selected,
             "output": self.output,
+            "video_codec": self.video_codec,
+            "width": self.width,
+            "height": self.height,
+            "bitrate": self.bitrate,
         }
 
 
@@ -227,3 +236,28 @@ def list_folder(
         show_hidden=show_hidden,
         hide_converted=hide_converted,
     )
+
+
+def add_media_facts(entries: list[Entry]) -> None:
+    """Fill codec, resolution, bitrate (and a missing duration) from media_facts; nothing is probed here."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models.library import MediaFacts
+
+    videos = {e.path: e for e in entries if e.video}
+    paths = list(videos)
+    for i in range(0, len(paths), 500):
+        rows = db.session.execute(select(MediaFacts).where(MediaFacts.path.in_(paths[i : i + 500]))).scalars()
+        for row in rows:
+            entry = videos[row.path]
+            if row.error or (row.size, row.mtime_ns) != (entry.size, entry.mtime_ns):
+                continue  # unreadable, or the file changed since: show nothing rather than something stale
+            entry.video_codec, entry.width, entry.height, entry.bitrate = (
+                row.video_codec,
+                row.width,
+                row.height,
+                row.bitrate,
+            )
+            if entry.duration is None:
+                entry.duration = row.duration

@@ -59,6 +59,9 @@
       name.append(toggle, link);
       cell(row, "num");
       cell(row, "num");
+      cell(row, "codec");
+      cell(row, "num resolution");
+      cell(row, "num bitrate");
     } else {
       row.className = "entry file" + (e.selected ? " selected" : "");
       row.dataset.kind = "file";
@@ -82,6 +85,10 @@
       }
       cell(row, "num").textContent = e.size == null ? "" : window.FrameShift.format.size(e.size);
       cell(row, "num duration").textContent = e.duration == null ? "" : window.FrameShift.format.eta(e.duration);
+      // From a library's probe (media_facts), blank when not known.
+      cell(row, "codec").textContent = e.video_codec || "";
+      cell(row, "num resolution").textContent = e.width && e.height ? e.width + "×" + e.height : "";
+      cell(row, "num bitrate").textContent = e.bitrate ? Math.round(e.bitrate / 1000).toLocaleString("en") + " kb/s" : "";
     }
     cell(row).textContent = mtime(e.mtime);
     return row;
@@ -119,7 +126,7 @@
       note.style.setProperty("--depth", String(depth));
       cell(note);
       const td = cell(note, "empty");
-      td.colSpan = 4;
+      td.colSpan = 7;
       if (rows.length) {
         const more = document.createElement("a");
         more.href = folderLink(row.dataset.path);

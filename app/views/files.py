@@ -10,7 +10,7 @@ from app.schemas.files import Durations, FilesPageQuery, FilesQuery, SelectionCh
 from app.schemas.inputs import accepts
 from app.services.errors import ServiceError
 from app.services.file_search import search_tree
-from app.services.files import SORTS, list_folder
+from app.services.files import SORTS, add_media_facts, list_folder
 from app.services.media_info import annotate, probe_durations
 from app.services.selection import change_selection, get_selection
 from app.views.ui import human_seconds, human_size
@@ -49,6 +49,7 @@ def load_listing(query: FilesQuery):
     else:
         listing = list_folder(query.path, roots(), **query.listing_args())
     annotate(listing.entries)
+    add_media_facts(listing.entries)  # codec, resolution, bitrate from library probes (one query, no probe)
     chosen = set(get_selection(selection_id()))
     for entry in listing.entries:
         entry.selected = entry.path in chosen
