@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import selectors
+import stat
 import threading
 import time
 from pathlib import Path
@@ -31,9 +32,18 @@ from tasks.transcode import settings
 
 log = logging.getLogger("frameshift.probe")
 PROTOCOLS = "file"  # the child opens files by name only: no pipe, no network, no nested protocol
-FILE_SECONDS = float(os.environ.get("LIBRARY_PROBE_FILE_SECONDS") or 20)  # one file that takes longer is unreadable
-BATCH_SECONDS = float(os.environ.get("LIBRARY_PROBE_BATCH_SECONDS") or 120)  # the rest go back to the leader
+FILE_SECONDS = 20.0  # one file that keeps the child silent longer is unreadable (LIBRARY_PROBE_FILE_SECONDS)
+BATCH_SECONDS = 120.0  # then the child is stopped; the rest go back to the leader (LIBRARY_PROBE_BATCH_SECONDS)
 START_SECONDS = 30.0  # the interpreter and PyAV loading, on a busy machine
+
+
+def limit(name: str, default: float) -> float:
+    """A time limit from the environment, read when a batch runs; a missing or bad value gives the default."""
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 class ProbeFailed(RuntimeError):
@@ -77,6 +87,8 @@ def run_child(paths: list[str], roots: list[Path], command: list[str] | None = N
     files after it get none (the caller sends them again).
     """
     request = json.dumps({"paths": paths, "formats": MEDIA_FORMATS, "protocols": PROTOCOLS}).encode()
+    file_seconds = limit("LIBRARY_PROBE_FILE_SECONDS", FILE_SECONDS)
+    batch_seconds = limit("LIBRARY_PROBE_BATCH_SECONDS", BATCH_SECONDS)
     proc = probe_sandbox.start(roots, command)
     stderr = _Stderr(proc.stderr)
     answers: dict[int, dict] = {}
@@ -92,11 +104,11 @@ def run_child(paths: list[str], roots: list[Path], command: list[str] | None = N
             selector.register(proc.stdout, selectors.EVENT_READ)  # type: ignore[arg-type]
             while len(answers) < len(paths):
                 now = time.monotonic()
-                limit = min(started + BATCH_SECONDS, last + (FILE_SECONDS if ready else START_SECONDS))
-                if now >= limit:
-                    stopped = "batch time" if now >= started + BATCH_SECONDS else "file time"
+                until = min(started + batch_seconds, last + (file_seconds if ready else START_SECONDS))
+                if now >= until:
+                    stopped = "batch time" if now >= started + batch_seconds else "file time"
                     break
-                if not selector.select(limit - now):
+                if not selector.select(until - now):
                     continue
                 chunk = os.read(proc.stdout.fileno(), 1 << 16)  # type: ignore[union-attr]
                 if not chunk:
@@ -118,13 +130,16 @@ def run_child(paths: list[str], roots: list[Path], command: list[str] | None = N
                         answers[answer["i"]] = _clean(answer)
     finally:
         kill_now(proc)
+        proc.stdout.close()  # type: ignore[union-attr]  (a worker runs thousands of batches: no fd left open)
+    err = stderr.text()
+    proc.stderr.close()  # type: ignore[union-attr]
     if not ready:
-        raise ProbeFailed(f"the probe child did not start (exit {proc.returncode}): {stderr.text() or 'no output'}")
+        raise ProbeFailed(f"the probe child did not start (exit {proc.returncode}): {err or 'no output'}")
     if stopped and stopped != "batch time" and len(answers) < len(paths):
         culprit = len(answers)  # answers come in order: the first missing one is the file it was on
-        why = f"reading it took longer than {FILE_SECONDS:.0f} s" if stopped == "file time" else "the reader died on it"
+        why = f"reading it took longer than {file_seconds:.0f} s" if stopped == "file time" else "the reader died on it"
         answers[culprit] = {"error": f"{NOT_MEDIA}: {why}"}
-        log.warning("probe of %s stopped: %s (%s)", paths[culprit], why, stderr.text())
+        log.warning("probe of %s stopped: %s (%s)", paths[culprit], why, err)
     return answers, stopped
 
 
@@ -144,6 +159,9 @@ def probe_files(files: list[Any], conf: FollowerSettings) -> dict[str, Any]:
             continue
         except OSError as exc:
             facts[path] = {"error": f"cannot be read here: {exc.strerror or exc}", "missing": True}
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            facts[path] = {"error": f"{NOT_MEDIA}: it is not a regular file"}
             continue
         if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
             facts[path] = {"changed": True}  # not what the leader saw: its scanner will look again

@@ -63,6 +63,7 @@ class Prober:
     batch_size: int = BATCH
     inflight: dict[str, Batch] = field(default_factory=dict)
     resting: dict[str, float] = field(default_factory=dict)
+    failing: dict[str, float] = field(default_factory=dict)  # follower -> when it may have a batch again
     last_round: float = 0.0
 
     def tick(self, celery_app: Celery, registry: Any) -> None:
@@ -96,8 +97,9 @@ class Prober:
                     value.get("seconds"),
                 )
             elif state in FINISHED:
+                self.failing[batch.follower] = now + RETRY_AFTER  # a broken follower is not fed a batch a second
                 log.warning(
-                    "probe batch %s on %s ended %s (%s); its files go out again",
+                    "probe batch %s on %s ended %s (%s); its files go out again, not to it for a minute",
                     task_id[:8],
                     batch.follower,
                     state,
@@ -129,7 +131,7 @@ class Prober:
         if not [f for f in waiting_files(len(flying) + 1) if f[0] not in flying]:
             return  # the usual case at rest: one indexed query, no look at the followers
         room = [(slot.name, slot.free - busy.get(slot.name, 0)) for slot in free_slots(registry)]
-        room = [(name, free) for name, free in room if free > 0]
+        room = [(name, free) for name, free in room if free > 0 and self.failing.get(name, 0) <= now]
         if not room:
             return
         wanted = sum(free for _, free in room) * self.batch_size
@@ -265,6 +267,11 @@ def tick(monitor: Any) -> None:
         return  # results and followers cannot be read; nothing is lost by waiting
     prober = getattr(monitor, "probes", None)
     if prober is None:
-        size = int(current_app.config.get("LIBRARY_PROBE_BATCH") or os.environ.get("LIBRARY_PROBE_BATCH") or BATCH)
+        raw = current_app.config.get("LIBRARY_PROBE_BATCH") or os.environ.get("LIBRARY_PROBE_BATCH") or BATCH
+        try:
+            size = int(raw)
+        except (TypeError, ValueError):
+            log.warning("LIBRARY_PROBE_BATCH=%r is not a whole number; using %d", raw, BATCH)
+            size = BATCH
         prober = monitor.probes = Prober(batch_size=max(1, size))
     prober.tick(monitor.celery_app, monitor.registry)
