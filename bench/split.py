@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,8 +38,8 @@ WAYS = {"whole": "never", "split": "always"}
 
 
 def pin(pid: int, cpu: int) -> None:
-    """Put a process, every thread of it and every process below it on one CPU (what they start later inherits
-    it): --pin makes each follower a one-core machine, as two followers on two machines would be."""
+    """Put a process, every thread of it and every process below it on one CPU: --pin makes each follower a
+    one-core machine, as two followers on two machines would be."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -51,9 +52,41 @@ def pin(pid: int, cpu: int) -> None:
     todo = [pid]
     while todo:
         proc = todo.pop()
-        for task in Path(f"/proc/{proc}/task").iterdir():
-            os.sched_setaffinity(int(task.name), {cpu})
+        try:
+            for task in Path(f"/proc/{proc}/task").iterdir():
+                os.sched_setaffinity(int(task.name), {cpu})
+        except OSError:  # the process or thread ended meanwhile
+            pass
         todo += parents.get(proc, [])
+
+
+class Pinner:
+    """Pin each follower's tree to its CPU now and every half second while the benchmark runs.
+
+    Pinning once is not enough: x265 sets the affinity of its thread pool to every CPU of the NUMA node
+    when it starts the pool (seen with `taskset -pc` on a pinned follower's FFmpeg: main thread on CPU 0, the
+    pool's threads on 0,1), so the pool threads escaped the first --pin run and the two followers' encodes
+    shared both CPUs. Re-pinning catches every new thread within half a second."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            for cpu, pid in enumerate(self.pids):
+                pin(pid, cpu)
+            if self._stop.wait(0.5):
+                return
+
+    def __enter__(self) -> Pinner:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def loadavg() -> str:
@@ -77,6 +110,7 @@ def run_one(system: System, api: Api, source: Path, way: str, timeout: float) ->
     output = Path(row["output_path"])
     seen = {
         "job": job["id"],
+        "submitted": round(submitted, 2),
         "makespan": db_time(row["finished_at"]) - submitted,
         "ssim": ssim(output, source),
         "size": output.stat().st_size,
@@ -141,22 +175,21 @@ def main() -> None:
     with System("split", keep=args.keep, **env) as system:
         source = make_source(system.media / "film.mp4", seconds)
         workers = system.start_workers(["w1", "w2"], concurrency=1, FFMPEG_THREADS="1")
-        if args.pin:
-            for cpu, worker in enumerate(workers):
-                pin(worker.proc.pid, cpu)
+        pinner = Pinner([worker.proc.pid for worker in workers] if args.pin else [])
         api = system.start_web()
         system.start_monitor(wait_online=2)
         seen: dict[str, list[dict]] = {"whole": [], "split": []}
-        for n in range(runs):
-            for way in ("whole", "split") if n % 2 == 0 else ("split", "whole"):
-                one = run_one(system, api, source, way, timeout=seconds * 20)
-                seen[way].append(one)
-                extra = f"  join {one['join_seconds']:.2f} s" if way == "split" else ""
-                print(
-                    f"run {n + 1} {way:5s} {one['makespan']:7.1f} s  SSIM {one['ssim']:.5f}  "
-                    f"{one['size'] / 1e6:.1f} MB  load {one['load_before']}{extra}",
-                    flush=True,
-                )
+        with pinner:
+            for n in range(runs):
+                for way in ("whole", "split") if n % 2 == 0 else ("split", "whole"):
+                    one = run_one(system, api, source, way, timeout=seconds * 20)
+                    seen[way].append(one)
+                    extra = f"  join {one['join_seconds']:.2f} s" if way == "split" else ""
+                    print(
+                        f"run {n + 1} {way:5s} {one['makespan']:7.1f} s  SSIM {one['ssim']:.5f}  "
+                        f"{one['size'] / 1e6:.1f} MB  load {one['load_before']}{extra}",
+                        flush=True,
+                    )
         report(result, seen)
         result.details = {"runs": seen, "clip_seconds": seconds, "source_bytes": source.stat().st_size}
         if not args.keep:

@@ -95,7 +95,8 @@ class DiskPeak:
 def piece_timings(system: System, job_id: int) -> dict[str, Any]:
     """Read the pieces' timings: the join's own seconds, its task's wall time, the last piece's end, count."""
     rows = system.query(
-        "SELECT kind, started_at, finished_at, result, attempts FROM pieces WHERE job_id = ? AND status = 'succeeded'",
+        'SELECT kind, started_at, finished_at, result, attempts, follower, "index" FROM pieces'
+        " WHERE job_id = ? AND status = 'succeeded'",
         (job_id,),
     )
     join = next((r for r in rows if r[0] == "join"), None)
@@ -110,4 +111,7 @@ def piece_timings(system: System, job_id: int) -> dict[str, Any]:
         "join_finished": db_time(join[2]),
         "video_pieces": sum(1 for r in work if r[0] == "video"),
         "dispatches": sum(r[4] for r in rows),
+        "schedule": sorted(
+            [r[0], r[6], (r[5] or "").split("@")[0], round(db_time(r[1]), 2), round(db_time(r[2]), 2)] for r in rows
+        ),
     }
