@@ -116,7 +116,10 @@ class Replacement(db.Model):
     output_path: Mapped[str] = mapped_column(Text)
     original_size: Mapped[int] = mapped_column(BigInteger)
     output_size: Mapped[int] = mapped_column(BigInteger)
-    state: Mapped[str] = mapped_column(String(16), default="replaced")  # replaced | undone | purged
+    # replacing | replaced | undoing | undone | purged | failed (app/services/library_replace.py)
+    state: Mapped[str] = mapped_column(String(16), default="replaced", index=True)
     replaced_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+    kept_path: Mapped[str | None] = mapped_column(Text)  # where an undo put the output (NAME_converted.EXT)
+    note: Mapped[str | None] = mapped_column(Text)  # why it failed, or what the person should know

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Job, JobStatus, utcnow
 from app.models.library import Library, LibraryFile
+from app.services import library_replace
 from app.services import library_rules as rules_mod
 from app.services.errors import ServiceError
 from app.services.libraries import as_facts, facts_for
@@ -74,6 +75,7 @@ class LibraryScanner:
         self.last_round = now
         libraries = list(db.session.execute(select(Library).where(Library.enabled.is_(True))).scalars())
         self.sync_watches(libraries)
+        library_replace.housekeep()  # interrupted replacements finished, expired originals purged
         for library in libraries:
             if self.check_folder(library) and self.due(library, now):
                 self.full_scan(library)
@@ -369,6 +371,7 @@ def record_outcomes() -> None:
     for row, status, error in rows:
         if status == JobStatus.SUCCEEDED.value:
             row.state, row.reason = "converted", None
+            library_replace.on_success(row)  # output policy replace (may skip the file: output not smaller)
         else:
             row.state, row.reason = "failed", (error or status)[:1000]
 

@@ -1,5 +1,6 @@
-// The job page: live progress, refresh after a status change, cancel/retry/remove, and a split job's
-// pieces table, each row updated in place by its piece's own live message.
+// The job page: live progress, refresh after a status change, cancel/retry/remove, undo a library's
+// replacement of the original, and a split job's pieces table, each row updated in place by its
+// piece's own live message.
 (function () {
   "use strict";
   const FS = window.FrameShift;
@@ -98,6 +99,8 @@
     if (!button) return;
     const action = button.dataset.action;
     if (action === "delete" && !confirm("Remove this job from the list? Files are not touched.")) return;
+    if (action === "undo-replace" &&
+        !confirm("Put the original back from the recycle folder? The converted file is kept beside it as NAME_converted.")) return;
     button.disabled = true;
     try {
       if (action === "delete") {

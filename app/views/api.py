@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from app.schemas.bulk import CancelAll, RetryFailed
 from app.schemas.inputs import accepts
 from app.schemas.jobs import ClearJobs, CreateJobs, JobsQuery, MoveJob, SpecPreview
-from app.services import bulk_jobs, failure_reports
+from app.services import bulk_jobs, failure_reports, library_undo
 from app.services import jobs as job_service
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -43,7 +43,14 @@ def show(job_id: int):
     """Return every field of one job, attempts included."""
     job = job_service.get_job(job_id)
     report = failure_reports.summary(job.id)  # the text itself: /jobs/<id>/failure-report.txt
-    return jsonify({**job.to_dict(full=True), "planned_argv": job_service.planned_argv(job), "failure_report": report})
+    return jsonify(
+        {
+            **job.to_dict(full=True),
+            "planned_argv": job_service.planned_argv(job),
+            "failure_report": report,
+            "replacement": library_undo.describe(job),  # what a library with output policy replace did
+        }
+    )
 
 
 @bp.post("/jobs/<int:job_id>/cancel")
@@ -56,6 +63,15 @@ def cancel(job_id: int):
 def retry(job_id: int):
     """Queue a failed or cancelled job again."""
     return jsonify(job_service.retry_job(job_id).to_dict())
+
+
+@bp.post("/jobs/<int:job_id>/undo-replace")
+def undo_replace(job_id: int):
+    """Undo a library's replacement within the recycle period: the original back, the output kept as NAME_converted.
+
+    409 when it cannot (period over, already undone, files changed since), saying what to do instead.
+    """
+    return jsonify(library_undo.undo(job_service.get_job(job_id)))
 
 
 @bp.post("/jobs/<int:job_id>/move")

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, render_template, request
 from app.services import failure_reports
 from app.services import jobs as job_service
 from app.services.errors import ServiceError
+from app.services.library_undo import describe
 from app.services.settings import QUEUE_PAUSED, get_setting
 from app.views.ui import TABS, int_arg, register_template_helpers
 
@@ -75,7 +76,9 @@ def show(job_id: int):
     """One job in full: paths, spec and argv, attempts, timings, sizes, log."""
     job = job_service.get_job(job_id)
     report = failure_reports.summary(job.id)
-    return render_template("jobs/show.html", job=job, planned=job_service.planned_argv(job), report=report)
+    return render_template(
+        "jobs/show.html", job=job, planned=job_service.planned_argv(job), report=report, replaced=describe(job)
+    )
 
 
 @bp.get("/jobs/<int:job_id>/panel")
@@ -83,7 +86,9 @@ def panel(job_id: int):
     """The job's details alone, for the page to refresh itself after a change."""
     job = job_service.get_job(job_id)
     report = failure_reports.summary(job.id)
-    return render_template("jobs/_detail.html", job=job, planned=job_service.planned_argv(job), report=report)
+    return render_template(
+        "jobs/_detail.html", job=job, planned=job_service.planned_argv(job), report=report, replaced=describe(job)
+    )
 
 
 @bp.get("/jobs/<int:job_id>/pieces")
