@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from celery import Celery
 from celery.utils import worker_direct
@@ -16,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db, redis_store
 from app.models import Attempt, Follower, Job, JobStatus
+from app.monitor import schedule_gate
 from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish_many
@@ -151,11 +153,15 @@ def stop_result_subscriptions(celery_app: Celery) -> None:
     celery_app.backend.on_task_call = lambda producer, task_id: None
 
 
-def dispatch_ready(celery_app: Celery, registry: Registry, sent: dict[str, int] | None = None) -> int:
+def dispatch_ready(
+    celery_app: Celery, registry: Registry, sent: dict[str, int] | None = None, now: datetime | None = None
+) -> int:
     """Send as many waiting jobs as there are free slots; return how many were sent.
 
     Jobs that cannot go now get a waiting_reason (first REASON_SCAN in queue order). Each sent
-    attempt's task id -> job id goes into sent (the event handler's index).
+    attempt's task id -> job id goes into sent (the event handler's index). The weekly schedules are
+    judged at now (default: the leader's local clock): outside the queue's hours nothing starts, outside
+    a library's hours its jobs wait and the others go on.
     """
     # Nothing queued: nothing to send and no waiting reason to update. The loop asks twice a second, and a
     # whole round (setting, draining, refusals, busy counts, stopping flags, the scan) cost ~1.6 ms of CPU
@@ -163,24 +169,28 @@ def dispatch_ready(celery_app: Celery, registry: Registry, sent: dict[str, int] 
     if db.session.execute(select(Job.id).where(Job.status == JobStatus.QUEUED.value).limit(1)).first() is None:
         return 0
     paused = bool(get_setting(QUEUE_PAUSED, False))
-    slots = [] if paused else free_slots(registry)
+    gate = schedule_gate.current(now)
+    off_hours = None if paused else gate.queue_reason()
+    closed = {} if paused or off_hours else gate.closed()
+    slots = [] if paused or off_hours else free_slots(registry)
     capacity = sum(s.free for s in slots)
     draining = draining_names()
     # Columns only: the scan reads REASON_SCAN rows or more each round; only the jobs that change are loaded whole.
+    # Jobs of a library outside its hours are left out here, so they never block the jobs behind them.
+    query = select(Job.id, Job.required_encoder, Job.waiting_reason).where(Job.status == JobStatus.QUEUED.value)
     candidates = db.session.execute(
-        select(Job.id, Job.required_encoder, Job.waiting_reason)
-        .where(Job.status == JobStatus.QUEUED.value)
+        (query.where(schedule_gate.not_in(closed)) if closed else query)
         .order_by(Job.priority.desc(), Job.position, Job.id)
         .limit(max(capacity * SCAN_FACTOR, REASON_SCAN))
     ).all()
     picked: list[tuple[int, str]] = []
     reasons: dict[str | None, str] = {}
-    new_reasons: dict[int, str] = {}
+    new_reasons = schedule_gate.held_reasons(closed, REASON_SCAN) if gate.due("job reasons") else {}
     for job_id, need, current in candidates:
         slot = next((s for s in slots if not need or need in s.encoders), None)
         if slot is None:
             if need not in reasons:
-                reasons[need] = waiting_reason(need, registry, draining, paused)
+                reasons[need] = off_hours or waiting_reason(need, registry, draining, paused)
             if current != reasons[need]:
                 new_reasons[job_id] = reasons[need]
             continue

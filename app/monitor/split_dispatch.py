@@ -11,14 +11,16 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 from celery import Celery
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from app.extensions import db, redis_store
 from app.models import ACTIVE, Job, JobStatus
 from app.models.piece import KIND_ORDER, Piece, PieceKind
+from app.monitor import schedule_gate
 from app.monitor.dispatcher import free_slots, payload_ttl, send_batch
 from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
@@ -32,6 +34,7 @@ from tasks.signing import sign
 
 log = logging.getLogger("frameshift.monitor")
 S = JobStatus
+HELD = " · the rest wait: "  # appended to a running split job's note while a schedule holds its pieces
 
 
 def fleet_slots(registry: Registry, need: str | None) -> int:
@@ -71,9 +74,13 @@ def read_lengths(jobs: list[Job]) -> None:
             job.duration = lengths.get(job.input_path)
 
 
-def start_ready(registry: Registry, capacity: int) -> int:
-    """Decide the first queued jobs not decided yet (as many as slots are free); start the split ones."""
+def start_ready(registry: Registry, capacity: int, closed: dict[int, str] | None = None) -> int:
+    """Decide the first queued jobs not decided yet (as many as slots are free); start the split ones.
+
+    Jobs of libraries outside their hours (closed) are left for later."""
     wanted = (Job.split_state.is_(None)) | (Job.split_state.in_(("split", "done")))
+    if closed:
+        wanted = wanted & schedule_gate.not_in(closed)
     jobs = (
         db.session.execute(
             select(Job)
@@ -105,8 +112,9 @@ def start_ready(registry: Registry, capacity: int) -> int:
     return started
 
 
-def queued_pieces(limit: int) -> list[tuple[Piece, Job]]:
-    """Return queued pieces of active split jobs (no cancel asked), in queue order of their jobs."""
+def queued_pieces(limit: int, closed: dict[int, str] | None = None) -> list[tuple[Piece, Job]]:
+    """Return queued pieces of active split jobs (no cancel asked), in queue order of their jobs; none of a
+    library outside its hours (closed)."""
     rows = db.session.execute(
         select(Piece, Job)
         .join(Job, Piece.job_id == Job.id)
@@ -114,6 +122,7 @@ def queued_pieces(limit: int) -> list[tuple[Piece, Job]]:
             Piece.status == S.QUEUED.value,
             Job.status.in_([s.value for s in ACTIVE]),
             Job.cancel_requested_at.is_(None),
+            schedule_gate.not_in(closed) if closed else true(),
         )
         .order_by(Job.priority.desc(), Job.position, Job.id)
         .limit(limit)
@@ -145,18 +154,29 @@ def payload_for(piece: Piece, job: Job, task_id: str) -> dict:
     return sign(body, current_app.config["SHARED_TOKEN"])
 
 
-def dispatch_split(celery_app: Celery, registry: Registry, sent: dict[str, int]) -> int:
-    """Start split jobs that are due and send queued pieces to free slots; return how many pieces were sent."""
+def dispatch_split(celery_app: Celery, registry: Registry, sent: dict[str, int], now: datetime | None = None) -> int:
+    """Start split jobs that are due and send queued pieces to free slots; return how many pieces were sent.
+
+    Outside the queue's hours nothing starts; outside a library's hours neither its jobs nor the pieces of
+    its running split jobs that have not started yet (running pieces go on). The schedules are judged at now.
+    """
     if bool(get_setting(QUEUE_PAUSED, False)):
         return 0
     slots = free_slots(registry)
     capacity = sum(s.free for s in slots)
     if capacity == 0:
         return 0
-    if start_ready(registry, capacity):
+    gate = schedule_gate.current(now)  # cached: no query in most rounds
+    off_hours = gate.queue_reason()
+    closed = {} if off_hours else gate.closed()
+    if (off_hours or closed) and gate.due("piece notes"):
+        note_held(off_hours, closed)
+    if off_hours:
+        return 0
+    if start_ready(registry, capacity, closed):
         slots = free_slots(registry)
     chosen: list[tuple[Piece, Job, str]] = []
-    for piece, job in queued_pieces(capacity * 4):
+    for piece, job in queued_pieces(capacity * 4, closed):
         need = job.required_encoder if piece.kind == PieceKind.VIDEO.value else None
         slot = next((s for s in slots if not need or need in s.encoders), None)
         if slot is None:
@@ -169,6 +189,8 @@ def dispatch_split(celery_app: Celery, registry: Registry, sent: dict[str, int])
         return 0
     prepared = []
     for piece, job, follower in chosen:
+        if job.split_note and HELD in job.split_note:
+            job.split_note = job.split_note.split(HELD)[0]  # its hours have come
         task_id = str(uuid.uuid4())
         move(piece, S.DISPATCHED.value, task_id=task_id, follower=follower, error=None)
         prepared.append((piece.id, piece.kind_enum.task_name, follower, task_id, payload_for(piece, job, task_id)))
@@ -200,3 +222,26 @@ def give_back_pieces(pieces: list[Piece], reason: str) -> None:
         if mine:
             move(piece, S.QUEUED.value, error=reason)
     db.session.commit()
+
+
+def note_held(off_hours: str | None, closed: dict[int, str]) -> None:
+    """Say on each running split job whose queued pieces a schedule holds back why they wait."""
+    library = schedule_gate.library_of_job()
+    rows = db.session.execute(
+        select(Job, library).where(
+            Job.status.in_([s.value for s in ACTIVE]),
+            Job.split_state == "split",
+            Job.id.in_(select(Piece.job_id).where(Piece.status == S.QUEUED.value)),
+        )
+    ).all()
+    messages = []
+    for job, value in rows:
+        why = off_hours or closed.get(schedule_gate.library_id(value))
+        if why:
+            note = (job.split_note or "").split(HELD)[0] + HELD + why.removeprefix("waiting: ")
+            if note != job.split_note:
+                job.split_note = note
+                messages.append(live_message(job))
+    if messages:
+        db.session.commit()
+        publish_many(messages)

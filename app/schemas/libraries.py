@@ -8,12 +8,12 @@ from pydantic import Field
 
 from app.schemas.inputs import Strict
 from app.schemas.jobs import OptionalPath, Spec
+from app.schemas.schedules import Week
 from app.schemas.types import PathText, choice, text, whole
 
 POLICIES = ("beside", "folder", "replace")
 WATCH_MODES = ("events", "polling", "none")
 REQUEUE = ("changed", "failed", "skipped", "all")
-HOURS = 7 * 24
 Patterns = Annotated[list[text(200, 1)], Field(max_length=32)]
 
 
@@ -53,8 +53,8 @@ class LibraryFields(Strict):
     scan_minutes: whole(1, 10_080) | None = Field(None, description="Minutes between full scans (default 60).")
     watch: choice(WATCH_MODES) | None = Field(None, description="events (inotify), polling (network shares) or none.")
     enabled: bool | None = None
-    schedule: Annotated[list[bool], Field(min_length=HOURS, max_length=HOURS)] | None = Field(
-        None, description="168 flags, Monday 00:00 first: hours when this library's jobs may start; absent: any."
+    schedule: Week | None = Field(
+        None, description="168 flags, Monday 00:00 first: hours when this library's jobs may start; null: any."
     )
 
 

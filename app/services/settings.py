@@ -8,6 +8,8 @@ from app.extensions import db
 from app.models import Setting
 
 QUEUE_PAUSED = "queue_paused"
+# The whole queue's weekly hours (app/services/schedules.py): 168 flags, Monday 00:00 first; absent/None: any time.
+QUEUE_SCHEDULE = "queue_schedule"
 
 
 def get_setting(key: str, default: Any = None) -> Any:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from app.schemas.inputs import accepts
+from app.schemas.schedules import QueueSchedule
 from app.services import followers as follower_service
+from app.services import queue_schedule
 
 bp = Blueprint("followers_api", __name__, url_prefix="/api")
 
@@ -49,3 +52,16 @@ def pause():
 def resume_queue():
     """Start dispatching again."""
     return jsonify(follower_service.resume_queue())
+
+
+@bp.get("/queue/schedule")
+def schedule():
+    """The hours of the week when the queue may start jobs (null: any time), in words, and whether it may now."""
+    return jsonify(queue_schedule.queue_schedule())
+
+
+@bp.put("/queue/schedule")
+@accepts(json=QueueSchedule)
+def set_schedule(body: QueueSchedule):
+    """Set the queue's hours: 168 flags, Monday 00:00 first; outside them waiting jobs wait, running ones go on."""
+    return jsonify(queue_schedule.set_queue_schedule(body.schedule))
