@@ -47,7 +47,7 @@ def read_facts(av: Any, path: str, formats: str, protocols: str) -> dict[str, An
     """Open one file (headers and stream info only) and return its facts, or {"error": why}."""
     options = {"format_whitelist": formats, "protocol_whitelist": protocols}
     try:
-        container = av.open(path, options=options)
+        container = av.open(path, container_options=options)
     except (av.FFmpegError, OSError, ValueError, UnicodeError) as exc:
         detail = getattr(exc, "strerror", None) or str(exc)
         return {"error": f"{NOT_MEDIA}: {detail}"[:500]}

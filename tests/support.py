@@ -253,3 +253,23 @@ class LiveServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(10)
+
+
+def make_hevc_clip(path: Path, seconds: float = 2, size: str = "160x120") -> Path:
+    """Generate a small 10-bit HEVC clip (with Opus audio in Matroska, AAC otherwise)."""
+    audio = ["-c:a", "libopus"] if path.suffix == ".mkv" else ["-c:a", "aac"]
+    argv = [
+        "ffmpeg",
+        "-hide_banner",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc=size={size}:duration={seconds}",
+    ]
+    argv += ["-f", "lavfi", "-i", f"sine=duration={seconds}", "-c:v", "libx265", "-preset", "ultrafast"]
+    argv += ["-x265-params", "log-level=error", "-pix_fmt", "yuv420p10le", *audio, "-shortest", str(path)]
+    subprocess.run(argv, check=True)
+    return path
