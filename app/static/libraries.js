@@ -5,6 +5,8 @@
   const errorBox = document.getElementById("library-error");
   const words = (v) => v.split(/[\s,]+/).map((w) => w.trim().replace(/^\./, "")).filter(Boolean);
   const number = (name) => { const v = form.elements[name].value; return v === "" ? undefined : Number(v); };
+  const hoursBox = document.getElementById("library-schedule");
+  const hours = FS.scheduleGrid(hoursBox, { label: "Hours when the library's jobs may start", zone: hoursBox.dataset.zone });
 
   function values() {
     const f = form.elements;
@@ -18,7 +20,7 @@
       name: f.name.value, folder: f.folder.value, preset: f.preset.value, rules: rules,
       output_policy: f.output_policy.value, recycle_days: number("recycle_days"),
       min_saving_percent: number("min_saving_percent"), scan_minutes: number("scan_minutes"),
-      watch: f.watch.value, enabled: f.enabled.checked,
+      watch: f.watch.value, enabled: f.enabled.checked, schedule: hours.get(),
     };
     if (f.output_dir.value.trim()) data.output_dir = f.output_dir.value.trim();
     return data;
@@ -36,6 +38,7 @@
     f.skip_matching.checked = !!r.skip_matching; f.extensions.value = (r.extensions || []).join(" ");
     f.min_size_mb.value = r.min_size_mb || 0; f.min_bitrate_kbps.value = r.min_bitrate_kbps || 0; f.max_height.value = r.max_height || 0;
     f.include.value = (r.include || []).join(" "); f.exclude.value = (r.exclude || []).join(" ");
+    hours.set(library.schedule);
     document.getElementById("form-h").textContent = "Edit " + library.name;
     form.scrollIntoView({ behavior: "smooth" });
   }
@@ -72,7 +75,7 @@
     } catch (e) { showError(e.message); }
   });
   document.getElementById("library-preview").addEventListener("click", () => preview("/api/libraries/preview", values()));
-  document.getElementById("library-reset").addEventListener("click", () => { form.reset(); form.elements.id.value = ""; document.getElementById("form-h").textContent = "Add a library"; });
+  document.getElementById("library-reset").addEventListener("click", () => { form.reset(); hours.set(null); form.elements.id.value = ""; document.getElementById("form-h").textContent = "Add a library"; });
 
   document.querySelectorAll("#library-list tr[data-library]").forEach(function (row) {
     const library = JSON.parse(row.dataset.library);

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from app.services import followers as follower_service
+from app.services.queue_schedule import queue_schedule
 
 bp = Blueprint("followers", __name__, url_prefix="/followers")
 
@@ -21,7 +22,7 @@ def followers_context() -> dict:
 @bp.get("/")
 def index():
     """Followers with status, slots, FFmpeg version, encoders, current jobs and drain buttons."""
-    return render_template("followers/index.html", **followers_context())
+    return render_template("followers/index.html", queue_hours=queue_schedule(), **followers_context())
 
 
 @bp.get("/list")

@@ -9,6 +9,8 @@ from app.extensions import db
 from app.models.library import LibraryFile
 from app.services import libraries as library_service
 from app.services.presets import list_presets
+from app.services.queue_schedule import time_zone
+from app.services.schedules import describe
 from tasks import spec as spec_choices
 
 bp = Blueprint("libraries", __name__, url_prefix="/libraries")
@@ -32,4 +34,6 @@ def index():
         counts=counts,
         presets=[p.name for p in list_presets()],
         choices=spec_choices,
+        describe_schedule=describe,
+        time_zone=time_zone(),
     )
