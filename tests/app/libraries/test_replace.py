@@ -148,7 +148,7 @@ def test_an_output_not_smaller_enough_is_thrown_away_and_the_original_kept_byte_
     shown = client.get(f"/api/jobs/{job.id}").get_json()
     assert shown["replacement"]["outcome"] == "kept original"
     assert "output not smaller" in shown["replacement"]["note"] and "99% smaller" in shown["replacement"]["note"]
-    assert "output not smaller" in client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "Output not smaller" in client.get(f"/jobs/{job.id}").get_data(as_text=True)
     answer = client.post(f"/api/jobs/{job.id}/undo-replace")
     assert answer.status_code == 409 and "replaced no original" in answer.get_json()["error"]
 
