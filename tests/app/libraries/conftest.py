@@ -16,12 +16,13 @@ def media(tmp_path):
 
 
 @pytest.fixture
-def app(tmp_path, redis_server, media):
-    """A leader app whose only media root is `media`."""
+def app(tmp_path, redis_server, media, database):
+    """A leader app whose only media root is `media` (SQLite, or PostgreSQL for tests marked both_databases)."""
     from app import create_app
 
     flask_app = create_app(
         {
+            "DATABASE_URL": database,
             "FRAME_SHIFT_HOME": str(media),
             "DATA_DIR": str(tmp_path / "data"),
             "REDIS_URL": redis_server.url,

@@ -91,6 +91,7 @@ def rescan_until_quiet(app, library: Library) -> None:
         scanner.close()
 
 
+@pytest.mark.both_databases
 def test_replace_puts_the_original_in_the_recycle_folder_and_the_output_at_its_place(ctx, media, clips):
     library, original, job = queue_one(media, clips["short"])
     before = original.read_bytes()
@@ -195,6 +196,7 @@ def test_recycle_days_zero_deletes_the_original_at_once(ctx, media, clips, clien
     assert answer.status_code == 409 and "recycle period ended" in answer.get_json()["error"]
 
 
+@pytest.mark.both_databases
 def test_the_monitor_purges_originals_whose_recycle_period_is_over(ctx, media, clips):
     library, original, job = queue_one(media, clips["short"], recycle_days=2)
     succeed(job, clips["other"])
@@ -212,6 +214,7 @@ def test_the_monitor_purges_originals_whose_recycle_period_is_over(ctx, media, c
     assert original.with_suffix(".mkv").is_file()
 
 
+@pytest.mark.both_databases
 def test_a_crash_between_the_renames_is_finished_by_the_next_round(ctx, media, clips, monkeypatch):
     library, original, job = queue_one(media, clips["short"])
     before = original.read_bytes()

@@ -15,6 +15,8 @@ from app.models.library import LibraryFile, Replacement
 from app.monitor.library_scan import record_outcomes
 from tests.app.libraries.test_replace import queue_one, rescan_until_quiet, succeed
 
+pytestmark = pytest.mark.both_databases  # the claim (a conditional UPDATE) on both
+
 
 @pytest.fixture
 def replaced(app, media, clips):
