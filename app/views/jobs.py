@@ -8,6 +8,7 @@ from app.services import failure_reports
 from app.services import jobs as job_service
 from app.services.errors import ServiceError
 from app.services.library_undo import describe
+from app.services.queue_schedule import queue_schedule
 from app.services.settings import QUEUE_PAUSED, get_setting
 from app.views.ui import TABS, int_arg, register_template_helpers
 
@@ -62,7 +63,7 @@ def queue_context() -> dict:
 @bp.get("/")
 def index():
     """The queue: jobs by status with live progress, actions, search and pages."""
-    return render_template("jobs/index.html", **queue_context())
+    return render_template("jobs/index.html", hours=queue_schedule(), **queue_context())
 
 
 @bp.get("/queue/list")

@@ -139,6 +139,13 @@ def test_the_queue_hours_are_set_on_the_followers_page(page, live_server, api):
         expect(cell(page, day, 0)).to_have_attribute("aria-pressed", "true")
         expect(cell(page, (day + 1) % 7, 0)).to_have_attribute("aria-pressed", "false")
         shot(page, "followers-queue-hours")
+        page.goto("/")
+        expect(page.locator("#hours-banner")).to_contain_text(
+            f"Outside the queue's hours ({DAYS[day]} all day, {api.get('/api/queue/schedule')['time_zone']}): "
+            f"waiting jobs start {DAYS[day]} 00:00; running jobs go on."
+        )
+        shot(page, "queue-outside-hours")
+        page.goto("/followers/")
         bad = client.put("/api/queue/schedule", json={"schedule": [True] * 24})
         assert bad.status_code == 400 and bad.get_json()["field"] == "schedule"
         assert "168" in bad.get_json()["error"]
@@ -146,6 +153,9 @@ def test_the_queue_hours_are_set_on_the_followers_page(page, live_server, api):
         box.get_by_role("button", name="Save queue hours").click()
         expect(page.get_by_text("Queue hours saved: any time.")).to_be_visible()
         assert api.get("/api/queue/schedule")["schedule"] is None
+        page.goto("/")
+        expect(page.locator("h1")).to_have_text("Queue")
+        expect(page.locator("#hours-banner")).to_have_count(0)
     finally:
         client.put("/api/queue/schedule", json={"schedule": None})
 
