@@ -1,5 +1,6 @@
 """Replace the original in real processes: a monitor finds two libraries' files, a real follower converts them;
-one output replaces its original (then undone through the API), the other is not smaller enough and is thrown away."""
+one output replaces its original (then undone through the API), one is not smaller enough and is thrown away, and
+the monitor purges a third original whose recycle period is over."""
 
 from __future__ import annotations
 
@@ -34,11 +35,9 @@ def _row(folder: Path) -> LibraryFile | None:
     return rows[0] if len(rows) == 1 and rows[0].state in ("converted", "skipped") else None
 
 
-def test_a_real_follower_replaces_one_original_keeps_another_and_undo_brings_it_back(
-    app, client, media, tmp_path, clips
-):
-    replace, keep = media / "Replace", media / "Keep"
-    for folder in (replace, keep):
+def test_a_real_follower_replaces_keeps_undoes_and_purges(app, client, media, tmp_path, clips):
+    replace, keep, purge = media / "Replace", media / "Keep", media / "Purge"
+    for folder in (replace, keep, purge):
         folder.mkdir()
         shutil.copy(clips["short"], folder / "episode.mp4")
     before = (replace / "episode.mp4").read_bytes()
@@ -53,15 +52,17 @@ def test_a_real_follower_replaces_one_original_keeps_another_and_undo_brings_it_
             common = {"spec": SMALL, "rules": {"skip_matching": False}, "output_policy": "replace", "watch": "events"}
             create_library({"name": "Replace", "folder": str(replace), **common})
             create_library({"name": "Keep", "folder": str(keep), "min_saving_percent": 99, **common})
+            create_library({"name": "Purge", "folder": str(purge), "recycle_days": 1, **common})
 
             replaced = wait_for(lambda: _row(replace), 300, 0.5, what="the replacement")  # slow under load
             kept = wait_for(lambda: _row(keep), 300, 0.5, what="the output not smaller to be refused")
+            wait_for(lambda: _row(purge), 300, 0.5, what="the third replacement")
 
             # Replaced: the output (a real H.264 Matroska file) at the original's place, the original recycled.
             assert replaced.state == "converted" and replaced.path == str(replace / "episode.mkv")
             assert ffprobe(replace / "episode.mkv")["streams"][0]["codec_name"] == "h264"
             assert not (replace / "episode.mp4").exists()
-            rep = db.session.execute(select(Replacement)).scalar()
+            rep = db.session.execute(select(Replacement).where(Replacement.library_id == replaced.library_id)).scalar()
             assert rep.state == "replaced" and Path(rep.recycled_path).read_bytes() == before
             # Not smaller by 99 %: the original untouched byte for byte, the output gone, the file skipped.
             assert kept.state == "skipped" and kept.reason.startswith("output not smaller"), kept.reason
@@ -75,9 +76,24 @@ def test_a_real_follower_replaces_one_original_keeps_another_and_undo_brings_it_
             assert (replace / "episode.mp4").read_bytes() == before
             assert (replace / "episode_converted.mkv").is_file() and not (replace / "episode.mkv").exists()
 
+            # The monitor process purges an original whose recycle period is over.
+            doomed = db.session.execute(select(Replacement).where(Replacement.original_path.startswith(str(purge))))
+            doomed = doomed.scalar()
+            recycled = Path(doomed.recycled_path)
+            assert recycled.read_bytes() == before
+            doomed.expires_at = utcnow() - timedelta(seconds=1)
+            db.session.commit()
+
+            def purged():
+                db.session.expire_all()
+                return db.session.get(Replacement, doomed.id).state == "purged" and not recycled.exists()
+
+            wait_for(purged, 60, 0.5, what="the monitor to purge the expired original")
+            assert (purge / "episode.mkv").is_file()
+
             jobs = db.session.execute(select(func.count(Job.id))).scalar()
             asked = utcnow() - timedelta(seconds=1)
-            for name in ("Replace", "Keep"):
+            for name in ("Replace", "Keep", "Purge"):
                 library = db.session.execute(select(Library).where(Library.name == name)).scalar()
                 assert client.post(f"/api/libraries/{library.id}/rescan", json={}).status_code == 200
 
@@ -86,7 +102,7 @@ def test_a_real_follower_replaces_one_original_keeps_another_and_undo_brings_it_
                 libraries = db.session.execute(select(Library)).scalars().all()
                 return all(lib.last_scan_at and lib.last_scan_at > asked for lib in libraries)
 
-            wait_for(scanned, 60, 0.5, what="both libraries scanned again")
+            wait_for(scanned, 60, 0.5, what="the libraries scanned again")
             time.sleep(5)  # the hold time (2 s) of anything the scans found, and a round to queue it
             db.session.expire_all()
             assert db.session.execute(select(func.count(Job.id))).scalar() == jobs, "a file was queued again"
