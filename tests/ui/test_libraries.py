@@ -44,6 +44,22 @@ def cell(page, day: int, hour: int):
     return page.get_by_role("button", name=f"{DAYS[day]} {hour:02d}:00-{hour + 1:02d}:00", exact=True)
 
 
+def settled_box(locator) -> dict:
+    """The locator's box once it has stopped moving (Edit scrolls the form smoothly), after scrolling it into view."""
+    seen: list = [None]
+
+    def still() -> dict | None:
+        box = locator.bounding_box()
+        steady = box is not None and box == seen[0]
+        seen[0] = box
+        return box if steady else None
+
+    wait_for(still, 15, 0.2, what="the page to stop scrolling")
+    locator.scroll_into_view_if_needed()
+    seen[0] = None
+    return wait_for(still, 15, 0.2, what="the page to stop scrolling")
+
+
 def test_a_library_is_created_previewed_scheduled_reported_and_deleted(page, api, library_folder):
     page.goto("/libraries/")
     form = page.locator("#library-form")
@@ -80,7 +96,8 @@ def test_a_library_is_created_previewed_scheduled_reported_and_deleted(page, api
     row.get_by_role("button", name="Edit").click()
     expect(page.locator("#form-h")).to_have_text(f"Edit {NAME}")
     expect(cell(page, day, 2)).to_have_attribute("aria-pressed", "false")
-    start, end = cell(page, day, 2).bounding_box(), cell(page, day, 4).bounding_box()
+    start = settled_box(cell(page, day, 2))
+    end = cell(page, day, 4).bounding_box()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=8)
