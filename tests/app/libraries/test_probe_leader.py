@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db, get_celery
@@ -11,6 +12,8 @@ from app.models import Job
 from app.models.library import Library, LibraryFile, MediaFacts
 from app.monitor import library_probe
 from app.services.libraries import create_library
+
+pytestmark = pytest.mark.both_databases  # the waiting query's outer join and length() on PostgreSQL too
 
 
 def library_with(media, names: list[str], spec: dict | None = None) -> Library:
