@@ -155,7 +155,8 @@ def probe_files(files: list[Any], conf: FollowerSettings) -> dict[str, Any]:
             resolved = resolve_inside(map_path(path, conf.path_map), conf.media_roots)
             st = os.stat(resolved)
         except PathError as exc:
-            facts[path] = {"error": str(exc)[:500]}
+            # This follower's roots or path map do not cover it: its setup, not the file, is at fault.
+            facts[path] = {"error": str(exc)[:500], "missing": True}
             continue
         except OSError as exc:
             facts[path] = {"error": f"cannot be read here: {exc.strerror or exc}", "missing": True}

@@ -200,10 +200,21 @@ def write_facts(batch: Batch, result: dict[str, Any], resting: dict[str, float],
     answers = result.get("facts") if isinstance(result.get("facts"), dict) else {}
     sent = {path: (size, mtime_ns) for path, size, mtime_ns in batch.files}
     usable = {p: a for p, a in answers.items() if p in sent and isinstance(a, dict)}
+    missing = []
     for path, answer in list(usable.items()):
+        if answer.get("missing"):
+            missing.append(f"{path}: {answer.get('error')}")
         if answer.get("changed") or answer.get("missing") or len(path.encode(errors="replace")) > MAX_PATH_BYTES:
             resting[path] = now + RETRY_AFTER
             del usable[path]
+    if missing:
+        log.warning(
+            "follower %s cannot read %d files (check its media roots and FOLLOWER_PATH_MAP); trying again in %.0f s: %s",
+            batch.follower,
+            len(missing),
+            RETRY_AFTER,
+            missing[0][:300],
+        )
     rows = {
         row.path: row
         for row in db.session.execute(select(MediaFacts).where(MediaFacts.path.in_(list(usable)))).scalars()

@@ -53,7 +53,9 @@ def test_files_wait_for_facts_until_current_ones_exist(app, media):
 def test_facts_from_a_batch_are_written_and_the_waiting_files_decided(app, media):
     with app.app_context():
         library_with(
-            media, ["old.mp4", "new.mkv", "bad.mkv", "moved.mp4"], {"video_codec": "libx265", "container": "mkv"}
+            media,
+            ["old.mp4", "new.mkv", "bad.mkv", "moved.mp4", "far.mp4"],
+            {"video_codec": "libx265", "container": "mkv"},
         )
         files = library_probe.waiting_files(10)
         batch = library_probe.Batch("t1", "w@h", files, time.monotonic())
@@ -63,17 +65,19 @@ def test_facts_from_a_batch_are_written_and_the_waiting_files_decided(app, media
             by_name["new.mkv"]: {"container": "matroska,webm", "video_codec": "hevc", "bit_depth": 10},
             by_name["bad.mkv"]: {"error": "not a video file Frame Shift can read: Invalid data"},
             by_name["moved.mp4"]: {"changed": True},
+            by_name["far.mp4"]: {"error": "... is outside the media folders", "missing": True},
             "/somewhere/else.mp4": {"video_codec": "h264"},  # not in the batch: ignored
         }
         resting: dict[str, float] = {}
         assert library_probe.write_facts(batch, {"facts": facts}, resting, 0.0) == 3
-        assert list(resting) == [by_name["moved.mp4"]]
+        assert sorted(resting) == sorted([by_name["moved.mp4"], by_name["far.mp4"]])  # sent again later, not skipped
         assert library_probe.decide_waiting() == 3
         rows = {r.path.rsplit("/", 1)[1]: r for r in db.session.execute(select(LibraryFile)).scalars()}
         assert rows["old.mp4"].state == "queued" and db.session.get(Job, rows["old.mp4"].job_id) is not None
         assert rows["new.mkv"].state == "skipped" and "already matches" in rows["new.mkv"].reason
         assert rows["bad.mkv"].state == "skipped" and "not readable" in rows["bad.mkv"].reason
-        assert rows["moved.mp4"].state == "pending"
+        assert rows["moved.mp4"].state == "pending" and rows["far.mp4"].state == "pending"
+        assert db.session.get(MediaFacts, by_name["far.mp4"]) is None
         assert db.session.get(MediaFacts, by_name["bad.mkv"]).video_codec is None
 
 
