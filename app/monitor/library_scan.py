@@ -32,6 +32,9 @@ log = logging.getLogger("frameshift.libraries")
 EVERY = 1.0  # seconds between scanner rounds (the monitor ticks twice a second)
 OUTCOMES_EVERY = 2.0
 BATCH = 500
+# Files taken (fingerprinted, decided, queued) per round: a new 100,000-file library is worked through
+# over many rounds instead of holding the monitor's loop (dispatch, probes, events) for minutes in one.
+TAKE_PER_ROUND = 2_000
 
 
 @dataclass
@@ -183,6 +186,7 @@ class LibraryScanner:
         """Check held files again; take the ones whose size and mtime stayed the same for the hold time."""
         now, wall = time.monotonic(), time.time()
         ready: dict[int, list[Seen]] = {}
+        taken = 0
         for path, held in list(self.held.items()):
             if held.library_id not in libraries:
                 del self.held[path]
@@ -199,12 +203,14 @@ class LibraryScanner:
             # Unchanged across two looks at least a second apart, and untouched for the hold time (by
             # our clock, or by its mtime for a file that was already old when it was listed).
             old = wall - st.st_mtime_ns / 1e9 >= self.hold and waited >= min(1.0, self.hold)
-            if waited >= self.hold or old:
+            if (waited >= self.hold or old) and taken < TAKE_PER_ROUND:
                 del self.held[path]
                 ready.setdefault(held.library_id, []).append(held.seen)
+                taken += 1
         for library_id, files in ready.items():
             for i in range(0, len(files), BATCH):
                 take_files(libraries[library_id], files[i : i + BATCH])
+                db.session.commit()  # each batch is visible (to the probe dispatcher, the pages) at once
 
     # ---- observers ------------------------------------------------------------------------
     def sync_watches(self, libraries: list[Library]) -> None:
@@ -272,15 +278,21 @@ def take_files(library: Library, files: list[Seen]) -> None:
         ).scalars()
     }
     facts = facts_for(paths)
-    to_queue: list[tuple[Seen, LibraryFile]] = []
+    prints: dict[str, str] = {}
     for seen in files:
         try:
-            print_ = fingerprint(seen.path, seen.size)
+            prints[seen.path] = fingerprint(seen.path, seen.size)
         except OSError:
+            continue
+    candidates = moved_candidates(library.id, [p for path, p in prints.items() if path not in rows])
+    to_queue: list[tuple[Seen, LibraryFile]] = []
+    for seen in files:
+        print_ = prints.get(seen.path)
+        if print_ is None:
             continue
         row = rows.get(seen.path)
         if row is None:
-            moved = renamed_from(library.id, print_, seen.size)
+            moved = renamed_from(candidates.get((print_, seen.size), []))
             if moved is not None:
                 log.info(
                     "library %s: %s was moved to %s; keeping its outcome (%s)",
@@ -314,14 +326,26 @@ def take_files(library: Library, files: list[Seen]) -> None:
         queue_files(library, to_queue)
 
 
-def renamed_from(library_id: int, print_: str, size: int) -> LibraryFile | None:
+def moved_candidates(library_id: int, prints: list[str]) -> dict[tuple[str, int], list[LibraryFile]]:
+    """The remembered files of a library that share a fingerprint with new files: one query per batch.
+
+    Without autoflush: the batch's new rows are flushed together at its end, not one by one here."""
+    found: dict[tuple[str, int], list[LibraryFile]] = {}
+    if not prints:
+        return found
+    with db.session.no_autoflush:
+        for row in db.session.execute(
+            select(LibraryFile).where(LibraryFile.library_id == library_id, LibraryFile.fingerprint.in_(set(prints)))
+        ).scalars():
+            found.setdefault((row.fingerprint, row.size), []).append(row)
+    return found
+
+
+def renamed_from(candidates: list[LibraryFile]) -> LibraryFile | None:
     """A remembered file with this fingerprint and size whose old path is gone: the same file, moved."""
-    for row in db.session.execute(
-        select(LibraryFile).where(
-            LibraryFile.library_id == library_id, LibraryFile.fingerprint == print_, LibraryFile.size == size
-        )
-    ).scalars():
+    for row in candidates:
         if not os.path.exists(row.path):
+            candidates.remove(row)  # one old row follows one new path
             return row
     return None
 

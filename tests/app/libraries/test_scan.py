@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Job
@@ -185,3 +186,31 @@ def test_a_library_folder_deleted_while_watched_is_reported(scanner, media, clip
     run(
         scanner, lambda: lib.problem is None and len(jobs_for(folder / "back.mp4")) == 1, what="the folder to come back"
     )
+
+
+def test_a_big_library_is_taken_a_bounded_number_of_files_a_round(scanner, media, monkeypatch):
+    """A new library of many files does not hold the monitor's loop: each round takes at most TAKE_PER_ROUND."""
+    from app.monitor import library_scan
+
+    monkeypatch.setattr(library_scan, "TAKE_PER_ROUND", 4)
+    folder = media / "big"
+    folder.mkdir()
+    old = time.time() - 3600
+    for n in range(10):
+        path = folder / f"clip{n:02d}.mkv"
+        path.write_bytes(b"not really a video %d" % n)
+        os.utime(path, (old, old))
+    library(folder, watch="none", rules={"skip_matching": False, "extensions": ["mkv"]})
+
+    def rows() -> int:
+        return db.session.execute(select(func.count()).select_from(LibraryFile)).scalar()
+
+    run(scanner, lambda: rows() > 0, what="the first files to be taken")
+    taken = [rows()]
+    while taken[-1] < 10:
+        scanner.last_round = scanner.last_outcomes = 0.0
+        scanner.tick()
+        db.session.expire_all()
+        taken.append(rows())
+    assert taken == [4, 8, 10], taken
+    assert len(scanner.held) == 0
