@@ -35,6 +35,9 @@ BATCH = 500
 # Files taken (fingerprinted, decided, queued) per round: a new 100,000-file library is worked through
 # over many rounds instead of holding the monitor's loop (dispatch, probes, events) for minutes in one.
 TAKE_PER_ROUND = 2_000
+# watchdog (7.x) reports opens and closes after reading on inotify; a file read is not a file changed, and
+# counting them made every fingerprint read and every probe of a file put it back on hold (a loop).
+READ_EVENTS = ("opened", "closed_no_write")
 
 
 @dataclass
@@ -237,6 +240,8 @@ class LibraryScanner:
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event) -> None:
+                if event.event_type in READ_EVENTS:
+                    return  # reads change nothing; our own fingerprinting and the probes would feed back
                 if event.is_directory and event.event_type not in ("created", "moved"):
                     return  # a folder's own change says nothing its files' events do not
                 paths = [getattr(event, "src_path", None), getattr(event, "dest_path", None)]

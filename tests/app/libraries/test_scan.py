@@ -214,3 +214,24 @@ def test_a_big_library_is_taken_a_bounded_number_of_files_a_round(scanner, media
         taken.append(rows())
     assert taken == [4, 8, 10], taken
     assert len(scanner.held) == 0
+
+
+def test_reading_a_file_is_not_a_change(scanner, media, clips):
+    """Opening and reading a library file (our fingerprint, a follower's probe, a media player) is no event."""
+    folder = media / "read"
+    folder.mkdir()
+    film = folder / "film.mp4"
+    shutil.copy(clips["short"], film)
+    old = time.time() - 3600
+    os.utime(film, (old, old))
+    library(folder, watch="events")
+    run(scanner, lambda: row_for(film) is not None, what="the file to be taken")
+    time.sleep(0.5)
+    scanner.tick()  # drain what the observer saw of our own fingerprint read
+    for _ in range(3):
+        film.read_bytes()
+    time.sleep(1.0)  # inotify delivers within milliseconds; watchdog's thread passes it on
+    with scanner.lock:
+        assert scanner.dirty == set()
+    film.touch()
+    wait_for(lambda: scanner.dirty, 5, 0.1, what="a real change (touch) to be seen")
