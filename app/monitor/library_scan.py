@@ -40,6 +40,21 @@ TAKE_PER_ROUND = 2_000
 READ_EVENTS = ("opened", "closed_no_write")
 
 
+def change_events(wd: Any) -> list[type]:
+    """The events asked of the kernel (inotify's mask): changes only, so reads are not even delivered."""
+    return [
+        wd.FileCreatedEvent,
+        wd.FileModifiedEvent,
+        wd.FileMovedEvent,
+        wd.FileDeletedEvent,
+        wd.FileClosedEvent,
+        wd.FileAttribEvent,  # a touch: the mtime changed
+        wd.DirCreatedEvent,
+        wd.DirMovedEvent,
+        wd.DirDeletedEvent,
+    ]
+
+
 @dataclass
 class Held:
     """A new or changed file waiting to stop changing."""
@@ -232,13 +247,13 @@ class LibraryScanner:
 
     def start_watch(self, library: Library) -> None:
         """Start watchdog's observer (inotify where it works, polling where the library says so)."""
-        from watchdog.events import FileSystemEventHandler
+        from watchdog import events as wd
         from watchdog.observers import Observer
         from watchdog.observers.polling import PollingObserver
 
         scanner, library_id = self, library.id
 
-        class Handler(FileSystemEventHandler):
+        class Handler(wd.FileSystemEventHandler):
             def on_any_event(self, event) -> None:
                 if event.event_type in READ_EVENTS:
                     return  # reads change nothing; our own fingerprinting and the probes would feed back
@@ -250,7 +265,7 @@ class LibraryScanner:
 
         observer = PollingObserver(timeout=2) if library.watch == "polling" else Observer()
         try:
-            observer.schedule(Handler(), library.folder, recursive=True)
+            observer.schedule(Handler(), library.folder, recursive=True, event_filter=change_events(wd))
             observer.start()
         except OSError as exc:
             log.warning("library %s: cannot watch %s (%s); full scans only", library.name, library.folder, exc)

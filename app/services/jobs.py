@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from app.extensions import db, redis_store
 from app.models import ACTIVE, FINISHED, Job, JobStatus, utcnow
@@ -35,9 +35,16 @@ def validate_spec(data: dict[str, Any] | None) -> ConversionSpec:
         raise ServiceError(f"{exc.field}: {exc.message}", field=exc.field) from None
 
 
-def _taken_outputs() -> set[str]:
-    rows = db.session.execute(select(Job.output_path).where(Job.status.notin_([s.value for s in FINISHED]))).scalars()
-    return set(rows)
+def _taken_outputs(folders: set[str]) -> set[str]:
+    """The outputs of unfinished jobs in these folders (or below them): the names a new job must not take.
+
+    Only those folders: a library queueing files into a queue of 60,000 waiting jobs read every one of their
+    outputs for each batch (py-spy, bench/library_scale.py)."""
+    if not folders:
+        return set()
+    inside = or_(*(Job.output_path.startswith(folder.rstrip("/") + "/", autoescape=True) for folder in folders))
+    unfinished = Job.status.notin_([s.value for s in FINISHED])
+    return set(db.session.execute(select(Job.output_path).where(unfinished, inside)).scalars())
 
 
 def preview_argv(spec: ConversionSpec, source: str, output: str) -> list[str]:
@@ -66,10 +73,7 @@ def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, prio
     output_dir = None
     if spec.output_dir:
         output_dir = checked_output_folder(spec.output_dir, roots)
-    taken = _taken_outputs()
-    position = (db.session.execute(select(func.max(Job.position))).scalar() or 0.0) + 1
-    batch = str(uuid.uuid4()) if len(inputs) > 1 else None
-    jobs: list[Job] = []
+    sources: list[Path] = []
     for raw in inputs:
         try:
             source = resolve_inside(str(raw), roots)
@@ -77,6 +81,12 @@ def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, prio
             raise ServiceError(f"inputs: {exc}", field="inputs") from None
         if not source.is_file():
             raise ServiceError(f"inputs: {raw} is not a file", field="inputs")
+        sources.append(source)
+    taken = _taken_outputs({str(output_dir)} if output_dir else {str(source.parent) for source in sources})
+    position = (db.session.execute(select(func.max(Job.position))).scalar() or 0.0) + 1
+    batch = str(uuid.uuid4()) if len(inputs) > 1 else None
+    jobs: list[Job] = []
+    for source in sources:
         try:
             output = plan_output(source, spec.container, spec.if_exists, output_dir, taken)
         except PathError as exc:
