@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Job, JobStatus, utcnow
@@ -378,6 +378,7 @@ def queue_files(library: Library, items: list[tuple[Seen, LibraryFile]]) -> None
     if library.output_policy == "folder" and library.output_dir:
         spec["output_dir"] = library.output_dir
     spec["extra"] = {"library": library.id}
+    ids = {seen.path: row.id for seen, row in items}  # read before the commit expires the rows
     db.session.commit()  # create_jobs commits on its own
     groups = [items] if len(items) > 1 else []
     groups += [[item] for item in items] if len(items) > 1 else [items]
@@ -396,10 +397,15 @@ def queue_files(library: Library, items: list[tuple[Seen, LibraryFile]]) -> None
                 row.state, row.reason = "failed", f"could not be queued: {exc.message}"[:1000]
                 done.add(seen.path)
             continue
-        for (seen, row), job in zip(group, jobs):
-            row = db.session.merge(row)
-            row.state, row.job_id, row.reason = "queued", job.id, None
-            done.add(seen.path)
+        # One UPDATE by primary key for the group: merging each expired row loaded it again, one SELECT a file.
+        db.session.execute(
+            update(LibraryFile),
+            [
+                {"id": ids[seen.path], "state": "queued", "job_id": job.id, "reason": None}
+                for (seen, _), job in zip(group, jobs)
+            ],
+        )
+        done.update(seen.path for seen, _ in group)
         db.session.commit()
 
 
