@@ -45,10 +45,15 @@ def init_sentry(
         from sentry_sdk.integrations.flask import FlaskIntegration
 
         integrations.append(FlaskIntegration())
+    from sentry_sdk.integrations.stdlib import StdlibIntegration
+
     sentry_sdk.init(
         dsn=dsn,
         environment=environment or "production",
         integrations=integrations,
+        # Its subprocess hook writes trace headers (SUBPROCESS_SENTRY_TRACE, SUBPROCESS_BAGGAGE) into every
+        # child's environment, even an explicit env=: FFmpeg and the probe child get a clean one, nothing more.
+        disabled_integrations=[StdlibIntegration()],
         traces_sample_rate=traces_sample_rate,
         send_default_pii=False,
         before_send=before_send,

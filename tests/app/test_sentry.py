@@ -95,7 +95,10 @@ def test_flask_errors_reach_sentry_and_nothing_without_dsn(tmp_path, redis_serve
             sentry_sdk.flush(5)
             events = wait_for(lambda: envelope_events(sentry.bodies("/api/7/envelope/")), 10, what="web event")
         finally:
-            sentry_sdk.init()  # back to a client without DSN for the rest of the session
+            from sentry_sdk.integrations.stdlib import StdlibIntegration
+
+            # Back to a client without DSN for the rest of the session, with the same integrations as ours.
+            sentry_sdk.init(disabled_integrations=[StdlibIntegration()])
             observability._started = None
     assert any(
         e["environment"] == "stage" and e["tags"]["component"] == "web" and "view exploded" in json.dumps(e)
