@@ -87,6 +87,7 @@ def _start_all(root: Path, clips: dict[str, Path], wanted: set[str]) -> None:
         "rt4": make_clip(media / "rt4.mp4", seconds=4, size="320x180", audio=False),
         "rt8": make_clip(media / "rt8.mp4", seconds=8, size="320x180", audio=False),
         "rt30": make_clip(media / "rt30.mp4", seconds=30, size="320x180", audio=False),
+        "rt60": make_clip(media / "rt60.mp4", seconds=60, size="320x180", audio=False),
         "short": clips["short"],
         "other": clips["other"],
     }
