@@ -175,19 +175,14 @@ def monitor_argv() -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "app", "monitor"]
 
 
+def _testsrc_argv(source: str) -> list[str]:
+    """The start of every generated clip's FFmpeg command: quiet, overwrite, a lavfi test source."""
+    return ["ffmpeg", "-hide_banner", "-v", "error", "-y", "-f", "lavfi", "-i", source]
+
+
 def make_clip(path: Path, seconds: float = 3, size: str = "160x120", rate: int = 25, audio: bool = True) -> Path:
     """Generate a small test clip with FFmpeg's lavfi sources."""
-    argv = [
-        "ffmpeg",
-        "-hide_banner",
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc=size={size}:rate={rate}:duration={seconds}",
-    ]
+    argv = _testsrc_argv(f"testsrc=size={size}:rate={rate}:duration={seconds}")
     if audio:
         argv += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
     argv += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
@@ -258,17 +253,7 @@ class LiveServer:
 def make_hevc_clip(path: Path, seconds: float = 2, size: str = "160x120") -> Path:
     """Generate a small 10-bit HEVC clip (with Opus audio in Matroska, AAC otherwise)."""
     audio = ["-c:a", "libopus"] if path.suffix == ".mkv" else ["-c:a", "aac"]
-    argv = [
-        "ffmpeg",
-        "-hide_banner",
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc=size={size}:duration={seconds}",
-    ]
+    argv = _testsrc_argv(f"testsrc=size={size}:duration={seconds}")
     argv += ["-f", "lavfi", "-i", f"sine=duration={seconds}", "-c:v", "libx265", "-preset", "ultrafast"]
     argv += ["-x265-params", "log-level=error", "-pix_fmt", "yuv420p10le", *audio, "-shortest", str(path)]
     subprocess.run(argv, check=True)
