@@ -84,6 +84,54 @@
     return response.text();
   };
 
+  // Make the children of `box` look like `html` while keeping every element that is still there: a
+  // refreshed list changes text and attributes in place instead of swapping its nodes, so a click whose
+  // mousedown and mouseup straddle a refresh still lands on its button, and focus, checkbox state and
+  // scroll stay. Elements with data-job-id, data-follower or id are matched by that key, the rest by
+  // position and tag.
+  function keyOf(node) {
+    if (node.nodeType !== 1) return null;
+    const key = node.getAttribute("data-job-id") || node.getAttribute("data-follower") || node.id;
+    return key ? node.nodeName + "#" + key : null;
+  }
+  function sameKind(a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName && keyOf(a) === keyOf(b);
+  }
+  function morphNode(from, to) {
+    if (from.nodeType !== 1) {
+      if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue;
+      return;
+    }
+    for (const attr of Array.from(to.attributes)) {
+      if (from.getAttribute(attr.name) !== attr.value) from.setAttribute(attr.name, attr.value);
+    }
+    for (const attr of Array.from(from.attributes)) {
+      if (!to.hasAttribute(attr.name)) from.removeAttribute(attr.name);
+    }
+    morphChildren(from, to);
+  }
+  function morphChildren(from, to) {
+    const keyed = new Map();
+    from.childNodes.forEach(function (node) { const key = keyOf(node); if (key) keyed.set(key, node); });
+    let cursor = from.firstChild;
+    Array.from(to.childNodes).forEach(function (fresh) {
+      const key = keyOf(fresh);
+      let match = key ? keyed.get(key) : cursor && !keyOf(cursor) && sameKind(cursor, fresh) ? cursor : null;
+      if (match && !sameKind(match, fresh)) match = null;
+      if (!match) { from.insertBefore(fresh, cursor); return; }
+      if (key) keyed.delete(key);
+      if (match === cursor) cursor = cursor.nextSibling;
+      else from.insertBefore(match, cursor);
+      morphNode(match, fresh);
+    });
+    while (cursor) { const next = cursor.nextSibling; from.removeChild(cursor); cursor = next; }
+  }
+  FS.morph = function (box, html) {
+    const fresh = document.createElement(box.nodeName);
+    fresh.innerHTML = html;
+    morphChildren(box, fresh);
+  };
+
   // The queue's pause/resume buttons and banner (queue and followers pages both have them).
   FS.showPaused = function (paused) {
     document.querySelector('[data-action="queue-pause"]').hidden = paused;

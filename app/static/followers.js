@@ -9,7 +9,7 @@
   async function refresh() {
     clearTimeout(timer);
     try {
-      box.innerHTML = await FS.fragment(box.dataset.listUrl);
+      FS.morph(box, await FS.fragment(box.dataset.listUrl));
     } catch (e) {
       FS.flash(e.message);
     }

@@ -15,7 +15,7 @@
 
   async function reload() {
     try {
-      box.innerHTML = await FS.fragment(box.dataset.panelUrl);
+      FS.morph(box, await FS.fragment(box.dataset.panelUrl));
     } catch (e) {
       FS.flash(e.message);
     }

@@ -60,15 +60,15 @@
       try {
         const html = await FS.fragment(listUrl());
         if (dragging) { again = true; return; }
-        // Keep keyboard focus on the same control across the swap.
+        // Rows are updated in place (FS.morph); a control whose row was rebuilt gets keyboard focus back.
         const focused = document.activeElement && container.contains(document.activeElement) ? document.activeElement : null;
         const focusLi = focused && focused.closest("li.job");
         const focusKey = focusLi && focused.dataset.action
           ? 'li.job[data-job-id="' + focusLi.dataset.jobId + '"] [data-action="' + focused.dataset.action + '"]' +
             (focused.dataset.where ? '[data-where="' + focused.dataset.where + '"]' : "")
           : null;
-        container.innerHTML = html;
-        if (focusKey) {
+        FS.morph(container, html);
+        if (focusKey && !container.contains(document.activeElement)) {
           const target = container.querySelector(focusKey);
           if (target) target.focus();
         }

@@ -250,3 +250,34 @@ def test_a_hidden_tab_lets_its_stream_go_and_catches_up_when_shown(page, api, ui
     page.evaluate(HIDE, False)
     expect(page.locator("#live-status")).to_have_text("Live")
     expect(row(page, job["id"]).locator('[data-field="status"]')).to_have_text("succeeded")
+
+
+def test_a_click_held_while_the_list_refreshes_still_acts(page, api, ui_media):
+    """The list is re-read about once a second while jobs change; a refresh between mousedown and mouseup
+    must not swallow the click (it did when the list's HTML was replaced wholesale: the button under the
+    pointer was a new node at mouseup, so the browser sent the click to the list instead)."""
+    page.goto("/?status=queued")
+    page.get_by_role("button", name="Pause queue").click()
+    expect(page.locator("#paused-banner")).to_be_visible()
+    try:
+        job_id = api.post("/api/jobs", {"inputs": [str(ui_media["forest"])], "spec": QUICK}, status=201)["jobs"][0]["id"]
+        cancel = row(page, job_id).get_by_role("button", name="Cancel")
+        expect(cancel).to_be_visible()
+        cancel.evaluate("el => { el.__before = true; }")  # a mark that only the same node keeps
+        box = cancel.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        refreshed = page.evaluate(
+            """() => new Promise((resolve) => {
+                const queue = document.getElementById('queue');
+                queue.addEventListener('queue:refreshed', () => resolve(true), {once: true});
+                queue.dispatchEvent(new CustomEvent('queue:changed'));
+            })"""
+        )
+        assert refreshed
+        assert cancel.evaluate("el => el.__before === true"), "the refresh replaced the button under the pointer"
+        page.mouse.up()
+        api.wait_status(job_id, "cancelled", timeout=10)
+    finally:
+        page.get_by_role("button", name="Resume queue").click()
+        expect(page.locator("#paused-banner")).to_be_hidden()
