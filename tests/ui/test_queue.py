@@ -260,7 +260,9 @@ def test_a_click_held_while_the_list_refreshes_still_acts(page, api, ui_media):
     page.get_by_role("button", name="Pause queue").click()
     expect(page.locator("#paused-banner")).to_be_visible()
     try:
-        job_id = api.post("/api/jobs", {"inputs": [str(ui_media["forest"])], "spec": QUICK}, status=201)["jobs"][0]["id"]
+        job_id = api.post("/api/jobs", {"inputs": [str(ui_media["forest"])], "spec": QUICK}, status=201)["jobs"][0][
+            "id"
+        ]
         cancel = row(page, job_id).get_by_role("button", name="Cancel")
         expect(cancel).to_be_visible()
         cancel.evaluate("el => { el.__before = true; }")  # a mark that only the same node keeps
