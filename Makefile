@@ -5,6 +5,9 @@ SYSTEM_PACKAGES := ffmpeg redis-server chromium
 # The suite also runs its database tests on a private PostgreSQL server (initdb/pg_ctl from this package).
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) postgresql
 PYTEST_ARGS ?=
+# The suite runs on TEST_WORKERS processes (pytest-xdist; each test module whole on one of them), then the
+# tests marked `serial` (a minute of full CPU load) alone. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help system-deps deps dev-deps lock run test check bench clean
@@ -35,7 +38,10 @@ run: deps ## Run the whole system on this machine (web, monitor, one worker, Flo
 	$(PYTHON) scripts/run.py
 
 test: dev-deps ## Run the whole test suite (database tests on SQLite and on PostgreSQL)
-	TEST_REQUIRE_POSTGRES=1 $(PYTHON) -m pytest $(PYTEST_ARGS)
+	@status=0; \
+	TEST_REQUIRE_POSTGRES=1 $(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not serial" $(PYTEST_ARGS) || status=$$?; \
+	TEST_REQUIRE_POSTGRES=1 $(PYTHON) -m pytest -p no:xdist -m serial $(PYTEST_ARGS) || status=$$?; \
+	exit $$status
 
 check: dev-deps ## Lint and format check with ruff
 	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check .

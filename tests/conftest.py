@@ -32,28 +32,25 @@ BOTH_DATABASES: dict[str, set[str] | None] = {
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "both_databases: run this test on SQLite and on PostgreSQL")
+    config.addinivalue_line(
+        "markers",
+        "serial: loads the whole machine (a minute of full CPU); `make test` runs these alone, after the rest",
+    )
+    # pytest-xdist registers it too; `make test`'s serial run (-p no:xdist) does not load xdist.
+    config.addinivalue_line("markers", "xdist_group(name): tests of one group run on the same xdist worker")
 
 
-def _on_both(metafunc) -> bool:
-    if metafunc.definition.get_closest_marker("both_databases"):
-        return True
-    path = Path(str(metafunc.definition.fspath)).resolve().relative_to(Path(__file__).resolve().parent.parent)
-    names = BOTH_DATABASES.get(path.as_posix(), False)
-    return names is None or (bool(names) and metafunc.function.__name__ in names)
-
-
-def pytest_generate_tests(metafunc):
-    """Parametrise the chosen tests over both databases (the `app`/`database` or the `stack` fixture)."""
-    if not _on_both(metafunc):
-        return
-    if "database" in metafunc.fixturenames:
-        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
-    elif "stack" in metafunc.fixturenames:
-        metafunc.parametrize("stack", ["sqlite", "postgresql"], indirect=True, scope="session")
-
-
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(items):
-    """Tests under integration/ and ui/ need FFmpeg and redis-server on PATH."""
+    """Tests need FFmpeg and redis-server on PATH; BOTH_DATABASES must name tests that exist. For `make
+    test`'s workers (pytest-xdist, --dist loadgroup): each test module stays on one worker (its module and
+    session fixtures are built once, its tests run in order), and every test of the failure harness on the
+    same one, because the harness starts the scenarios of all selected tests at its first call
+    (tests/e2e/test_failures_harness.py)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        group = "failure-harness" if getattr(function, "scenario", None) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
     missing = [tool for tool in ("ffmpeg", "ffprobe", "redis-server") if shutil.which(tool) is None]
     if missing:
         raise pytest.UsageError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -55,8 +56,9 @@ def test_metrics_count_jobs_slots_encode_time_and_savings(app, clips):
         # Two messages waiting in the broker's queue (as if no worker consumed them): the gauge must see them.
         from app.extensions import get_celery, redis_store
 
-        queue = get_celery().conf.task_default_queue or "celery"
-        redis_store.client.delete(queue)
+        # A queue of this app's own: the session's redis may also serve another module's follower
+        # (tests/e2e's stacks, under `make test`'s workers), which would take messages from the default queue.
+        queue = get_celery().conf.task_default_queue = f"frameshift-metrics-{uuid.uuid4().hex}"
         redis_store.client.rpush(queue, "message-1", "message-2")
     response = client.get("/metrics")
     with app.app_context():

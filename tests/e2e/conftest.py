@@ -54,17 +54,19 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stacks(tmp_path_factory, redis_server, clips):
-    """Stacks by database, made on first use: SQLite on the session's redis, PostgreSQL on its own redis."""
+def stacks(tmp_path_factory, clips):
+    """Stacks by database, made on first use, each on a redis of its own: their followers live for the whole
+    session, and on the session's redis they would consume the messages of tests that run later in the same
+    process (under `make test`'s workers any module can come after this one)."""
     made: dict[str, Stack] = {}
     servers: list[RedisServer] = []
 
     def get(database: str, postgres) -> Stack:
         if database not in made:
+            servers.append(RedisServer(tmp_path_factory.mktemp(f"redis-{database}")).start())
             if database == "sqlite":
-                system = Stack(tmp_path_factory.mktemp("stack"), redis_server, clips["root"])
+                system = Stack(tmp_path_factory.mktemp("stack"), servers[-1], clips["root"])
             else:
-                servers.append(RedisServer(tmp_path_factory.mktemp("redis-pg")).start())
                 url = postgres().new_database("stack")
                 system = Stack(tmp_path_factory.mktemp("stack-pg"), servers[-1], clips["root"], database_url=url)
             made[database] = system

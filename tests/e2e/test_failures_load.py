@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.e2e.test_failures_harness import REALTIME, System, needs, outcome, scenario
 from tests.e2e.test_failures_stale import process_tree
 
@@ -43,6 +45,7 @@ def saturated(system: System) -> dict:
     return {"states": states, "statuses": statuses, "finals": finals}
 
 
+@pytest.mark.serial  # a minute of full CPU: `make test` runs it after the rest, alone
 @needs("saturated")
 def test_a_saturated_follower_is_never_declared_lost(request, clips):
     seen = outcome(request, clips)
