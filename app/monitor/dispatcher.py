@@ -213,6 +213,12 @@ def dispatch_ready(
         if job_id in loaded:
             loaded[job_id].waiting_reason = reason
             messages.append(live_message(loaded[job_id]))
+    undecided = [loaded[job_id] for job_id, _ in picked if job_id in loaded and loaded[job_id].split_state is None]
+    if undecided:
+        from app.monitor.split_dispatch import decide_jobs  # it imports this module
+
+        started = decide_jobs(registry, undecided)  # the split ones start here, never whole by a race
+        picked = [(job_id, name) for job_id, name in picked if job_id not in started]
     chosen = [(loaded[job_id], name) for job_id, name in picked if job_id in loaded]
     send_jobs(celery_app, chosen, sent if sent is not None else {})
     db.session.commit()

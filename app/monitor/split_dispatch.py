@@ -91,9 +91,18 @@ def start_ready(registry: Registry, capacity: int, closed: dict[int, str] | None
         .scalars()
         .all()
     )
+    return len(decide_jobs(registry, jobs))
+
+
+def decide_jobs(registry: Registry, jobs: list[Job]) -> set[int]:
+    """Decide each queued job (whole or split), start the split ones, commit; return the ids of the started ones.
+
+    start_ready calls this first in every round; dispatch_ready calls it too for a job it is about to send that
+    has no decision yet (one committed by the web between the two calls of a round: sent as it was, it ran
+    whole although its spec said split=always)."""
     slots = {job.id: fleet_slots(registry, job.required_encoder) for job in jobs if job.split_state is None}
     read_lengths([job for job in jobs if job.id in slots and needs_length(job, slots[job.id])])
-    started = 0
+    started: set[int] = set()
     messages = []
     for job in jobs:
         if job.split_state in ("split", "done"):
@@ -102,7 +111,7 @@ def start_ready(registry: Registry, capacity: int, closed: dict[int, str] | None
             split, note = decide(job, slots[job.id], input_duration(job))
         if split:
             start_split(job)
-            started += 1
+            started.add(job.id)
         else:
             job.split_state, job.split_note = "whole", note
         messages.append(live_message(job))

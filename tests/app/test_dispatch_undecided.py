@@ -1,0 +1,32 @@
+"""A job the web commits between the two dispatch calls of one monitor round (dispatch_split, then
+dispatch_ready) has no split decision yet; dispatch_ready must decide it as dispatch_split would, never
+send it whole. Seen in bench/split.py: a split=always job ran whole on one follower."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.extensions import db, get_celery
+from app.models import Job
+from app.models.piece import Piece
+from app.monitor.dispatcher import dispatch_ready
+from app.services.jobs import create_jobs
+from tests.app.test_schedule_dispatch import registry
+
+pytestmark = pytest.mark.both_databases
+
+
+def test_an_undecided_split_job_is_split_by_dispatch_ready_not_sent_whole(app, clips):
+    with app.app_context():
+        split = create_jobs([str(clips["long"])], {"split": "always"})[0]
+        whole = create_jobs([str(clips["short"])], {"split": "never"})[0]
+        assert split.split_state is None and whole.split_state is None  # as the web leaves them
+        sent: dict[str, int] = {}
+        assert dispatch_ready(get_celery(app), registry(slots=2), sent) == 1
+        db.session.expire_all()
+        split, whole = db.session.get(Job, split.id), db.session.get(Job, whole.id)
+        assert whole.status == "dispatched" and whole.split_state == "whole" and sent == {whole.task_id: whole.id}
+        assert split.status == "dispatched" and split.split_state == "split", (split.status, split.split_state)
+        assert split.task_id.startswith("split-") and split.follower is None
+        kinds = [p.kind for p in db.session.query(Piece).filter(Piece.job_id == split.id)]
+        assert kinds == ["plan"], kinds
