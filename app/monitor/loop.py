@@ -26,6 +26,10 @@ from tasks.outage import connection_error, quiet_redis_outages, redis_failed, re
 log = logging.getLogger("frameshift.monitor")
 TICK = 0.5
 SWEEP_EVERY = 3.0
+# The reaper, the cancel check, the follower table and the fallback dispatch round run once a second, not at
+# every tick: at twice a second they were most of the monitor's CPU, at rest and with a job running
+# (docs/benchmarks.md, "Lean"). A follower found crashed by the presence check (every tick) is reaped at once.
+HOUSEKEEPING_EVERY = 1.0
 
 
 class Monitor:
@@ -42,6 +46,7 @@ class Monitor:
         self.ready = threading.Event()
         self.broker_down = False
         self._last_sweep = 0.0
+        self._last_housekeeping = 0.0
 
     def receive_events(self) -> None:
         """Thread: put every Celery event in the inbox; reconnect after broker failures."""
@@ -116,8 +121,7 @@ class Monitor:
                     want_dispatch |= self.apply(batch)
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + TICK
-                    self.tick()
-                    want_dispatch = True
+                    want_dispatch |= self.tick()
                 if want_dispatch and not self.broker_down:
                     want_dispatch = False
                     self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task)
@@ -167,21 +171,30 @@ class Monitor:
             for event in events:
                 self.safely(self.events.handle, event)
 
-    def tick(self) -> None:
-        """Twice a second: flush progress, reap lost work, push follower state to the database."""
+    def tick(self) -> bool:
+        """Twice a second: flush progress, look for crashed followers, advance split jobs, libraries; once a
+        second (or at once after a crash): reap lost work, enforce cancels, write the follower table. Return
+        True when a dispatch round is due."""
         self.safely(self.events.flush)
+        now = time.monotonic()
+        due = now - self._last_housekeeping >= HOUSEKEEPING_EVERY
+        crashed = False
         if self.broker_reachable():
-            self.safely(self.registry.check_presence)
-            self.safely(reap_lost, self.celery_app, self.registry)
-            self.safely(enforce_cancels, self.celery_app)
+            crashed = bool(self.safely(self.registry.check_presence))
+            if due or crashed:
+                self.safely(reap_lost, self.celery_app, self.registry)
+                self.safely(enforce_cancels, self.celery_app)
             self.safely(self.split.tick)
-            if time.monotonic() - self._last_sweep >= SWEEP_EVERY:
-                self._last_sweep = time.monotonic()
+            if now - self._last_sweep >= SWEEP_EVERY:
+                self._last_sweep = now
                 self.safely(sweep, self.celery_app)
                 self.safely(self.events.prune)
-        self.safely(self.sync_followers)
+        if due or crashed:
+            self._last_housekeeping = now
+            self.safely(self.sync_followers)
         self.safely(library_scan.tick, self)  # libraries: scans, events, hold time, outcomes
         self.safely(library_probe.tick, self)  # libraries: media facts read by followers, in batches
+        return due or crashed
 
     def broker_reachable(self) -> bool:
         """Ping Redis; while we cannot reach it, silence from followers proves nothing about them."""

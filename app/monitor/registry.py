@@ -153,10 +153,12 @@ class Registry:
         silent = (now or time.time()) - state.last_seen if state is not None and state.last_seen else None
         return f"it stopped answering for {silent:.0f} s" if silent is not None else "it stopped answering"
 
-    def check_presence(self) -> None:
+    def check_presence(self) -> bool:
         """Mark followers whose named Redis connection closed as crashed: the kernel closes a dead process's
         sockets at once, whatever the load, so this needs no short heartbeat (which a busy machine would miss).
-        Missing in two polls in a row, and not stopping cleanly by its own advertisement."""
+        Missing in two polls in a row, and not stopping cleanly by its own advertisement. Return True when a
+        follower was found crashed by this poll (the monitor then reaps its work at once)."""
+        found = False
         try:
             with redis_store.client.pipeline(transaction=False) as pipe:
                 pipe.info("server")
@@ -165,7 +167,7 @@ class Registry:
                 pipe.execute_command("CLIENT", "LIST", "TYPE", "normal")
                 server, clients = pipe.execute()
         except Exception:  # noqa: BLE001  (cannot tell: judge nobody by it)
-            return
+            return False
         run_id = server.get("run_id")
         if run_id != self.redis_run:
             self.redis_run = run_id
@@ -183,8 +185,9 @@ class Registry:
             if state.absent_polls >= 2:
                 self.refresh(state)  # a clean stop has said so in its advertisement
                 if not (state.stopped or state.shutting_down):
-                    state.crashed = True
+                    state.crashed = found = True
                     log.warning("follower %s crashed: its connection to Redis closed", state.name)
+        return found
 
     def grace_all(self) -> None:
         """After our own broker outage: nobody could be heard, so every follower gets a fresh window."""
