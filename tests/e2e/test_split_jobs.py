@@ -15,7 +15,9 @@ from tests.e2e.test_failures_harness import System, needs, outcome, scenario
 from tests.support import wait_for
 
 ENV = {"SPLIT_SECONDS": "3", "SPLIT_MIN_SECONDS": "5", "FOLLOWER_LOST_AFTER": "6"}
-# x265 "slow" at 320x180: a 3 s piece takes a few seconds, long enough to kill or cancel mid-piece.
+# x265 "slow" at 640x360: a 3 s piece takes about 4 s on a quiet 2-core machine (at 320x180 it took 1 s, and the
+# SIGKILL scenarios could miss every piece: the job was done before a piece was seen running), long enough
+# to kill or cancel mid-piece.
 SPEC = {
     "video_codec": "libx265",
     "preset": "slow",
@@ -28,9 +30,9 @@ SPEC = {
 
 
 def make_input(system: System, seconds: int = 16) -> Path:
-    """A 320x180 clip with a keyframe every second and a tone, in the system's media folder."""
+    """A 640x360 clip with a keyframe every second and a tone, in the system's media folder."""
     path = system.media / f"film{seconds}.mp4"
-    lavfi = [f"testsrc2=size=320x180:rate=25:duration={seconds}", f"sine=frequency=440:duration={seconds}"]
+    lavfi = [f"testsrc2=size=640x360:rate=25:duration={seconds}", f"sine=frequency=440:duration={seconds}"]
     argv = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", lavfi[0], "-f", "lavfi", "-i", lavfi[1]]
     argv += ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)]
     subprocess.run(argv, check=True)
