@@ -236,7 +236,7 @@ def write_facts(batch: Batch, result: dict[str, Any], resting: dict[str, float],
 
 def decide_waiting(limit: int = 1000) -> int:
     """Apply the rules to pending library files whose facts have arrived: queue, skip or keep waiting."""
-    from app.monitor.library_scan import queue_files
+    from app.monitor.library_files import queue_files
 
     rows = db.session.execute(
         select(LibraryFile, Library, MediaFacts)

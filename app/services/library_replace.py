@@ -1,6 +1,6 @@
 """Output policy `replace` in the monitor: the output takes the original's place, the original waits in the recycle folder.
 
-`on_success(row)` runs when the monitor records a library job's success (library_scan.record_outcomes);
+`on_success(row)` runs when the monitor records a library job's success (library_files.record_outcomes);
 `housekeep()` runs every scanner round: it finishes a replacement or an undo that a crash interrupted
 and deletes originals whose recycle period is over. Order of commits and renames:
 

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Follower, Job, JobStat, StatsDaily, StatsMonthly, utcnow
 from app.services.errors import ServiceError
-from app.services.stats_refresh import SUMS, bucket_bounds, next_month, recount_state, refresh
+from app.services.stats_facts import bucket_bounds
+from app.services.stats_refresh import SUMS, next_month, recount_state, refresh
 
 PERIODS = {"day": 1, "week": 7, "month": 30, "all": None}
 OUTCOMES = ("succeeded", "failed", "cancelled")

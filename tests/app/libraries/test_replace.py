@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Job, utcnow
 from app.models.library import Library, LibraryFile, Replacement
-from app.monitor.library_scan import LibraryScanner, record_outcomes, take_files
+from app.monitor.library_files import record_outcomes, take_files
+from app.monitor.library_scan import LibraryScanner
 from app.services import library_replace, recycle
 from app.services.libraries import create_library, request_rescan
 from app.services.library_walk import RECYCLE, Seen, fingerprint

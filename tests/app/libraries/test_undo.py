@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Job, utcnow
 from app.models.library import LibraryFile, Replacement
-from app.monitor.library_scan import record_outcomes
+from app.monitor.library_files import record_outcomes
 from tests.app.libraries.test_replace import queue_one, rescan_until_quiet, succeed
 
 pytestmark = pytest.mark.both_databases  # the claim (a conditional UPDATE) on both
