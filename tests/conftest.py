@@ -49,7 +49,10 @@ def pytest_collection_modifyitems(items):
     (tests/e2e/test_failures_harness.py)."""
     for item in items:
         function = getattr(item, "function", None)
-        group = "failure-harness" if getattr(function, "scenario", None) else item.nodeid.split("::")[0]
+        module = item.nodeid.split("::")[0]
+        group = "failure-harness" if getattr(function, "scenario", None) else module
+        if module.startswith("tests/ui/"):
+            group = "ui"  # one browser stack's media folder, which earlier modules' outputs land in: keep their order
         item.add_marker(pytest.mark.xdist_group(group))
     missing = [tool for tool in ("ffmpeg", "ffprobe", "redis-server") if shutil.which(tool) is None]
     if missing:
