@@ -31,6 +31,17 @@ SCAN_FACTOR = 20
 REASON_SCAN = 200
 
 
+# Nothing queued: nothing to send and no waiting reason to update. The loop asks at least once a second, and a
+# whole round (setting, draining, refusals, busy counts, stopping flags, the scan) cost ~1.6 ms of CPU each time
+# at rest (bench/footprint.py); this one indexed probe costs ~0.1 ms.
+_ANY_QUEUED_JOB = select(Job.id).where(Job.status == JobStatus.QUEUED.value).limit(1)
+
+
+def jobs_queued() -> bool:
+    """Return True when at least one job waits in the queue (one indexed probe)."""
+    return db.session.execute(_ANY_QUEUED_JOB).first() is not None
+
+
 @dataclass
 class Slot:
     """Free capacity on one follower."""
@@ -163,10 +174,7 @@ def dispatch_ready(
     judged at now (default: the leader's local clock): outside the queue's hours nothing starts, outside
     a library's hours its jobs wait and the others go on.
     """
-    # Nothing queued: nothing to send and no waiting reason to update. The loop asks twice a second, and a
-    # whole round (setting, draining, refusals, busy counts, stopping flags, the scan) cost ~1.6 ms of CPU
-    # each time at rest (bench/footprint.py); this one indexed probe costs ~0.1 ms.
-    if db.session.execute(select(Job.id).where(Job.status == JobStatus.QUEUED.value).limit(1)).first() is None:
+    if not jobs_queued():
         return 0
     paused = bool(get_setting(QUEUE_PAUSED, False))
     gate = schedule_gate.current(now)

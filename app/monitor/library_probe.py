@@ -276,7 +276,10 @@ def tick(monitor: Any) -> None:
     """The monitor's one call: make this monitor's prober on first use, then run a round."""
     if getattr(monitor, "broker_down", False):
         return  # results and followers cannot be read; nothing is lost by waiting
+    scanner = getattr(monitor, "libraries", None)
     prober = getattr(monitor, "probes", None)
+    if scanner is not None and scanner.enabled == 0 and not (prober and prober.inflight):
+        return  # no enabled library (the scanner's last round): no file can wait for facts, none is out
     if prober is None:
         raw = current_app.config.get("LIBRARY_PROBE_BATCH") or os.environ.get("LIBRARY_PROBE_BATCH") or BATCH
         try:

@@ -29,6 +29,9 @@ from app.services.library_walk import Seen, ours, walk
 log = logging.getLogger("frameshift.libraries")
 EVERY = 1.0  # seconds between scanner rounds (the monitor ticks twice a second)
 OUTCOMES_EVERY = 2.0
+# With no enabled library, what is left of a round (replacements a crash interrupted, originals whose recycle
+# period ended, outcomes of a disabled library's last jobs) runs this often; the prober sends nothing meanwhile.
+IDLE_EVERY = 5.0
 # Files taken (fingerprinted, decided, queued) per round: a new 100,000-file library is worked through
 # over many rounds instead of holding the monitor's loop (dispatch, probes, events) for minutes in one.
 TAKE_PER_ROUND = 2_000
@@ -83,6 +86,8 @@ class LibraryScanner:
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_round: float = 0.0
     last_outcomes: float = 0.0
+    last_idle: float = 0.0
+    enabled: int = -1  # enabled libraries at the last round (-1: no round yet); the prober reads it
 
     # ---- the round -------------------------------------------------------------------------
     def tick(self) -> None:
@@ -92,6 +97,14 @@ class LibraryScanner:
             return
         self.last_round = now
         libraries = list(db.session.execute(select(Library).where(Library.enabled.is_(True))).scalars())
+        self.enabled = len(libraries)
+        if not libraries and not self.watches and not self.held:
+            if now - self.last_idle >= IDLE_EVERY:  # nothing to watch or scan: one query a second, the rest slower
+                self.last_idle = self.last_outcomes = now
+                library_replace.housekeep()
+                record_outcomes()
+                db.session.commit()
+            return
         self.sync_watches(libraries)
         library_replace.housekeep()  # interrupted replacements finished, expired originals purged
         for library in libraries:

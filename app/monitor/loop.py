@@ -13,12 +13,12 @@ from flask import Flask
 
 from app.extensions import db, get_celery, redis_store
 from app.monitor import library_probe, library_scan
-from app.monitor.dispatcher import dispatch_ready, stop_result_subscriptions
+from app.monitor.dispatcher import dispatch_ready, jobs_queued, stop_result_subscriptions
 from app.monitor.events import EventHandler
 from app.monitor.reaper import enforce_cancels, reap_lost
 from app.monitor.reconcile import reconcile, sweep
 from app.monitor.registry import Registry
-from app.monitor.split_dispatch import dispatch_split
+from app.monitor.split_dispatch import dispatch_split, pieces_queued
 from app.monitor.split_monitor import SplitMonitor
 from tasks import keys
 from tasks.outage import connection_error, quiet_redis_outages, redis_failed, redis_recovered
@@ -124,9 +124,16 @@ class Monitor:
                     want_dispatch |= self.tick()
                 if want_dispatch and not self.broker_down:
                     want_dispatch = False
-                    self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task)
-                    self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task)
+                    self.dispatch()
             db.session.remove()
+
+    def dispatch(self) -> None:
+        """One dispatch round, when anything waits (one probe otherwise): pieces of split jobs, then whole jobs."""
+        if not self.safely(jobs_queued) and not self.safely(pieces_queued):
+            return
+        self.split.poke()  # a split job may start (or be given back) in this round
+        self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task)
+        self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task)
 
     def take(self, timeout: float, limit: int = 500) -> list[tuple[str, Any]]:
         """Wait up to timeout for the first inbox item, then take what else is there."""
@@ -152,6 +159,7 @@ class Monitor:
             if kind == "reconnected":
                 self.registry.grace_all()  # events were missed while the stream was down
                 self.safely(reconcile, self.celery_app, self.registry)
+            self.split.poke()  # a cancel or a retry from the web, or missed events: look at split jobs too
             wake = True
         self.apply_events(events)
         if self.events.finished_any:

@@ -22,6 +22,9 @@ from tasks.signing import check_proof
 log = logging.getLogger("frameshift.monitor")
 # The name field of each line of CLIENT LIST (not lib-name=).
 CLIENT_NAME = re.compile(r"(?:^| )name=(\S*)", re.MULTILINE)
+# The follower table is written when what it shows changed; a heartbeat alone moves it at most this often
+# (the web trusts a row for MONITOR_LAG, app/services/liveness.py, and a heartbeat comes every 2 s).
+HEARTBEAT_WRITE_EVERY = 3.0
 
 
 @dataclass
@@ -64,6 +67,8 @@ class Registry:
         self.lease_missing: dict[str, float] = {}
         self.followers: dict[str, FollowerState] = {}
         self.written: set[str] = set()  # names this monitor has written a row for (a row gone since = forgotten)
+        self.last_shown: str | None = None  # what the follower table showed at the last write (heartbeats aside)
+        self.last_write = 0.0
 
     def seen(self, name: str, when: float | None = None) -> FollowerState:
         """Record a sign of life from name (any event it sent)."""
@@ -216,10 +221,24 @@ class Registry:
                 counts[name] = counts.get(name, 0) + count
         return counts
 
-    def sync_db(self) -> None:
-        """Write the follower table the web process reads; forget followers whose rows were deleted (forgotten)."""
+    def shown(self, busy: dict[str, int], now: float) -> str:
+        """What the follower table shows, heartbeat times aside, as one comparable string."""
+        view = [
+            (name, self.online(name, now), s.concurrency, s.encoders, s.ffmpeg_version, s.info, s.shutting_down)
+            + (s.stopped or s.offline, s.token, s.refused, s.heartbeat_at > 0)
+            for name, s in sorted(self.followers.items())
+        ]
+        return json.dumps([view, sorted(busy.items(), key=str)], sort_keys=True, default=str)
+
+    def sync_db(self) -> bool:
+        """Write the follower table the web process reads; forget followers whose rows were deleted (forgotten).
+        Skipped (False) when nothing it shows changed and the heartbeats were written HEARTBEAT_WRITE_EVERY ago."""
         now = time.time()
         busy = self.busy_counts()
+        shown = self.shown(busy, now)
+        if shown == self.last_shown and now - self.last_write < HEARTBEAT_WRITE_EVERY:
+            return False
+        self.last_write = now
         rows = {row.name: row for row in db.session.execute(select(Follower)).scalars()}
         for name in [n for n in self.followers if n in self.written and n not in rows]:
             log.info("follower %s was forgotten", name)
@@ -257,3 +276,5 @@ class Registry:
             if name not in self.followers:
                 row.online = False
                 row.busy = busy.get(name, 0)
+        self.last_shown = self.shown(busy, now)  # refusal marks read from the rows above are part of it
+        return True

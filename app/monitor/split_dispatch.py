@@ -21,7 +21,7 @@ from app.extensions import db, redis_store
 from app.models import ACTIVE, Job, JobStatus
 from app.models.piece import KIND_ORDER, Piece, PieceKind
 from app.monitor import schedule_gate
-from app.monitor.dispatcher import free_slots, payload_ttl, send_batch
+from app.monitor.dispatcher import free_slots, jobs_queued, payload_ttl, send_batch
 from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish_many
@@ -121,6 +121,14 @@ def decide_jobs(registry: Registry, jobs: list[Job]) -> set[int]:
     return started
 
 
+_ANY_QUEUED_PIECE = select(Piece.id).where(Piece.status == S.QUEUED.value).limit(1)
+
+
+def pieces_queued() -> bool:
+    """Return True when at least one piece of a split job waits to be sent."""
+    return db.session.execute(_ANY_QUEUED_PIECE).first() is not None
+
+
 def queued_pieces(limit: int, closed: dict[int, str] | None = None) -> list[tuple[Piece, Job]]:
     """Return queued pieces of active split jobs (no cancel asked), in queue order of their jobs; none of a
     library outside its hours (closed)."""
@@ -169,6 +177,8 @@ def dispatch_split(celery_app: Celery, registry: Registry, sent: dict[str, int],
     Outside the queue's hours nothing starts; outside a library's hours neither its jobs nor the pieces of
     its running split jobs that have not started yet (running pieces go on). The schedules are judged at now.
     """
+    if not jobs_queued() and not pieces_queued():
+        return 0  # the usual case: two probes, no look at settings, followers or schedules
     if bool(get_setting(QUEUE_PAUSED, False)):
         return 0
     slots = free_slots(registry)

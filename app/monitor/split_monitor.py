@@ -32,6 +32,9 @@ TERMINAL = {"task-succeeded", "task-failed", "task-revoked", "task-rejected"}
 PIECE_EVENTS = TERMINAL | {"task-started", "task-progress"}
 SWEEP_EVERY = 3.0
 PROGRESS_EVERY = 1.0
+# With no split job in flight and no piece out, tick() looks again only this often (or at once when poked: a
+# dispatch round, a wake from the web, a piece event), instead of querying jobs and pieces twice a second.
+QUIET_RECHECK = 5.0
 
 
 class SplitMonitor:
@@ -45,6 +48,11 @@ class SplitMonitor:
         self.written: dict[str, float] = {}
         self.last_sweep = 0.0
         self.ended_any = False
+        self.quiet_until = 0.0  # monotonic time before which tick() has nothing to do (see QUIET_RECHECK)
+
+    def poke(self) -> None:
+        """Something may have started or changed a split job: the next tick looks."""
+        self.quiet_until = 0.0
 
     def take_events(self, events: list[dict[str, Any]], known_jobs: dict[str, int]) -> list[dict[str, Any]]:
         """Apply the events of piece tasks (one transaction); return the others, untouched and in order."""
@@ -56,6 +64,7 @@ class SplitMonitor:
         mine = [e for e in events if e.get("uuid") in self.pieces_by_task and e.get("type") in PIECE_EVENTS]
         if not mine:
             return events
+        self.poke()
         rest = [e for e in events if not (e.get("uuid") in self.pieces_by_task and e.get("type") in PIECE_EVENTS)]
         wanted = {self.pieces_by_task[e["uuid"]] for e in mine}
         pieces = {p.task_id: p for p in db.session.execute(select(Piece).where(Piece.id.in_(wanted))).scalars()}
@@ -97,12 +106,17 @@ class SplitMonitor:
 
     def tick(self, sweep: bool = True) -> None:
         """Settle missed results, reap lost pieces, then advance every split job with work in flight."""
-        if sweep and time.monotonic() - self.last_sweep >= SWEEP_EVERY:
-            self.last_sweep = time.monotonic()
+        now = time.monotonic()
+        if now < self.quiet_until:
+            return
+        if sweep and now - self.last_sweep >= SWEEP_EVERY:
+            self.last_sweep = now
             self.sweep()
-        self.reap()
+        out = self.reap()
         messages = []
-        for job in jobs_in_flight():
+        jobs = jobs_in_flight()
+        self.quiet_until = now + QUIET_RECHECK if not jobs and not out else 0.0
+        for job in jobs:
             before = (job.status, round(job.percent or 0, 1), job.split_note)
             for piece in advance(job, pieces_of(job.id)):
                 if piece.task_id and piece.task_id not in self.stop_sent:
@@ -126,11 +140,13 @@ class SplitMonitor:
                 piece_running(piece)
         db.session.commit()
 
-    def reap(self) -> None:
-        """Give up pieces whose follower was lost, or that their follower never took; only that piece reruns."""
+    def reap(self) -> int:
+        """Give up pieces whose follower was lost, or that their follower never took; only that piece reruns.
+        Return how many pieces were out (dispatched or running)."""
         now = time.time()
         not_taken_after = max(MIN_NOT_TAKEN, NOT_TAKEN_WINDOWS * self.registry.lost_after)
-        for piece in active_pieces():
+        pieces = active_pieces()
+        for piece in pieces:
             name = piece.follower or "?"
             if name not in self.registry.followers:
                 self.registry.grace({name})  # first time we hear of it: give it one window
@@ -162,6 +178,7 @@ class SplitMonitor:
             request_stop(old_task, f"follower {name} was lost")
             self.pieces_by_task.pop(old_task or "", None)
         db.session.commit()
+        return len(pieces)
 
 
 def stopped(piece: Piece) -> bool:
