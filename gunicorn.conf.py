@@ -21,12 +21,33 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server):
-    """Refuse to start with a bad configuration before forking workers."""
-    from app.config import ConfigError, load_config
+    """Refuse to start with a bad configuration before forking workers.
 
-    try:
-        load_config()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"frameshift: configuration problem: {problem}", file=sys.stderr, flush=True)
+    The check runs in a child of its own: importing the app (Flask, SQLAlchemy, the settings) in the master
+    would keep all of it there for the master's whole life, ~25 MB of memory it never uses again
+    (bench/footprint.py, docs/benchmarks.md).
+    """
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            from app.config import ConfigError, load_config
+
+            try:
+                load_config()
+                code = 0
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    print(f"frameshift: configuration problem: {problem}", file=sys.stderr, flush=True)
+                code = 2
+        except BaseException:  # noqa: BLE001  (anything else: say it, and refuse to start)
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
         sys.exit(2)
