@@ -24,6 +24,10 @@ URGENT_STAGES = ("starting", "started")
 # whole interval: holding a block that comes a little early to the full interval delays every later
 # block by as much (bench/progress_freshness.py measured ~300-400 ms median, up to 0.5 s).
 EARLY = 0.8
+# The lease is renewed at most this often (and at most every sixth of its TTL): it lives JOB_LEASE_SECONDS
+# (30 s) and the leader gives a running attempt up after LEASE_GRACE (10 s) without one, so one SET with each
+# of the two reports a second was 17 % of a pool process's CPU for nothing (py-spy, docs/benchmarks.md).
+RENEW_EVERY = 5.0
 
 
 class Reporter:
@@ -37,6 +41,8 @@ class Reporter:
         self.client = client
         self.interval = interval
         self.lease_seconds = lease_seconds
+        self.renew_every = max(interval, min(RENEW_EVERY, lease_seconds / 6))
+        self.last_renewal: float | None = None
         self.state: dict[str, Any] = {}
         self.dirty = False
         self.lock = threading.Lock()
@@ -67,7 +73,7 @@ class Reporter:
         while not self.closed:
             with self.lock:
                 waiting = self.dirty
-            due = (sent + self.interval * EARLY) if waiting else (renewed + self.interval)
+            due = (sent + self.interval * EARLY) if waiting else (renewed + self.renew_every)
             self.wake.wait(timeout=max(due - time.monotonic(), 0.05))
             self.wake.clear()
             if self.closed:
@@ -85,7 +91,7 @@ class Reporter:
                 if not urgent:  # 'starting'/'started' must not hold back the first block right after them
                     sent = now
                 self._send(meta)
-            elif now - renewed >= self.interval:
+            elif now - renewed >= self.renew_every:
                 renewed = now
                 self._renew()  # nothing new (a slow probe, a stalled input): still alive
 
@@ -104,7 +110,12 @@ class Reporter:
         self._renew()
 
     def _renew(self) -> None:
-        """Renew the attempt's lease: the leader treats a running attempt without one as gone."""
+        """Renew the attempt's lease (at most every renew_every): the leader treats a running attempt without
+        one as gone."""
+        now = time.monotonic()
+        if self.last_renewal is not None and now - self.last_renewal < self.renew_every:
+            return
+        self.last_renewal = now
         try:
             self.client().set(keys.lease(self.task_id), self.hostname, ex=self.lease_seconds)
         except Exception as exc:  # noqa: BLE001

@@ -94,7 +94,7 @@ def run_ffmpeg(
     on_progress: Callable[[Progress], None],
     should_cancel: Callable[[], bool],
     on_start: Callable[[int], None] | None = None,
-    poll: float = 0.25,
+    poll: float = 0.5,
     *,
     reads: list[str],
     workdir: Path,
