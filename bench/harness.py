@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,35 @@ def db_time(text: str | None) -> float | None:
 
 
 # ---------------------------------------------------------------- HTTP
+
+
+def wait_healthy(api: Api, died: Callable[[], str | None], timeout: float, step: float, what: str) -> None:
+    """Wait until the web process answers /healthz; died() returns why to give up (a process that exited)."""
+
+    def healthy() -> bool:
+        reason = died()
+        if reason is not None:
+            raise RuntimeError(reason)
+        try:
+            return api.request("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    wait_for(healthy, timeout, step, what=what)
+
+
+def api_token(env: dict[str, str]) -> str:
+    """Create an API token named bench with the app's own command (`flask --app app token create`)."""
+    made = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "token", "create", "bench"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        raise RuntimeError(f"could not create an API token: {made.stderr[-1500:]}")
+    return made.stdout.strip().splitlines()[-1]
 
 
 class Api:
@@ -223,27 +253,9 @@ class System:
         self.web = Proc(argv, self.env(), self.logs / "web.log").start()
         self.procs.append(self.web)
         api = Api(self.web_port)
-
-        def healthy() -> bool:
-            if not self.web.alive():
-                raise RuntimeError(f"web died:\n{self.web.output()[-3000:]}")
-            try:
-                return api.request("GET", "/healthz")[0] == 200
-            except OSError:
-                return False
-
-        wait_for(healthy, 60, 0.1, what="web process to answer /healthz")
-        # Login stays on: requests carry an API token, as scripts are told to.
-        made = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", "token", "create", "bench"],
-            env=self.env(),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        if made.returncode != 0:
-            raise RuntimeError(f"could not create an API token: {made.stderr[-1500:]}")
-        api.token = made.stdout.strip().splitlines()[-1]
+        died = lambda: None if self.web.alive() else f"web died:\n{self.web.output()[-3000:]}"  # noqa: E731
+        wait_healthy(api, died, 60, 0.1, what="web process to answer /healthz")
+        api.token = api_token(self.env())  # login stays on: requests carry an API token, as scripts are told to
         return api
 
     # -- database reads (the leader's database is the source of truth)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, TOKEN, Api  # noqa: E402
+from bench.harness import ROOT, TOKEN, Api, api_token, wait_healthy  # noqa: E402
 from tests.support import free_port, wait_for  # noqa: E402
 
 ROLES = ("supervisor", "redis", "web", "monitor", "worker main", "pool", "flower")
@@ -114,27 +114,10 @@ class MakeRun:
                 start_new_session=True,
             )
         api = Api(self.port)
-
-        def healthy() -> bool:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"run.py exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                return api.request("GET", "/healthz")[0] == 200
-            except OSError:
-                return False
-
-        wait_for(healthy, 120, 0.2, what="make run's web process")
+        died = lambda: None if self.proc.poll() is None else f"run.py exited:\n{self.log.read_text()[-3000:]}"  # noqa: E731
+        wait_healthy(api, died, 120, 0.2, what="make run's web process")
         wait_for(lambda: self.followers_online() >= 1, 120, 0.2, what="the worker online in the monitor")
-        made = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", "token", "create", "bench"],
-            env={**self.env, "PYTHONPATH": str(ROOT)},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        if made.returncode != 0:
-            raise RuntimeError(f"could not create an API token: {made.stderr[-1500:]}")
-        api.token = made.stdout.strip().splitlines()[-1]
+        api.token = api_token({**self.env, "PYTHONPATH": str(ROOT)})
         self.classify()
         return api
 
