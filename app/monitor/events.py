@@ -20,6 +20,7 @@ from app.services.outcomes import apply_progress, end_attempt, mark_running
 log = logging.getLogger("frameshift.monitor")
 TERMINAL_EVENTS = {"task-succeeded", "task-failed", "task-revoked", "task-rejected"}
 JOB_EVENTS = TERMINAL_EVENTS | {"task-started", "task-progress"}
+FINISHED_VALUES = frozenset(s.value for s in FINISHED)
 DB_PROGRESS_INTERVAL = 1.0
 PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size", "argv", "duration", "stage")
 
@@ -73,10 +74,10 @@ class EventHandler:
                 job_events.append(event)
         if not job_events:
             return
-        # Progress alone changes no status (or, for a job still 'dispatched', loads its attempts lazily): its
-        # jobs come without their attempts, one query fewer per batch (bench/footprint.py).
-        changes = any(event["type"] != "task-progress" for event in job_events)
-        jobs = self.load_jobs({event["uuid"] for event in job_events}, attempts=changes)
+        if all(event["type"] == "task-progress" for event in job_events):
+            self.progress_only(job_events)
+            return
+        jobs = self.load_jobs({event["uuid"] for event in job_events})
         ended = [e["uuid"] for e in job_events if e["type"] in TERMINAL_EVENTS and e["uuid"] in jobs]
         results = self.fetch_results(ended)
         # Held for the batch: mark_succeeded and friends count on follower rows, loaded once here.
@@ -88,7 +89,7 @@ class EventHandler:
                 continue  # an attempt the job has moved on from
             if kind == "task-progress":
                 if job.status_enum not in FINISHED:
-                    self.progress(job, task_id, event)
+                    self.progress(job.id, task_id, event, job)
             elif kind == "task-started":
                 if mark_running(job, event.get("hostname")):
                     self.outbox.append(live_message(job))
@@ -96,8 +97,21 @@ class EventHandler:
                 self.pending.pop(task_id, None)
                 self.finish(job, kind, event, results[task_id])
 
-    def load_jobs(self, task_ids: set[str], attempts: bool = True) -> dict[str, Job]:
-        """Return the job (with its attempts unless told not to) of each task id, in one query."""
+    def progress_only(self, events: list[dict[str, Any]]) -> None:
+        """A batch of progress alone changes no status: read three columns of its jobs, not whole rows with
+        their attempts (building each Job was most of a batch's cost: bench/profile_roles.py); a job is loaded
+        whole only for its database write, at most once a second (DB_PROGRESS_INTERVAL)."""
+        task_ids = {event["uuid"] for event in events}
+        query = select(Job.id, Job.task_id, Job.status).where(self.by_task_ids(task_ids))
+        rows = {task_id: (job_id, status) for job_id, task_id, status in db.session.execute(query)}
+        self.remember(task_ids, {task_id: job_id for task_id, (job_id, _) in rows.items()})
+        for event in events:
+            job_id, status = rows.get(event["uuid"], (None, None))
+            if job_id is not None and status not in FINISHED_VALUES:
+                self.progress(job_id, event["uuid"], event)
+
+    def by_task_ids(self, task_ids: set[str]) -> Any:
+        """The where clause for the jobs of these task ids: by job id where the index knows it."""
         known = {self.jobs_by_task[t] for t in task_ids if t in self.jobs_by_task}
         unknown = [t for t in task_ids if t not in self.jobs_by_task]
         clauses = []
@@ -105,31 +119,36 @@ class EventHandler:
             clauses.append(Job.id.in_(known))
         if unknown:
             clauses.append(Job.task_id.in_(unknown))
-        query = select(Job).where(or_(*clauses))
-        if attempts:
-            query = query.options(selectinload(Job.attempts))
-        by_task = {job.task_id: job for job in db.session.execute(query).scalars()}
-        jobs = {}
+        return or_(*clauses)
+
+    def remember(self, task_ids: set[str], found: dict[str, int]) -> None:
+        """Keep the index to the jobs whose current attempt is each task id; forget the others."""
         for task_id in task_ids:
-            job = by_task.get(task_id)
-            if job is None:
-                self.jobs_by_task.pop(task_id, None)
+            if task_id in found:
+                self.jobs_by_task[task_id] = found[task_id]
             else:
-                jobs[task_id] = job
-                self.jobs_by_task[task_id] = job.id
+                self.jobs_by_task.pop(task_id, None)
+
+    def load_jobs(self, task_ids: set[str]) -> dict[str, Job]:
+        """Return the job, with its attempts, of each task id, in one query (two with the attempts)."""
+        query = select(Job).where(self.by_task_ids(task_ids)).options(selectinload(Job.attempts))
+        by_task = {job.task_id: job for job in db.session.execute(query).scalars()}
+        jobs = {task_id: by_task[task_id] for task_id in task_ids if task_id in by_task}
+        self.remember(task_ids, {task_id: job.id for task_id, job in jobs.items()})
         return jobs
 
     def fetch_results(self, task_ids: list[str]) -> dict[str, tuple[str, Any]]:
         """Return (state, value) of each task from the result backend, in one MGET."""
         return backend_states(self.celery_app, task_ids)
 
-    def progress(self, job: Job, task_id: str, event: dict[str, Any]) -> None:
-        """Publish progress (after the batch's commit); keep it for the next database write."""
+    def progress(self, job_id: int, task_id: str, event: dict[str, Any], job: Job | None = None) -> None:
+        """Publish progress (after the batch's commit); keep it for the next database write (the job is loaded
+        then, unless the caller has it)."""
         fields = {k: event.get(k) for k in PROGRESS_FIELDS}
-        self.pending.setdefault(task_id, {"_job_id": job.id}).update({k: v for k, v in fields.items() if v is not None})
-        self.outbox.append(progress_message(job.id, event.get("hostname"), event.get("ts"), fields))
+        self.pending.setdefault(task_id, {"_job_id": job_id}).update({k: v for k, v in fields.items() if v is not None})
+        self.outbox.append(progress_message(job_id, event.get("hostname"), event.get("ts"), fields))
         if time.monotonic() - self.written.get(task_id, 0) >= DB_PROGRESS_INTERVAL or fields.get("argv"):
-            self.write_progress([task_id], {job.id: job})
+            self.write_progress([task_id], {job_id: job} if job is not None else None)
 
     def flush(self) -> None:
         """Write pending progress whose job was last written DB_PROGRESS_INTERVAL ago or more.

@@ -92,6 +92,53 @@ def test_an_event_of_an_attempt_the_job_moved_on_from_is_ignored(app, jobs):
     assert first.status == "queued" and old not in monitor.events.jobs_by_task
 
 
+def test_progress_batches_load_a_job_whole_only_for_its_write_once_a_second(app, jobs):
+    """Progress alone changes no status: its batches read three columns, and build a Job (with its many
+    columns) only when the row is due for a write; an ended job's late progress is ignored, as before."""
+    from sqlalchemy import event as orm_event
+
+    from app.models import Job
+
+    first, second, third = jobs
+    transition(third, JobStatus.CANCELLED, error="cancelled by user")
+    db.session.commit()
+    monitor = Monitor(app)
+    pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(keys.LIVE_CHANNEL)
+    pubsub.get_message(timeout=0.5)
+    tasks = [(job.id, job.task_id) for job in jobs]  # read now: touching an expired job below would load it
+    loads = []
+
+    def loaded(target, _context, _attrs=None):
+        loads.append(target.id)
+
+    orm_event.listen(Job, "load", loaded)
+    orm_event.listen(Job, "refresh", loaded)  # an expired Job in the session is filled again from a row
+    try:
+        db.session.expire_all()
+        for percent in (10.0, 20.0, 30.0, 40.0):
+            monitor.apply_events(
+                [
+                    event("task-progress", task_id, percent=percent / (2 if i == 1 else 1))
+                    for i, (_, task_id) in enumerate(tasks)
+                ]
+            )
+    finally:
+        orm_event.remove(Job, "load", loaded)
+        orm_event.remove(Job, "refresh", loaded)
+    (first_id, _), (second_id, _), (third_id, _) = tasks
+    assert sorted(loads) == [first_id, second_id], loads  # one write each (the first); not one a batch
+    published = [(m["type"], m["id"], m["percent"]) for m in live_messages(pubsub)]
+    assert [m for m in published if m[1] == first_id] == [("progress", first_id, p) for p in (10.0, 20.0, 30.0, 40.0)]
+    assert not [m for m in published if m[1] == third_id]  # ended: its late progress is not shown
+    db.session.expire_all()
+    assert (first.status, first.percent, second.percent) == ("running", 10.0, 5.0)  # the next write is a second on
+    time.sleep(1.05)
+    monitor.events.flush()
+    db.session.expire_all()
+    assert (first.percent, second.percent, third.status) == (40.0, 20.0, "cancelled")
+
+
 def test_results_read_in_one_round_trip_match_async_result(app, jobs):
     monitor = Monitor(app)
     celery_app = get_celery(app)
