@@ -1,7 +1,7 @@
 """Where one of make run's processes spends its CPU, at rest and with a job running: py-spy on a real system.
 
 The system is `python scripts/run.py` (bench/makerun.py, as bench/footprint.py starts it). py-spy samples the
-chosen process (monitor, pool, web, worker main, flower) at 250 Hz, on-CPU samples only, for --seconds at rest
+chosen process (monitor, pool, web, worker main, flower) at 250 Hz, samples that hold the GIL only (a thread waiting on Redis or SQLite is not counted), for --seconds at rest
 and then while a 60 s 1280x720 clip converts (libx264 veryfast, the footprint spec). Printed: samples (each
 4 ms of CPU), CPU ms per second, and the functions that were on the stack of the most samples (inclusive).
 
@@ -35,7 +35,7 @@ def record(pid: int, seconds: float, out: Path) -> collections.Counter:
     """Sample pid with py-spy (raw collapsed stacks); return samples per function (inclusive)."""
     subprocess.run(
         ["py-spy", "record", "-p", str(pid), "-d", str(int(seconds)), "-r", str(RATE), "-f", "raw", "-o", str(out)]
-        + ["--nonblocking"],
+        + ["--nonblocking", "--gil"],
         check=True,
         capture_output=True,
     )
