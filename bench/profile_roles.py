@@ -29,6 +29,8 @@ from bench.makerun import ROLES, MakeRun  # noqa: E402
 from tests.support import make_clip  # noqa: E402
 
 RATE = 250
+# Frames on every stack of a process (the interpreter's and click's entry points): left out of the listing.
+WRAPPERS = ("runpy>", "__main__.py", " core.py", " decorators.py", "Thread._bootstrap", " cli.py")
 
 
 def record(pid: int, seconds: float, out: Path) -> collections.Counter:
@@ -52,7 +54,8 @@ def record(pid: int, seconds: float, out: Path) -> collections.Counter:
 def show(title: str, counts: collections.Counter, seconds: float, top: int) -> None:
     total = counts.pop("(all samples)", 0)
     print(f"\n{title}: {total} samples in {seconds:.0f} s = {total * 1000 / RATE / seconds:.1f} ms of CPU a second")
-    for name, count in counts.most_common(top):
+    listed = [(name, count) for name, count in counts.most_common() if not any(w in name for w in WRAPPERS)]
+    for name, count in listed[:top]:
         print(f"{count:6d} {100 * count / max(total, 1):5.1f} %  {name}")
 
 
