@@ -78,7 +78,9 @@ def register_errorhandlers(flask_app: Flask) -> None:
 
 
 def register_cli(flask_app: Flask) -> None:
-    """Add `flask monitor`."""
+    """Add `flask monitor` and `flask db` (Flask-Migrate's commands, imported only when used)."""
     from app.cli import monitor_command
+    from app.services.schema import offer_db_commands
 
     flask_app.cli.add_command(monitor_command)
+    offer_db_commands(flask_app)

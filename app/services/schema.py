@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from alembic import command
-from alembic.config import Config
+import click
 from flask import Flask
-from flask_migrate import Migrate
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
@@ -21,14 +21,61 @@ log = logging.getLogger("frameshift.schema")
 MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
 BASELINE = "0001"  # the schema that db.create_all() made before migrations existed
 LOCK_KEY = 0x46534D47  # pg_advisory_lock key: "FSMG"
-migrate = Migrate()
+REVISION = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
 
 
-def alembic_config() -> Config:
+def alembic_config() -> Any:
     """Return the Alembic config for the migrations folder."""
+    from alembic.config import Config
+
     config = Config(str(MIGRATIONS / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+def head_revision() -> str | None:
+    """The newest migration, read from the files (the one no other names as its parent); None when that is
+    not one plain revision (a merge, an unreadable file): then Alembic decides."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        fields = dict(REVISION.findall(path.read_text()))
+        if "revision" not in fields:
+            return None
+        revisions.add(fields["revision"].strip("'\""))
+        parents.add(fields.get("down_revision", "None").strip("'\""))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(connection: Connection) -> bool:
+    """Return True when the database is at the newest migration and has every model's table: nothing to do.
+
+    Checked before Alembic and Flask-Migrate are imported: they cost every process ~11 MB of memory for its
+    whole life (bench/footprint.py), and at every start but the first after an upgrade there is nothing to run.
+    """
+    head = head_revision()
+    tables = set(inspect(connection).get_table_names())
+    if head is None or "alembic_version" not in tables or not set(db.metadata.tables) <= tables:
+        return False
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return versions == [head]
+
+
+class Extensions(dict):
+    """flask_app.extensions, with Flask-Migrate registered on first use: the `flask db` commands ask for
+    extensions['migrate'], and only they need it (the web and the monitor never import it)."""
+
+    def __init__(self, flask_app: Flask) -> None:
+        super().__init__(flask_app.extensions)
+        self.flask_app = flask_app
+
+    def __missing__(self, key: str) -> Any:
+        if key != "migrate":
+            raise KeyError(key)
+        from flask_migrate import Migrate
+
+        Migrate().init_app(self.flask_app, db, directory=str(MIGRATIONS))
+        return dict.__getitem__(self, key)
 
 
 @contextmanager
@@ -70,25 +117,51 @@ def _create_unmigrated(connection: Connection) -> None:
         connection.commit()
 
 
+def migrate_database(connection: Connection) -> None:
+    """Run Alembic up to the newest migration on connection (held under the lock, inside an app context)."""
+    from alembic import command
+
+    config = alembic_config()
+    tables = set(inspect(connection).get_table_names())
+    config.attributes["connection"] = connection
+    if "alembic_version" not in tables and "jobs" in tables:
+        log.info("database made before migrations existed: marking it as revision %s", BASELINE)
+        command.stamp(config, BASELINE)
+    command.upgrade(config, "head")
+    connection.commit()
+    _create_unmigrated(connection)
+
+
 def upgrade_database(flask_app: Flask) -> None:
     """Bring the schema to the newest migration, then make sure an account exists (when login is on)."""
     from app import models  # noqa: F401  (every table must be known)
     from app.models import user  # noqa: F401
 
-    migrate.init_app(flask_app, db, directory=str(MIGRATIONS))
-    config = alembic_config()
+    flask_app.extensions = Extensions(flask_app)
     with flask_app.app_context():
         with db.engine.connect() as connection, _locked(connection, flask_app):
-            tables = set(inspect(connection).get_table_names())
-            config.attributes["connection"] = connection
-            if "alembic_version" not in tables and "jobs" in tables:
-                log.info("database made before migrations existed: marking it as revision %s", BASELINE)
-                command.stamp(config, BASELINE)
-            command.upgrade(config, "head")
-            connection.commit()
-            _create_unmigrated(connection)
+            if not at_head(connection):
+                migrate_database(connection)
+            connection.rollback()
             if not flask_app.config.get("AUTH_DISABLED"):
                 from app.auth.accounts import ensure_admin
 
                 ensure_admin(flask_app)
         db.session.remove()
+
+
+def offer_db_commands(flask_app: Flask) -> None:
+    """`flask db ...`: Flask-Migrate's commands, registered when one is asked for (Migrate's init_app adds
+    them; Extensions.__missing__ runs it), so the web and the monitor never import Flask-Migrate."""
+    cli = flask_app.cli
+    get_command, list_commands = cli.get_command, cli.list_commands
+
+    def get(ctx: click.Context, name: str) -> click.Command | None:
+        if name == "db":
+            flask_app.extensions["migrate"]  # noqa: B018  (registers Flask-Migrate and its commands)
+        return get_command(ctx, name)
+
+    def names(ctx: click.Context) -> list[str]:
+        return sorted({*list_commands(ctx), "db"})
+
+    cli.get_command, cli.list_commands = get, names  # type: ignore[method-assign]

@@ -19,16 +19,17 @@ def database_url(database: str, tmp_path) -> str:
 def bare_app(url: str, tmp_path):
     """An app with only the database bound (no upgrade yet)."""
     from flask import Flask
+    from flask_migrate import Migrate
 
     from app import models  # noqa: F401
     from app.extensions import db
     from app.models import user  # noqa: F401
-    from app.services.schema import MIGRATIONS, migrate
+    from app.services.schema import MIGRATIONS
 
     flask_app = Flask("migrations-check")
     flask_app.config["SQLALCHEMY_DATABASE_URI"] = url
     db.init_app(flask_app)
-    migrate.init_app(flask_app, db, directory=str(MIGRATIONS))
+    Migrate().init_app(flask_app, db, directory=str(MIGRATIONS))
     return flask_app
 
 
@@ -130,3 +131,37 @@ def test_sqlite_runs_in_wal_mode(app):
 
     with app.app_context():
         assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+@pytest.mark.both_databases
+def test_a_start_at_the_newest_migration_never_imports_alembic_and_flask_db_still_works(
+    database, tmp_path, clips, redis_server
+):
+    """Alembic and Flask-Migrate cost each process ~11 MB for its whole life: a process that finds the
+    database at the newest migration (every start but the first after an upgrade) does not import them, and
+    `flask db` (which needs Flask-Migrate) still works. The newest migration is read from the files: the same
+    one Alembic names."""
+    from alembic.script import ScriptDirectory
+
+    from app.services.schema import alembic_config, head_revision
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    url = database_url(database, tmp_path)
+    env = base_env(redis_server.url, clips["root"], tmp_path / "data", TOKEN, DATABASE_URL=url)
+    code = "import sys; from app import create_app; create_app(); print(sorted({'alembic', 'flask_migrate'} & set(sys.modules)))"
+    first, second = (
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        for _ in range(2)
+    )
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout.split("\n")[-2] == "['alembic', 'flask_migrate']"  # a new database: migrated
+    assert second.stdout.split("\n")[-2] == "[]"  # at the newest migration: nothing imported
+    current = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "current"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert current.returncode == 0 and f"{head_revision()} (head)" in current.stdout, current.stdout + current.stderr
