@@ -67,13 +67,13 @@ class Reporter:
         self.thread.join()
 
     def _loop(self) -> None:
-        # Two clocks: `sent` spaces progress reports, `renewed` keeps the lease alive while nothing new comes.
-        # A lease renewal must not restart the report clock, or each new block waits for the next tick.
-        sent = renewed = 0.0
+        # Two clocks: `sent` spaces progress reports, `last_renewal` keeps the lease alive while nothing new
+        # comes. A lease renewal must not restart the report clock, or each new block waits for the next tick.
+        sent = 0.0
         while not self.closed:
             with self.lock:
                 waiting = self.dirty
-            due = (sent + self.interval * EARLY) if waiting else (renewed + self.renew_every)
+            due = (sent + self.interval * EARLY) if waiting else ((self.last_renewal or 0.0) + self.renew_every)
             self.wake.wait(timeout=max(due - time.monotonic(), 0.05))
             self.wake.clear()
             if self.closed:
@@ -87,13 +87,11 @@ class Reporter:
                     self.state.pop("argv", None)  # sent once, with the first report
                     self.dirty = False
             if meta is not None:
-                renewed = now
                 if not urgent:  # 'starting'/'started' must not hold back the first block right after them
                     sent = now
                 self._send(meta)
-            elif now - renewed >= self.renew_every:
-                renewed = now
-                self._renew()  # nothing new (a slow probe, a stalled input): still alive
+            else:
+                self._renew()  # nothing new (a slow probe, a stalled input): still alive, when due
 
     def _send(self, meta: dict[str, Any]) -> None:
         try:

@@ -21,7 +21,7 @@ from app.extensions import db, redis_store
 from app.models import ACTIVE, Job, JobStatus
 from app.models.piece import KIND_ORDER, Piece, PieceKind
 from app.monitor import schedule_gate
-from app.monitor.dispatcher import free_slots, jobs_queued, payload_ttl, send_batch
+from app.monitor.dispatcher import free_slots, payload_ttl, send_batch
 from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish_many
@@ -177,8 +177,6 @@ def dispatch_split(celery_app: Celery, registry: Registry, sent: dict[str, int],
     Outside the queue's hours nothing starts; outside a library's hours neither its jobs nor the pieces of
     its running split jobs that have not started yet (running pieces go on). The schedules are judged at now.
     """
-    if not jobs_queued() and not pieces_queued():
-        return 0  # the usual case: two probes, no look at settings, followers or schedules
     if bool(get_setting(QUEUE_PAUSED, False)):
         return 0
     slots = free_slots(registry)

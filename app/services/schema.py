@@ -61,21 +61,13 @@ def at_head(connection: Connection) -> bool:
     return versions == [head]
 
 
-class Extensions(dict):
-    """flask_app.extensions, with Flask-Migrate registered on first use: the `flask db` commands ask for
-    extensions['migrate'], and only they need it (the web and the monitor never import it)."""
-
-    def __init__(self, flask_app: Flask) -> None:
-        super().__init__(flask_app.extensions)
-        self.flask_app = flask_app
-
-    def __missing__(self, key: str) -> Any:
-        if key != "migrate":
-            raise KeyError(key)
+def register_migrate(flask_app: Flask) -> None:
+    """Register Flask-Migrate on the app (its `flask db` commands, and what migrations/env.py reads) when it is
+    about to be used: by a migration at start or a `flask db` command, never by a process with nothing to do."""
+    if "migrate" not in flask_app.extensions:
         from flask_migrate import Migrate
 
-        Migrate().init_app(self.flask_app, db, directory=str(MIGRATIONS))
-        return dict.__getitem__(self, key)
+        Migrate().init_app(flask_app, db, directory=str(MIGRATIONS))
 
 
 @contextmanager
@@ -117,10 +109,11 @@ def _create_unmigrated(connection: Connection) -> None:
         connection.commit()
 
 
-def migrate_database(connection: Connection) -> None:
+def migrate_database(flask_app: Flask, connection: Connection) -> None:
     """Run Alembic up to the newest migration on connection (held under the lock, inside an app context)."""
     from alembic import command
 
+    register_migrate(flask_app)
     config = alembic_config()
     tables = set(inspect(connection).get_table_names())
     config.attributes["connection"] = connection
@@ -137,11 +130,10 @@ def upgrade_database(flask_app: Flask) -> None:
     from app import models  # noqa: F401  (every table must be known)
     from app.models import user  # noqa: F401
 
-    flask_app.extensions = Extensions(flask_app)
     with flask_app.app_context():
         with db.engine.connect() as connection, _locked(connection, flask_app):
             if not at_head(connection):
-                migrate_database(connection)
+                migrate_database(flask_app, connection)
             connection.rollback()
             if not flask_app.config.get("AUTH_DISABLED"):
                 from app.auth.accounts import ensure_admin
@@ -152,13 +144,13 @@ def upgrade_database(flask_app: Flask) -> None:
 
 def offer_db_commands(flask_app: Flask) -> None:
     """`flask db ...`: Flask-Migrate's commands, registered when one is asked for (Migrate's init_app adds
-    them; Extensions.__missing__ runs it), so the web and the monitor never import Flask-Migrate."""
+    them), so the web and the monitor never import Flask-Migrate."""
     cli = flask_app.cli
     get_command, list_commands = cli.get_command, cli.list_commands
 
     def get(ctx: click.Context, name: str) -> click.Command | None:
         if name == "db":
-            flask_app.extensions["migrate"]  # noqa: B018  (registers Flask-Migrate and its commands)
+            register_migrate(flask_app)
         return get_command(ctx, name)
 
     def names(ctx: click.Context) -> list[str]:
