@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import utcnow
 from app.models.library import Library, LibraryFile
 from app.monitor.library_files import BATCH, record_outcomes, take_files
+from app.monitor.library_watch import Watch, start_observer, stop_observer
 from app.services import library_replace
 from app.services.library_walk import Seen, ours, walk
 
@@ -35,24 +36,6 @@ IDLE_EVERY = 5.0
 # Files taken (fingerprinted, decided, queued) per round: a new 100,000-file library is worked through
 # over many rounds instead of holding the monitor's loop (dispatch, probes, events) for minutes in one.
 TAKE_PER_ROUND = 2_000
-# watchdog (7.x) reports opens and closes after reading on inotify; a file read is not a file changed, and
-# counting them made every fingerprint read and every probe of a file put it back on hold (a loop).
-READ_EVENTS = ("opened", "closed_no_write")
-
-
-def change_events(wd: Any) -> list[type]:
-    """The events asked of the kernel (inotify's mask): changes only, so reads are not even delivered."""
-    return [
-        wd.FileCreatedEvent,
-        wd.FileModifiedEvent,
-        wd.FileMovedEvent,
-        wd.FileDeletedEvent,
-        wd.FileClosedEvent,
-        wd.FileAttribEvent,  # a touch: the mtime changed
-        wd.DirCreatedEvent,
-        wd.DirMovedEvent,
-        wd.DirDeletedEvent,
-    ]
 
 
 @dataclass
@@ -62,15 +45,6 @@ class Held:
     library_id: int
     seen: Seen
     since: float  # monotonic time this size and mtime were first seen
-
-
-@dataclass
-class Watch:
-    """One library's observer."""
-
-    observer: Any
-    mode: str
-    folder: str
 
 
 @dataclass
@@ -256,41 +230,22 @@ class LibraryScanner:
                 self.start_watch(library)
 
     def start_watch(self, library: Library) -> None:
-        """Start watchdog's observer (inotify where it works, polling where the library says so)."""
-        from watchdog import events as wd
-        from watchdog.observers import Observer
-        from watchdog.observers.polling import PollingObserver
+        """Watch one library's folder; the paths its changes name are held at the next round."""
+        library_id = library.id
 
-        scanner, library_id = self, library.id
+        def on_paths(paths: list[str]) -> None:
+            with self.lock:
+                self.dirty.update((library_id, path) for path in paths)
 
-        class Handler(wd.FileSystemEventHandler):
-            def on_any_event(self, event) -> None:
-                if event.event_type in READ_EVENTS:
-                    return  # reads change nothing; our own fingerprinting and the probes would feed back
-                if event.is_directory and event.event_type not in ("created", "moved"):
-                    return  # a folder's own change says nothing its files' events do not
-                paths = [getattr(event, "src_path", None), getattr(event, "dest_path", None)]
-                with scanner.lock:
-                    scanner.dirty.update((library_id, os.fsdecode(p)) for p in paths if p)
-
-        observer = PollingObserver(timeout=2) if library.watch == "polling" else Observer()
-        try:
-            observer.schedule(Handler(), library.folder, recursive=True, event_filter=change_events(wd))
-            observer.start()
-        except OSError as exc:
-            log.warning("library %s: cannot watch %s (%s); full scans only", library.name, library.folder, exc)
-            return
-        self.watches[library.id] = Watch(observer, library.watch, library.folder)
+        watch = start_observer(library, on_paths)
+        if watch is not None:
+            self.watches[library_id] = watch
 
     def stop_watch(self, library_id: int) -> None:
-        """Stop one observer (without waiting long for its thread)."""
+        """Stop one library's observer."""
         watch = self.watches.pop(library_id, None)
         if watch is not None:
-            try:
-                watch.observer.stop()
-                watch.observer.join(timeout=2)
-            except Exception:  # noqa: BLE001  (an observer of a deleted folder may already be broken)
-                log.debug("observer of library %s did not stop cleanly", library_id, exc_info=True)
+            stop_observer(watch, library_id)
 
     def close(self) -> None:
         """Stop every observer."""
