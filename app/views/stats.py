@@ -7,13 +7,14 @@ from flask import Blueprint, jsonify, render_template, request
 from app.schemas.auth import StatsQuery
 from app.schemas.inputs import accepts
 from app.services import stats as stats_service
+from app.services.stats_period import PERIODS, Period, parse_period
 
 bp = Blueprint("stats", __name__)
 
 
-def _period(query: StatsQuery) -> stats_service.Period:
+def _period(query: StatsQuery) -> Period:
     """?period=day|week|month|all or ?from=YYYY-MM-DD&to=YYYY-MM-DD (400 naming the field otherwise)."""
-    return stats_service.parse_period(query.period, query.from_, query.to)
+    return parse_period(query.period, query.from_, query.to)
 
 
 @bp.get("/api/stats")
@@ -33,6 +34,6 @@ def index(query: StatsQuery):
         "stats/index.html",
         figures=figures,
         period=period,
-        periods=list(stats_service.PERIODS),
+        periods=list(PERIODS),
         api_url=request.full_path.replace("/stats/", "/api/stats", 1).rstrip("?"),
     )
