@@ -147,6 +147,8 @@ class MakeRun:
             for pid, (ppid, comm, argv) in table.items():
                 if ppid != parent or pid in roles:
                     continue
+                # run.py's children have their command line as one title (setproctitle); Celery's
+                # worker retitles itself "[celeryd: NAME:MainProcess] ...", gunicorn "gunicorn: master ...".
                 text = " ".join(argv)
                 if comm in ("ffmpeg", "ffprobe"):
                     continue
@@ -156,11 +158,11 @@ class MakeRun:
                     role = "redis"
                 elif "gunicorn" in text:
                     role = "web"
-                elif "monitor" in argv and "flask" in text:
+                elif " monitor" in text and "flask" in text:
                     role = "monitor"
-                elif "flower" in argv:
+                elif " flower" in text:
                     role = "flower"
-                elif "worker" in argv and "celery" in text:
+                elif "celeryd" in text or (" worker" in text and "celery" in text):
                     role = "worker main"
                 elif roles.get(parent) == "web":
                     role = "web"

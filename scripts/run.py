@@ -14,51 +14,9 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from children import Child, preload
+
 ROOT = Path(__file__).resolve().parent.parent
-BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
-STABLE_AFTER = 60.0  # a process that ran this long before exiting starts again at the first back-off
-CONFIG_EXIT = 2  # our processes exit 2 when they refuse their settings: restarting cannot help
-
-
-class Child:
-    """One supervised process: restarted with a growing back-off when it exits unexpectedly."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self.name, self.argv, self.env = name, argv, env
-        self.proc: subprocess.Popen | None = None
-        self.started = 0.0
-        self.backoff = BACKOFF_FIRST
-        self.restart_at: float | None = None
-        self.restarts = 0
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT)
-        self.started, self.restart_at = time.monotonic(), None
-
-    def check(self, now: float) -> str | None:
-        """Restart when due; return 'config' when it refused its settings (nothing to restart)."""
-        if self.restart_at is not None:
-            if now >= self.restart_at:
-                self.restarts += 1
-                print(f"[run] restarting {self.name} (restart {self.restarts})", flush=True)
-                self.start()
-            return None
-        if self.proc is None or self.proc.poll() is None:
-            return None
-        code, ran = self.proc.returncode, now - self.started
-        if code == CONFIG_EXIT and ran < 30:
-            return "config"
-        # A process that ran a while gets the first back-off again; one that keeps dying waits longer each time.
-        quick_again = self.restarts and ran < STABLE_AFTER
-        self.backoff = min(self.backoff * 2, BACKOFF_MAX) if quick_again else BACKOFF_FIRST
-        self.restart_at = now + self.backoff
-        why = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        print(
-            f"[run] {self.name} {why} after {ran:.0f} s; restarting in {self.backoff:.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-        return None
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -183,9 +141,11 @@ def main() -> int:
             )
             return 1
 
+    forking = False
+
     def start(name: str, argv: list[str]) -> None:
         print(f"[run] starting {name}: {' '.join(argv)}", flush=True)
-        child = Child(name, argv, env)
+        child = Child(name, argv, env, fork=forking and argv[1:2] == ["-m"])
         child.start()
         children.append(child)
 
@@ -224,6 +184,21 @@ def main() -> int:
                 break
             time.sleep(0.1)
     env["HOST"] = host
+    # The Python processes are forked from this one after it imported their libraries once, so they share
+    # those pages (fix 11 in docs/benchmarks.md); RUN_PRELOAD=0 starts each as its own interpreter.
+    if env.get("RUN_PRELOAD", "1") != "0":
+        try:
+            began = time.monotonic()
+            for name in preload(env, str(ROOT)):
+                print(f"[run] could not preload {name}: the processes that need it import it themselves", flush=True)
+            forking = True
+            print(
+                f"[run] libraries imported once ({len(sys.modules)} modules, {time.monotonic() - began:.1f} s): "
+                "web, monitor, worker and Flower are forked from run.py and share them (RUN_PRELOAD=0: not)",
+                flush=True,
+            )
+        except RuntimeError as exc:
+            print(f"[run] not preloading ({exc}): each process starts its own interpreter", flush=True)
     # The same web server as in production (gunicorn.conf.py binds HOST:PORT and checks the settings first).
     start("web", [py, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"])
     start("monitor", [py, "-m", "flask", "--app", "app", "monitor"])

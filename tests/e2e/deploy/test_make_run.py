@@ -137,12 +137,17 @@ def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
         flower = f"http://127.0.0.1:{flower_port}/"
         assert wait_for(lambda: call("GET", flower)[0], 60, 0.5, what="Flower to answer") == 401  # behind a login
         children = descendants(run.pid)
-        names = {open(f"/proc/{pid}/cmdline").read().replace("\0", " ") for pid in children}
+        names = {cmdline(pid) for pid in children}
         for part in ("redis-server", "gunicorn", "monitor", "worker", "flower"):
             assert any(part in name for name in names), (part, names)
+        # The Python processes are forks of run.py (one set of imported libraries, shared: fix 11), each
+        # titled with the command it runs; the worker's main process retitles itself (Celery's "celeryd").
+        direct = {cmdline(pid) for pid in children if parent_of(pid) == run.pid}
+        assert any("-m flask --app app monitor" in name for name in direct), direct
+        assert any("-m celery -A tasks flower" in name for name in direct), direct
+        assert "forked from run.py" in (tmp_path / "run.log").read_text()
         # A crashed process is restarted (with a back-off and a log line); the system goes on working.
-        # The worker's main process, a child of run.py: its pool process has the same command line.
-        worker = next(pid for pid in children if "celery -A tasks worker" in cmdline(pid) and parent_of(pid) == run.pid)
+        worker = next(pid for pid in children if "MainProcess" in cmdline(pid) and parent_of(pid) == run.pid)
         os.kill(worker, signal.SIGKILL)
         wait_for(lambda: "[run] restarting worker" in (tmp_path / "run.log").read_text(), 30, 0.2, what="restart")
         assert "worker was killed by signal 9" in (tmp_path / "run.log").read_text()
