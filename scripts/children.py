@@ -75,6 +75,12 @@ def preload(env: dict[str, str], root: str) -> list[str]:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - a child that needs it reports it properly
             missing.append(f"{name} ({exc.__class__.__name__}: {exc})")
+    try:  # the models' mappers, configured once here rather than at each process's first query
+        from sqlalchemy.orm import configure_mappers
+
+        configure_mappers()
+    except Exception as exc:  # noqa: BLE001 - each process configures them itself then, and says what failed
+        missing.append(f"the models' mappers ({exc.__class__.__name__}: {exc})")
     if threading.active_count() > 1:
         raise RuntimeError(f"an import started a thread: {[t.name for t in threading.enumerate()]}")
     # A collection in a child writes to the header of every object it walks, which would copy each shared
