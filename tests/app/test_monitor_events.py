@@ -179,3 +179,54 @@ def test_the_progress_message_carries_the_events_figures(app):
         "eta": 10.0,
         "out_size": 1234,
     }
+
+
+def test_running_jobs_progress_is_one_statement_for_the_batch_and_never_touches_an_ended_job(app, jobs):
+    """Once a job runs (and its first report, with the argv, went through the Job), due progress is written by
+    one UPDATE for all the running jobs of a batch, with no Job built; the status and the task id are checked
+    by that statement, so a job the web ended after the monitor last looked keeps its row; a figure not in a
+    report keeps its value."""
+    from sqlalchemy import event as orm_event
+
+    from app.models import Job
+
+    first, second, third = jobs
+    monitor = Monitor(app)
+    monitor.apply_events(
+        [event("task-started", job.task_id) for job in jobs]
+        + [event("task-progress", job.task_id, percent=1.0, fps=24.0, argv=["ffmpeg", "-i", "x"]) for job in jobs]
+    )
+    tasks = [(job.id, job.task_id) for job in jobs]
+    third_id = third.id
+    monitor.apply_events([event("task-progress", task_id, percent=2.0) for _, task_id in tasks])  # not due yet
+    # "The web" cancels the third now: the monitor last saw it running, and its 2 % waits to be written.
+    db.session.execute(db.update(Job).where(Job.id == third_id).values(status="cancelled"))
+    db.session.commit()
+    statements, loads = [], []
+
+    def executed(_conn, _cursor, statement, params, _context, many):
+        if statement.lstrip().upper().startswith("UPDATE JOBS"):
+            statements.append((many, len(params) if many else 1))
+
+    def loaded(target, _context, _attrs=None):
+        loads.append(target.id)
+
+    engine = db.engine
+    orm_event.listen(engine, "before_cursor_execute", executed)
+    orm_event.listen(Job, "load", loaded)
+    orm_event.listen(Job, "refresh", loaded)
+    try:
+        db.session.expire_all()
+        time.sleep(1.05)
+        monitor.apply_events([event("task-progress", task_id, percent=60.0) for _, task_id in tasks[:2]])
+        monitor.events.flush()  # the third's 2 %, due now: by the same statement, which finds it ended
+    finally:
+        orm_event.remove(engine, "before_cursor_execute", executed)
+        orm_event.remove(Job, "load", loaded)
+        orm_event.remove(Job, "refresh", loaded)
+    assert statements == [(True, 2), (False, 1)], statements  # one executemany for the batch's two due jobs, then one
+    assert loads == [], loads
+    db.session.expire_all()
+    assert (first.percent, second.percent, first.fps) == (60.0, 60.0, 24.0)  # fps kept: not in the report
+    assert first.progress_at is not None and first.status == "running"
+    assert (third.status, third.percent) == ("cancelled", 1.0), "an ended job's row was written"
