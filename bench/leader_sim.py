@@ -120,6 +120,7 @@ def main() -> None:
         window={"type": float, "default": None, "help": "measured seconds per step (45; --quick 20)"},
         throughput_jobs={"type": int, "default": None, "help": "jobs in the throughput run (5000; --quick 1000)"},
         throughput_slots={"type": int, "default": 200, "help": "slots in the throughput run (200)"},
+        lean={"action": "store_true", "help": "simulated followers send their reports from one thread (sim_bus.py)"},
     )
     steps = [int(s) for s in (args.steps or ("48,200" if args.quick else "100,400,800")).split(",")]
     runs = args.runs or (1 if args.quick else 2)

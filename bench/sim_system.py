@@ -83,6 +83,8 @@ def start_system(args, slots: int, jobs: int, job_seconds: float, jitter: float)
     stats = system.tmp / "sim-stats.json"
     argv = [sys.executable, str(BENCH / "simfollower.py"), "--followers", str(followers)]
     argv += ["--slots", str(slots // followers), "--job-seconds", str(job_seconds), "--jitter", str(jitter)]
+    if getattr(args, "lean", False):
+        argv.append("--lean")  # one thread sends every slot's reports (bench/sim_bus.py)
     sim = Proc([*argv, "--stats", str(stats)], system.env(), system.logs / "simfollower.log").start()
     system.procs.append(sim)
     started = time.time()

@@ -41,6 +41,7 @@ from celery.utils import worker_direct  # noqa: E402
 from celery.worker.state import SOFTWARE_INFO  # noqa: E402
 from kombu import Consumer  # noqa: E402
 
+from bench import sim_bus  # noqa: E402
 from tasks import keys, reporting, transcode  # noqa: E402
 from tasks.celery_app import create_celery  # noqa: E402
 from tasks.errors import TranscodeCancelled, TranscodeInterrupted  # noqa: E402
@@ -292,7 +293,12 @@ def main() -> None:
     parser.add_argument("--job-seconds", type=float, default=20.0, help="mean simulated encode length")
     parser.add_argument("--jitter", type=float, default=0.5, help="each job lasts job-seconds x (1 +/- jitter)")
     parser.add_argument("--stats", type=Path, default=None, help="write counters here (JSON) every second")
+    parser.add_argument("--lean", action="store_true", help="one thread sends every slot's reports (bench/sim_bus.py)")
     args = parser.parse_args()
+    if args.lean:
+        sim_bus.BUS.append(sim_bus.Bus(sim_app, _CLIENT))
+        transcode.Reporter = sim_bus.LeanReporter
+        sim_bus.BUS[0].start()
     JOB_SECONDS[:] = [args.job_seconds, min(max(args.jitter, 0.0), 1.0)]
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -310,6 +316,8 @@ def main() -> None:
     while not stopping.wait(1.0):
         if args.stats:
             with COUNT_LOCK:
+                if sim_bus.BUS:
+                    COUNTS["reports"] = sim_bus.BUS[0].sent
                 text = json.dumps({**COUNTS, "t": time.time()})
             args.stats.write_text(text)
     for follower in followers:  # a clean stop, as on_shutdown says it

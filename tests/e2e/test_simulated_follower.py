@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from tests.conftest import TOKEN
 from tests.support import HOSTNAME, ROOT, Proc, RedisServer, base_env, monitor_argv, wait_for
 
 FINAL = ("succeeded", "failed", "cancelled")
 
 
-def test_jobs_dispatched_to_a_simulated_follower_succeed(tmp_path):
+@pytest.mark.parametrize("lean", [False, True], ids=["thread-a-slot", "lean"])
+def test_jobs_dispatched_to_a_simulated_follower_succeed(tmp_path, lean):
+    """Both ways of reporting (a Reporter thread per slot, or --lean: one thread for all, bench/sim_bus.py) are
+    taken for a follower: listed idle, its jobs succeed, the argv of each comes from its first progress report."""
     media, data = tmp_path / "media", tmp_path / "data"
     media.mkdir()
     data.mkdir()
@@ -26,7 +31,8 @@ def test_jobs_dispatched_to_a_simulated_follower_succeed(tmp_path):
     env = base_env(server.url, media, data, TOKEN)
     sim = Proc(
         [sys.executable, str(ROOT / "bench" / "simfollower.py"), "--followers", "1", "--slots", "2"]
-        + ["--prefix", "simtest", "--job-seconds", "1.5", "--jitter", "0"],
+        + ["--prefix", "simtest", "--job-seconds", "1.5", "--jitter", "0"]
+        + (["--lean"] if lean else []),
         env,
         tmp_path / "sim.log",
     )

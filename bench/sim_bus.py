@@ -1,0 +1,160 @@
+"""The simulated followers' lean reporting (`bench/simfollower.py --lean`): the same reports, fewer threads.
+
+A real pool process reports one attempt from one thread: tasks/reporting.py's Reporter, which per report
+stores the PROGRESS state (the backend's SET and PUBLISH), sends a `task-progress` event (a PUBLISH on the
+event exchange) and now and then renews the lease (a SET). Hundreds of slots in one Python process, each with
+its own Reporter thread and its own round trips, cost this simulator ~2.4 ms of CPU a report at 200 slots (the
+GIL passed between hundreds of threads): the simulator, not the leader, was the limit from 200 slots on
+(docs/benchmarks.md, "Leader at scale with simulated followers").
+
+Here every attempt's reporter is a LeanReporter: the same class (its `__call__`, its timing rules, its `_send`
+with Celery's own backend and event dispatcher building every message, byte for byte as a follower sends it),
+without a thread. One bus thread, every TICK, runs each reporter's due sends with the network writes held
+back, then writes them all in one Redis pipeline: what the leader receives is unchanged (the same keys, values
+and channels, at the same rates), only the round trips are shared.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import redis
+
+from tasks import keys, reporting
+
+TICK = 0.005
+
+
+class Bus:
+    """One thread that sends the due reports of every LeanReporter, in one pipeline a tick."""
+
+    def __init__(self, app: Any, client: redis.Redis) -> None:
+        self.app = app
+        self.client = client
+        self.reporters: set[LeanReporter] = set()
+        self.lock = threading.Lock()  # held while sending: close() waits for a send in flight, as Reporter's
+        self.held: list[tuple[str, tuple]] = []
+        self.dispatchers: dict[str, Any] = {}
+        self.connection = app.connection_for_write()
+        self.sent = 0
+        backend = app.backend
+        original = backend._set
+        bus_thread = threading.Thread(target=self.run, name="report-bus", daemon=True)
+        self.thread = bus_thread
+
+        def held_set(key: str, value: Any, expires: int | None = None) -> None:
+            if threading.current_thread() is not bus_thread:
+                return original(key, value, expires)  # STARTED, SUCCESS and FAILURE from the slots
+            expires = backend.expires if expires is None else expires
+            self.held.append(("setex", (key, expires, value)) if expires else ("set", (key, value)))
+            self.held.append(("publish", (key, value)))
+            return None
+
+        backend._set = held_set
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def dispatcher(self, hostname: str) -> Any:
+        """A persistent event dispatcher for this follower, whose channel holds its publishes for the pipeline."""
+        found = self.dispatchers.get(hostname)
+        if found is None:
+            found = self.app.events.Dispatcher(self.connection, hostname=hostname, enabled=True)
+            channel = found.producer.channel
+            topics = channel._get_publish_topics
+
+            def held_fanout(exchange: str, message: dict, routing_key: str, **_: Any) -> None:
+                payload = channel_dumps(message)
+                for topic in topics(exchange, routing_key):
+                    self.held.append(("publish", (topic, payload)))
+
+            channel._put_fanout = held_fanout
+            self.dispatchers[hostname] = found
+        return found
+
+    def run(self) -> None:
+        while True:
+            began = time.monotonic()
+            with self.lock:
+                for reporter in list(self.reporters):
+                    reporter.step(began)
+                held, self.held = self.held, []
+                if held:
+                    try:
+                        pipe = self.client.pipeline(transaction=False)
+                        for name, args in held:
+                            getattr(pipe, name)(*args)
+                        pipe.execute()
+                    except redis.RedisError as exc:  # a report lost, as a follower loses one in an outage
+                        print(f"report bus: {exc}", flush=True)
+            time.sleep(max(0.0, began + TICK - time.monotonic()))
+
+
+def channel_dumps(message: dict) -> str:
+    from kombu.utils.json import dumps
+
+    return dumps(message)
+
+
+BUS: list[Bus] = []  # set by simfollower.py --lean
+
+
+class LeanReporter(reporting.Reporter):
+    """tasks/reporting.py's Reporter, its sends run by the bus thread instead of a thread of its own."""
+
+    def __init__(self, task: Any, client: Any, interval: float, lease_seconds: int) -> None:
+        self.task = task
+        self.request = task.request
+        self.task_id = task.request.id
+        self.hostname = task.request.hostname or ""
+        self.client = client
+        self.interval = interval
+        self.lease_seconds = lease_seconds
+        self.renew_every = max(interval, min(reporting.RENEW_EVERY, lease_seconds / 6))
+        self.last_renewal: float | None = None
+        self.state: dict[str, Any] = {}
+        self.dirty = False
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.closed = False
+        self.sent_at = 0.0
+        self.bus = BUS[0]
+        with self.bus.lock:
+            self.bus.reporters.add(self)
+
+    def close(self) -> None:
+        """Leave the bus; a send in flight finishes first (the bus holds its lock while sending)."""
+        self.closed = True
+        with self.bus.lock:
+            self.bus.reporters.discard(self)
+
+    def step(self, now: float) -> None:
+        """What Reporter._loop does when it wakes: send the latest figures when due, else renew when due."""
+        with self.lock:
+            urgent = self.state.get("stage") in reporting.URGENT_STAGES
+            ready = self.dirty and (urgent or now - self.sent_at >= self.interval * reporting.EARLY)
+            meta = {**self.state, "ts": time.time()} if ready else None
+            if ready:
+                self.state.pop("argv", None)
+                self.dirty = False
+        if meta is not None:
+            if not urgent:
+                self.sent_at = now
+            self._send(meta)
+            self.bus.sent += 1
+        else:
+            self._renew()
+
+    def _send(self, meta: dict[str, Any]) -> None:
+        self.task.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
+        self.bus.dispatcher(self.hostname).send("task-progress", uuid=self.task_id, retry=False, **meta)
+        self._renew()
+
+    def _renew(self) -> None:
+        now = time.monotonic()
+        if self.last_renewal is not None and now - self.last_renewal < self.renew_every:
+            return
+        self.last_renewal = now
+        self.bus.held.append(("setex", (keys.lease(self.task_id), self.lease_seconds, self.hostname)))
