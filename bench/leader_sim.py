@@ -121,6 +121,7 @@ def main() -> None:
         throughput_jobs={"type": int, "default": None, "help": "jobs in the throughput run (5000; --quick 1000)"},
         throughput_slots={"type": int, "default": 200, "help": "slots in the throughput run (200)"},
         lean={"action": "store_true", "help": "simulated followers send their reports from one thread (sim_bus.py)"},
+        sim_procs={"type": int, "default": 1, "help": "simulator processes the followers are spread over (1)"},
     )
     steps = [int(s) for s in (args.steps or ("48,200" if args.quick else "100,400,800")).split(",")]
     runs = args.runs or (1 if args.quick else 2)
@@ -177,7 +178,7 @@ def main() -> None:
             "< 100" if target else "",
             (cpu < 100) if target else None,
         )
-        for name in ("web", "redis", "sim"):
+        for name in [n for n in measured[0]["cpu"] if n != "monitor"]:  # web, redis, sim (or sim0, sim1 ...)
             result.add(f"{slots} slots:   CPU of {name}", med("cpu", name), "% of a core")
         result.add(f"{slots} slots: jobs dispatched per second", med("dispatched_per_s"), "jobs/s")
         result.add(f"{slots} slots: jobs completed per second", med("completed_per_s"), "jobs/s")
@@ -209,7 +210,7 @@ def main() -> None:
         )
         result.add("throughput: monitor CPU per job", measured["monitor_cpu_ms_per_job"], "ms")
         result.add("throughput: monitor CPU", measured["cpu"]["monitor"], "% of a core")
-        for name in ("web", "redis", "sim"):
+        for name in [n for n in measured["cpu"] if n != "monitor"]:
             result.add(f"throughput:   CPU of {name}", measured["cpu"][name], "% of a core")
         result.add(
             "throughput: jobs lost (not succeeded)",

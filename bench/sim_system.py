@@ -80,18 +80,25 @@ def start_system(args, slots: int, jobs: int, job_seconds: float, jitter: float)
     for i in range(0, jobs, BATCH):
         api.create_jobs(inputs[i : i + BATCH], SPEC)
     followers = max(1, slots // PER_FOLLOWER)
-    stats = system.tmp / "sim-stats.json"
-    argv = [sys.executable, str(BENCH / "simfollower.py"), "--followers", str(followers)]
-    argv += ["--slots", str(slots // followers), "--job-seconds", str(job_seconds), "--jitter", str(jitter)]
-    if getattr(args, "lean", False):
-        argv.append("--lean")  # one thread sends every slot's reports (bench/sim_bus.py)
-    sim = Proc([*argv, "--stats", str(stats)], system.env(), system.logs / "simfollower.log").start()
-    system.procs.append(sim)
+    # --sim-procs N: the followers spread over N simulator processes (distinct name prefixes), their counters summed.
+    procs = max(1, min(getattr(args, "sim_procs", 1) or 1, followers))
+    stats, sims = [], []
+    for k in range(procs):
+        share = followers // procs + (1 if k < followers % procs else 0)
+        stats.append(system.tmp / f"sim-stats-{k}.json")
+        argv = [sys.executable, str(BENCH / "simfollower.py"), "--followers", str(share), "--prefix", f"sim{k}x"]
+        argv += ["--slots", str(slots // followers), "--job-seconds", str(job_seconds), "--jitter", str(jitter)]
+        if getattr(args, "lean", False):
+            argv.append("--lean")  # one thread sends every slot's reports (bench/sim_bus.py)
+        sim = Proc([*argv, "--stats", str(stats[-1])], system.env(), system.logs / f"simfollower-{k}.log").start()
+        system.procs.append(sim)
+        sims.append(sim)
     started = time.time()
-    while "ready" not in sim.output():
-        if not sim.alive() or time.time() - started > 120:
-            raise RuntimeError(f"simfollower did not start:\n{sim.output()[-3000:]}")
-        time.sleep(0.2)
+    for sim in sims:
+        while "ready" not in sim.output():
+            if not sim.alive() or time.time() - started > 120:
+                raise RuntimeError(f"simfollower did not start:\n{sim.output()[-3000:]}")
+            time.sleep(0.2)
     reader = StreamReader(system.web_port, api.token)
     reader.start()
     reader.connected.wait(10)
@@ -100,15 +107,22 @@ def start_system(args, slots: int, jobs: int, job_seconds: float, jitter: float)
         "monitor": monitor.pid,
         "web": worker_pid(system.web.pid),
         "redis": system.redis_server.proc.pid,
-        "sim": sim.pid,
+        **{("sim" if len(sims) == 1 else f"sim{k}"): sim.pid for k, sim in enumerate(sims)},
     }
     usage = Usage(pids)
     usage.start()
     return system, reader, usage, stats, followers
 
 
-def sim_counts(stats: Path) -> dict:
-    try:
-        return json.loads(stats.read_text())
-    except (OSError, ValueError):
-        return {}
+def sim_counts(stats: list[Path]) -> dict:
+    """The simulators' counters, summed over their processes."""
+    total: dict = {}
+    for path in stats:
+        try:
+            counts = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for key, value in counts.items():
+            if key != "t":
+                total[key] = total.get(key, 0) + value
+    return total
