@@ -230,3 +230,36 @@ def test_running_jobs_progress_is_one_statement_for_the_batch_and_never_touches_
     assert (first.percent, second.percent, first.fps) == (60.0, 60.0, 24.0)  # fps kept: not in the report
     assert first.progress_at is not None and first.status == "running"
     assert (third.status, third.percent) == ("cancelled", 1.0), "an ended job's row was written"
+
+
+def test_the_sweep_settles_a_missed_end_and_builds_only_the_jobs_that_ended(app, jobs):
+    """The sweep (every 3 s) finds attempts whose final event was lost: it reads two columns of every active
+    job and builds a Job only for those whose result is final; a running or silent attempt is left alone."""
+    from sqlalchemy import event as orm_event
+
+    from app.models import Job
+    from app.monitor.reconcile import sweep
+
+    first, second, third = jobs
+    ids = [job.id for job in jobs]
+    succeeded(first.task_id)  # its end is in the backend; its event never came
+    get_celery().backend.store_result(second.task_id, {"percent": 40.0}, "PROGRESS")
+    loads = []
+
+    def loaded(target, _context, _attrs=None):
+        loads.append(target.id)
+
+    orm_event.listen(Job, "load", loaded)
+    orm_event.listen(Job, "refresh", loaded)
+    try:
+        db.session.expire_all()
+        settled = sweep(get_celery())
+        again = sweep(get_celery())
+    finally:
+        orm_event.remove(Job, "load", loaded)
+        orm_event.remove(Job, "refresh", loaded)
+    assert (settled, again) == (1, 0)
+    assert loads == [ids[0]], loads
+    db.session.expire_all()
+    assert [db.session.get(Job, i).status for i in ids] == ["succeeded", "dispatched", "dispatched"]
+    assert db.session.get(Job, ids[0]).output_size == 123
