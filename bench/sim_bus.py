@@ -25,6 +25,9 @@ import redis
 from tasks import keys, reporting
 
 TICK = 0.005
+# Commands held before the pipeline goes out within a tick (about 16 reports): each report's `ts` is stamped
+# when its turn comes, so a long tick must not hold the first reports back until the last one is built.
+FLUSH_AT = 48
 
 
 class Bus:
@@ -79,17 +82,23 @@ class Bus:
             began = time.monotonic()
             with self.lock:
                 for reporter in list(self.reporters):
-                    reporter.step(began)
-                held, self.held = self.held, []
-                if held:
-                    try:
-                        pipe = self.client.pipeline(transaction=False)
-                        for name, args in held:
-                            getattr(pipe, name)(*args)
-                        pipe.execute()
-                    except redis.RedisError as exc:  # a report lost, as a follower loses one in an outage
-                        print(f"report bus: {exc}", flush=True)
+                    reporter.step(time.monotonic())
+                    if len(self.held) >= FLUSH_AT:  # a report goes out soon after its `ts` is stamped
+                        self.flush()
+                self.flush()
             time.sleep(max(0.0, began + TICK - time.monotonic()))
+
+    def flush(self) -> None:
+        held, self.held = self.held, []
+        if not held:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for name, args in held:
+                getattr(pipe, name)(*args)
+            pipe.execute()
+        except redis.RedisError as exc:  # a report lost, as a follower loses one in an outage
+            print(f"report bus: {exc}", flush=True)
 
 
 def channel_dumps(message: dict) -> str:

@@ -30,6 +30,10 @@ SWEEP_EVERY = 3.0
 # every tick: at twice a second they were most of the monitor's CPU, at rest and with a job running
 # (docs/benchmarks.md, "Lean"). A follower found crashed by the presence check (every tick) is reaped at once.
 HOUSEKEEPING_EVERY = 1.0
+# Rounds for slots freed by events come at most this often: under load each round takes every slot freed
+# meanwhile instead of one round after each batch of events (at 800 slots they were 14 % of the main thread's
+# time: docs/benchmarks.md, fix 14). A wake-up from the web (new jobs, a retry) still gets its round at once.
+DISPATCH_GAP = 0.1
 
 
 class Monitor:
@@ -47,6 +51,7 @@ class Monitor:
         self.broker_down = False
         self._last_sweep = 0.0
         self._last_housekeeping = 0.0
+        self.woken = False
 
     def receive_events(self) -> None:
         """Thread: put every Celery event in the inbox; reconnect after broker failures."""
@@ -110,20 +115,23 @@ class Monitor:
             self.start_threads()
             self.ready.wait(timeout=10)
             self.safely(reconcile, self.celery_app, self.registry)
-            next_tick = 0.0
+            next_tick = last_dispatch = 0.0
             want_dispatch = True
             while not self.stopping.is_set():
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
                     break
-                timeout = max(0.0, next_tick - time.monotonic())
-                batch = self.take(timeout)
+                pending = want_dispatch and not self.broker_down
+                wake_at = min(next_tick, last_dispatch + DISPATCH_GAP) if pending else next_tick
+                batch = self.take(max(0.0, wake_at - time.monotonic()))
                 if batch:
                     want_dispatch |= self.apply(batch)
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + TICK
                     want_dispatch |= self.tick()
-                if want_dispatch and not self.broker_down:
-                    want_dispatch = False
+                due = self.woken or time.monotonic() - last_dispatch >= DISPATCH_GAP
+                if want_dispatch and not self.broker_down and due:
+                    want_dispatch = self.woken = False
+                    last_dispatch = time.monotonic()
                     self.dispatch()
             db.session.remove()
 
@@ -160,7 +168,7 @@ class Monitor:
                 self.registry.grace_all()  # events were missed while the stream was down
                 self.safely(reconcile, self.celery_app, self.registry)
             self.split.poke()  # a cancel or a retry from the web, or missed events: look at split jobs too
-            wake = True
+            wake = self.woken = True  # new work from a person is sent at once, whatever DISPATCH_GAP says
         self.apply_events(events)
         if self.events.finished_any:
             self.events.finished_any = False

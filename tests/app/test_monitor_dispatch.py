@@ -24,3 +24,35 @@ def test_after_a_failed_send_only_jobs_no_follower_can_start_go_back_to_the_queu
     assert unsent.waiting_reason == "could not reach the broker: down"
     assert redis_store.client.get(keys.claim(unsent_task)) == keys.LEADER_CLAIM.encode()  # never starts now
     assert taken.status == "dispatched"  # its events (or the reaper) settle it
+
+
+def test_dispatch_rounds_start_at_once_after_a_quiet_spell_and_at_most_every_gap_under_load(app):
+    """A wake-up from the web (new jobs) gets its dispatch round at once; a stream of events that free slots
+    (here a follower coming online, again and again) gets at most one round every DISPATCH_GAP, never none."""
+    import threading
+    import time
+
+    from app.monitor import loop
+
+    monitor = loop.Monitor(app)
+    rounds: list[float] = []
+    monitor.dispatch = lambda: rounds.append(time.monotonic())
+    runner = threading.Thread(target=monitor.run, kwargs={"max_seconds": 4.0}, daemon=True)
+    runner.start()
+    time.sleep(1.5)  # the first round, then quiet
+    rounds.clear()
+    woken = time.monotonic()
+    monitor.inbox.put(("wake", None))
+    time.sleep(0.5)
+    assert rounds and rounds[0] - woken < 0.09, (rounds, woken)  # at once, not after a gap
+    rounds.clear()
+    burst = time.monotonic()
+    while time.monotonic() - burst < 1.0:
+        monitor.inbox.put(("event", {"type": "worker-online", "hostname": "w@h", "timestamp": time.time()}))
+        time.sleep(0.005)  # 200 a second
+    time.sleep(0.15)
+    monitor.stopping.set()
+    runner.join(10)
+    gaps = [b - a for a, b in zip(rounds, rounds[1:])]
+    assert 3 <= len(rounds) <= 12, rounds  # at most one every 0.1 s for the burst's second (fewer on a busy machine)
+    assert min(gaps) >= loop.DISPATCH_GAP - 0.005, gaps
