@@ -114,24 +114,14 @@ class LeanReporter(reporting.Reporter):
     """tasks/reporting.py's Reporter, its sends run by the bus thread instead of a thread of its own."""
 
     def __init__(self, task: Any, client: Any, interval: float, lease_seconds: int) -> None:
-        self.task = task
-        self.request = task.request
-        self.task_id = task.request.id
-        self.hostname = task.request.hostname or ""
-        self.client = client
-        self.interval = interval
-        self.lease_seconds = lease_seconds
-        self.renew_every = max(interval, min(reporting.RENEW_EVERY, lease_seconds / 6))
-        self.last_renewal: float | None = None
-        self.state: dict[str, Any] = {}
-        self.dirty = False
-        self.lock = threading.Lock()
-        self.wake = threading.Event()
-        self.closed = False
+        super().__init__(task, client, interval, lease_seconds)  # its own thread ends at once: see _loop
         self.sent_at = 0.0
         self.bus = BUS[0]
         with self.bus.lock:
             self.bus.reporters.add(self)
+
+    def _loop(self) -> None:
+        """Nothing: the bus thread runs `step` for this reporter."""
 
     def close(self) -> None:
         """Leave the bus; a send in flight finishes first (the bus holds its lock while sending)."""
