@@ -1,9 +1,11 @@
 """Dispatch latency: submit (POST /api/jobs) -> the follower's FFmpeg process starts, idle follower.
 
-FFMPEG_BIN on the follower is bench/bin/ffmpeg-stamp, a /bin/sh wrapper that appends
-`date +%s.%N` and its output argument (which carries the task id) to a file, then execs the real
-ffmpeg. So "FFmpeg started" is the moment the follower's exec of FFMPEG_BIN ran, plus the ~1-2 ms
-that sh and date take. FFPROBE_BIN is the same kind of wrapper, to split the time.
+"FFmpeg started" is seen from outside: a thread here reads the follower's pool processes' children from
+/proc every millisecond and notes when a child first shows FFmpeg's name (its exec is done), with its
+command line (whose output name carries the task id); ffprobe children are noted the same way, to count
+probes of the input. (Until 2 Dec this used FFMPEG_BIN wrappers that wrote a time stamp to a file; since
+every FFmpeg runs inside its boundary with a clean environment and writes only its private folder, they
+could no longer write it, and the benchmark stopped at its first job.)
 
     python bench/dispatch_latency.py [--quick] [--runs N]
 """
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 import random
 import sys
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import BENCH, Result, System, db_time, make_clip, median, parse_args, percentile  # noqa: E402
+from bench.harness import Result, System, db_time, make_clip, median, parse_args, percentile  # noqa: E402
 
 SPEC = {
     "video_codec": "libx264",
@@ -29,15 +32,57 @@ SPEC = {
 }
 
 
-def stamps(path: Path) -> list[tuple[float, str]]:
-    """Read (time, argument) lines written by the wrappers."""
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        when, _, arg = line.partition(" ")
-        out.append((float(when), arg))
-    return out
+class ExecWatch(threading.Thread):
+    """Every POLL seconds: the children of the worker's pool processes; note (time, argv) of each child the
+    first time it shows as ffmpeg or ffprobe (a forked child shows the pool's name until its exec)."""
+
+    POLL = 0.001
+
+    def __init__(self, worker_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.worker_pid = worker_pid
+        self.seen: dict[int, tuple[float, list[str]]] = {}
+        self.stop = threading.Event()
+
+    @staticmethod
+    def children(pid: int) -> list[int]:
+        found = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                found += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        return found
+
+    def run(self) -> None:
+        while not self.stop.wait(self.POLL):
+            try:
+                pools = self.children(self.worker_pid)
+            except OSError:
+                continue
+            for pool in pools:
+                try:
+                    kids = self.children(pool)
+                except OSError:
+                    continue
+                for kid in kids:
+                    if kid in self.seen:
+                        continue
+                    try:
+                        comm = Path(f"/proc/{kid}/comm").read_text().strip()
+                        if comm in ("ffmpeg", "ffprobe"):
+                            argv = Path(f"/proc/{kid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+                            self.seen[kid] = (time.time(), [a for a in argv if a])
+                    except OSError:
+                        continue
+
+    def started(self, tag: str) -> float | None:
+        """When the FFmpeg whose command line carries tag was first seen."""
+        times = [t for t, argv in self.seen.values() if argv and argv[0].endswith("ffmpeg") and tag in " ".join(argv)]
+        return min(times) if times else None
+
+    def probes_of(self, path: str, after: float) -> int:
+        return sum(1 for t, argv in self.seen.values() if argv and "ffprobe" in argv[0] and path in argv and t > after)
 
 
 def main() -> None:
@@ -49,20 +94,15 @@ def main() -> None:
         runs,
         setup=(
             "1 idle follower (-c 1), monitor, gunicorn web, private redis; a 1 s 160x120 clip per job; jobs one at a "
-            "time with a random 0.2-0.6 s pause between them; latency = wrapper's `date` at exec of FFMPEG_BIN minus "
-            "the client's clock just before POST /api/jobs"
+            "time with a random 0.2-0.6 s pause between them; latency = the first time FFmpeg shows in the pool's "
+            "children (/proc, polled every 1 ms) minus the client's clock just before POST /api/jobs"
         ),
     )
     with System("dispatch", keep=args.keep) as system:
-        stamp_file = system.tmp / "stamps.txt"
         clip = make_clip(system.media / "tiny.mp4", seconds=1)
-        system.start_workers(
-            ["w1"],
-            concurrency=1,
-            FFMPEG_BIN=str(BENCH / "bin" / "ffmpeg-stamp"),
-            FFPROBE_BIN=str(BENCH / "bin" / "ffprobe-stamp"),
-            STAMP_FILE=str(stamp_file),
-        )
+        worker = system.start_workers(["w1"], concurrency=1)[0]
+        watch = ExecWatch(worker.pid)
+        watch.start()
         api = system.start_web()
         system.start_monitor(wait_online=1)
         rng = random.Random(5)
@@ -76,14 +116,15 @@ def main() -> None:
                 raise RuntimeError(f"job {job['id']} ended {row['status']}: {row['error']}")
             Path(row["output_path"]).unlink(missing_ok=True)
             tag = f"frameshift-{row['task_id'][:8]}"
-            seen = stamps(stamp_file)
-            started = next(t for t, arg in seen if tag in arg)
+            started = watch.started(tag)
+            if started is None:
+                raise RuntimeError(f"job {job['id']}: no FFmpeg with {tag} was seen among the pool's children")
             dispatched_at = db_time(row["dispatched_at"])
             if run < 2:
                 continue
             # The follower reads the input's duration from FFmpeg's log; ffprobe verifies only the output
             # (which names the temporary file), unless the log had no duration.
-            input_probes += sum(1 for t, arg in seen if arg == f"probe:{clip}" and t > dispatched_at)
+            input_probes += watch.probes_of(str(clip), dispatched_at)
             created, dispatched = db_time(row["created_at"]), db_time(row["dispatched_at"])
             totals.append(started - submitted)
             web.append(created - submitted)
