@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import Result, System, db_time, make_clip, median, parse_args, percentile  # noqa: E402
+from bench.pool_children import pool_children  # noqa: E402
 
 SPEC = {
     "video_codec": "libx264",
@@ -44,37 +45,18 @@ class ExecWatch(threading.Thread):
         self.seen: dict[int, tuple[float, list[str]]] = {}
         self.stop = threading.Event()
 
-    @staticmethod
-    def children(pid: int) -> list[int]:
-        found = []
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            try:
-                found += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-        return found
-
     def run(self) -> None:
         while not self.stop.wait(self.POLL):
-            try:
-                pools = self.children(self.worker_pid)
-            except OSError:
-                continue
-            for pool in pools:
+            for kid in pool_children(self.worker_pid):
+                if kid in self.seen:
+                    continue
                 try:
-                    kids = self.children(pool)
+                    comm = Path(f"/proc/{kid}/comm").read_text().strip()
+                    if comm in ("ffmpeg", "ffprobe"):
+                        argv = Path(f"/proc/{kid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+                        self.seen[kid] = (time.time(), [a for a in argv if a])
                 except OSError:
                     continue
-                for kid in kids:
-                    if kid in self.seen:
-                        continue
-                    try:
-                        comm = Path(f"/proc/{kid}/comm").read_text().strip()
-                        if comm in ("ffmpeg", "ffprobe"):
-                            argv = Path(f"/proc/{kid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-                            self.seen[kid] = (time.time(), [a for a in argv if a])
-                    except OSError:
-                        continue
 
     def started(self, tag: str) -> float | None:
         """When the FFmpeg whose command line carries tag was first seen."""
@@ -106,7 +88,7 @@ def main() -> None:
         api = system.start_web()
         system.start_monitor(wait_online=1)
         rng = random.Random(5)
-        totals, web, monitor, follower, input_probes = [], [], [], [], 0
+        totals, web, monitor, follower, input_probes, missed = [], [], [], [], 0, 0
         for run in range(runs + 2):  # the first two warm up
             time.sleep(rng.uniform(0.2, 0.6))
             submitted = time.time()
@@ -117,8 +99,9 @@ def main() -> None:
             Path(row["output_path"]).unlink(missing_ok=True)
             tag = f"frameshift-{row['task_id'][:8]}"
             started = watch.started(tag)
-            if started is None:
-                raise RuntimeError(f"job {job['id']}: no FFmpeg with {tag} was seen among the pool's children")
+            if started is None:  # it began and ended between two looks (a starved poll): counted, not guessed
+                missed += 1
+                continue
             dispatched_at = db_time(row["dispatched_at"])
             if run < 2:
                 continue
@@ -141,6 +124,7 @@ def main() -> None:
         result.add(
             "  ffprobe runs on the input, all jobs", input_probes, "runs", note="0: FFmpeg's log gives the duration"
         )
+        result.add("  jobs whose FFmpeg was not seen (left out)", missed, "jobs", note="polled every 1 ms")
         result.details = {
             "latency_ms": ms,
             "web_ms": [x * 1000 for x in web],
