@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -59,6 +60,9 @@ def parse_args(description: str, **extra: Any) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, database)")
     for name, kwargs in extra.items():
         parser.add_argument(f"--{name.replace('_', '-')}", **kwargs)
+    # A benchmark stopped by SIGTERM (`timeout`, a CI limit) unwinds like Ctrl-C, so its `with System(...)` or
+    # `finally` stops what it started; by default it died at once and left redis, web, monitor and workers running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return parser.parse_args()
 
 
