@@ -64,13 +64,17 @@ def submit(system: System, path: Path) -> int:
     return jobs[0]["id"]
 
 
-def running_piece(system: System, job_id: int, on: str | None = None, timeout: float = 120) -> dict:
-    """Wait until a video piece runs (on follower `on`) with progress; return it."""
+def running_piece(
+    system: System, job_id: int, on: str | None = None, timeout: float = 120, below: float = 100.0
+) -> dict:
+    """Wait until a video piece runs (on follower `on`) with progress, and less than `below` percent of it done
+    as the leader last heard (a piece about to end, killed, may already have ended: its report lags); return it."""
 
     def find():
         for piece in system.job(job_id).get("pieces", []):
             mine = on is None or piece["follower"] == system.full(on)
-            if piece["kind"] == "video" and piece["status"] == "running" and piece["percent"] > 0 and mine:
+            started = piece["kind"] == "video" and piece["status"] == "running" and 0 < piece["percent"] < below
+            if started and mine:
                 return piece
         return None
 
@@ -89,7 +93,7 @@ def split_kill(system: System) -> dict:
     system.start_monitor()
     system.wait_monitor_sees("sa", "sb")
     job_id = submit(system, source)
-    victim = running_piece(system, job_id, on="sa")
+    victim = running_piece(system, job_id, on="sa", below=50)
     a.signal(signal.SIGKILL)
     final = system.wait_final(job_id, timeout=180)
     seen = {"source": frames_and_duration(source), "victim": victim, "job": final, "leftovers": leftovers(system)}
@@ -112,7 +116,7 @@ def split_resume(system: System) -> dict:
         0.1,
         what="a first piece done",
     )
-    victim = running_piece(system, job_id, on="ra")
+    victim = running_piece(system, job_id, on="ra", below=50)
     a.signal(signal.SIGKILL)
     failed = system.wait_final(job_id, timeout=60)
     kept = {p["index"]: p["attempts"] for p in failed["pieces"] if p["kind"] == "video" and p["status"] == "succeeded"}
