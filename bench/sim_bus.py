@@ -82,7 +82,7 @@ class Bus:
             began = time.monotonic()
             with self.lock:
                 for reporter in list(self.reporters):
-                    reporter.step(time.monotonic())
+                    reporter.sent_at = reporter.step(time.monotonic(), reporter.sent_at)
                     if len(self.held) >= FLUSH_AT:  # a report goes out soon after its `ts` is stamped
                         self.flush()
                 self.flush()
@@ -129,26 +129,10 @@ class LeanReporter(reporting.Reporter):
         with self.bus.lock:
             self.bus.reporters.discard(self)
 
-    def step(self, now: float) -> None:
-        """What Reporter._loop does when it wakes: send the latest figures when due, else renew when due."""
-        with self.lock:
-            urgent = self.state.get("stage") in reporting.URGENT_STAGES
-            ready = self.dirty and (urgent or now - self.sent_at >= self.interval * reporting.EARLY)
-            meta = {**self.state, "ts": time.time()} if ready else None
-            if ready:
-                self.state.pop("argv", None)
-                self.dirty = False
-        if meta is not None:
-            if not urgent:
-                self.sent_at = now
-            self._send(meta)
-            self.bus.sent += 1
-        else:
-            self._renew()
-
     def _send(self, meta: dict[str, Any]) -> None:
         self.task.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
         self.bus.dispatcher(self.hostname).send("task-progress", uuid=self.task_id, retry=False, **meta)
+        self.bus.sent += 1
         self._renew()
 
     def _renew(self) -> None:

@@ -78,20 +78,25 @@ class Reporter:
             self.wake.clear()
             if self.closed:
                 return
-            now = time.monotonic()
-            with self.lock:
-                urgent = self.state.get("stage") in URGENT_STAGES
-                ready = self.dirty and (urgent or now - sent >= self.interval * EARLY)
-                meta = {**self.state, "ts": time.time()} if ready else None
-                if ready:
-                    self.state.pop("argv", None)  # sent once, with the first report
-                    self.dirty = False
-            if meta is not None:
-                if not urgent:  # 'starting'/'started' must not hold back the first block right after them
-                    sent = now
-                self._send(meta)
-            else:
-                self._renew()  # nothing new (a slow probe, a stalled input): still alive, when due
+            sent = self.step(time.monotonic(), sent)
+
+    def step(self, now: float, sent: float) -> float:
+        """Send the latest figures if they are due (urgent stages at once, others EARLY x interval after the
+        last report), else renew the lease when due; return when the last report was sent."""
+        with self.lock:
+            urgent = self.state.get("stage") in URGENT_STAGES
+            ready = self.dirty and (urgent or now - sent >= self.interval * EARLY)
+            meta = {**self.state, "ts": time.time()} if ready else None
+            if ready:
+                self.state.pop("argv", None)  # sent once, with the first report
+                self.dirty = False
+        if meta is not None:
+            if not urgent:  # 'starting'/'started' must not hold back the first block right after them
+                sent = now
+            self._send(meta)
+        else:
+            self._renew()  # nothing new (a slow probe, a stalled input): still alive, when due
+        return sent
 
     def _send(self, meta: dict[str, Any]) -> None:
         try:

@@ -7,16 +7,15 @@ import time
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
+from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus
 from app.monitor.reconcile import backend_states
 from app.monitor.registry import Registry
 from app.services.live import live_message, progress_message, publish_many
-from app.services.outcomes import PROGRESS_FIELDS as FIGURES
-from app.services.outcomes import apply_progress, end_attempt, mark_running
+from app.services.outcomes import apply_progress, apply_running_progress, end_attempt, mark_running
 
 log = logging.getLogger("frameshift.monitor")
 TERMINAL_EVENTS = {"task-succeeded", "task-failed", "task-revoked", "task-rejected"}
@@ -26,14 +25,6 @@ DB_PROGRESS_INTERVAL = 1.0
 PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size", "argv", "duration", "stage")
 RUNNING = JobStatus.RUNNING.value
 SET_ONCE = {"argv", "duration"}  # sent with the first reports: those go through apply_progress
-# apply_progress for a running job, as one Core statement run for many (a figure not in the report keeps its
-# value; updated_at is set by the column's onupdate as for any update).
-_JOBS = Job.__table__
-PLAIN_PROGRESS = (
-    update(_JOBS)
-    .where(_JOBS.c.id == bindparam("b_id"), _JOBS.c.task_id == bindparam("b_tid"), _JOBS.c.status == RUNNING)
-    .values({**{k: func.coalesce(bindparam(f"b_{k}"), _JOBS.c[k]) for k in FIGURES}, "progress_at": bindparam("b_at")})
-)
 
 
 class EventHandler:
@@ -215,17 +206,12 @@ class EventHandler:
         return wrote
 
     def write_plain(self, batch: dict[str, dict[str, Any]]) -> None:
-        """The figures of running jobs in one UPDATE for all of them (executemany): what apply_progress does for
-        a running job, with the status and the task id checked by the database. Loading and flushing each Job
-        was most of the monitor's time at 200 slots (py-spy, docs/benchmarks.md fix 12)."""
-        now, stamp = time.monotonic(), utcnow()
-        rows = []
-        for tid, fields in batch.items():
-            rows.append(
-                {"b_id": fields["_job_id"], "b_tid": tid, "b_at": stamp, **{f"b_{k}": fields.get(k) for k in FIGURES}}
-            )
+        """The figures of running jobs in one UPDATE for all of them (outcomes.apply_running_progress). Loading
+        and flushing each Job was most of the monitor's time at 200 slots (py-spy, docs/benchmarks.md fix 12)."""
+        now = time.monotonic()
+        apply_running_progress([(fields["_job_id"], tid, fields) for tid, fields in batch.items()])
+        for tid in batch:
             self.written[tid] = now
-        db.session.execute(PLAIN_PROGRESS, rows)
 
     def finish(self, job: Job, kind: str, event: dict[str, Any], result: tuple[str, Any]) -> None:
         """Record the end of an attempt from the result backend (the event carries only a repr)."""

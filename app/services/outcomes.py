@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import bindparam, func, update
 
 from app.extensions import db
 from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
@@ -50,6 +51,32 @@ def apply_progress(job: Job, fields: dict[str, Any]) -> None:
     if fields.get("duration"):
         job.duration = fields["duration"]
     job.progress_at = utcnow()
+
+
+# apply_progress for running jobs, many at once (the monitor's batches): one Core UPDATE run for every job,
+# the status and the task id checked by the database, a figure not in the report keeping its value;
+# updated_at is set by the column's onupdate as for any update.
+_JOBS = Job.__table__
+_RUNNING_PROGRESS = (
+    update(_JOBS)
+    .where(_JOBS.c.id == bindparam("b_id"), _JOBS.c.task_id == bindparam("b_tid"), _JOBS.c.status == "running")
+    .values(
+        {
+            **{k: func.coalesce(bindparam(f"b_{k}"), _JOBS.c[k]) for k in PROGRESS_FIELDS},
+            "progress_at": bindparam("b_at"),
+        }
+    )
+)
+
+
+def apply_running_progress(reports: list[tuple[int, str, dict[str, Any]]]) -> None:
+    """Copy (job id, task id, figures) onto jobs that are running that attempt; others are left alone."""
+    stamp = utcnow()
+    rows = [
+        {"b_id": job_id, "b_tid": task_id, "b_at": stamp, **{f"b_{k}": fields.get(k) for k in PROGRESS_FIELDS}}
+        for job_id, task_id, fields in reports
+    ]
+    db.session.execute(_RUNNING_PROGRESS, rows)
 
 
 def mark_succeeded(job: Job, result: dict[str, Any]) -> None:
