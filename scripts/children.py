@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,10 @@ PRELOAD = (
     "apprise",
     "prometheus_client",
     "jinja2",
+    # Imported by the children at their first connection, not at start: each imported its own copy.
+    "sqlalchemy.dialects.sqlite",
+    "kombu.transport.redis",
+    "celery.backends.redis",
 )
 OWN = ("app", "tasks")
 
@@ -70,6 +75,7 @@ def preload(env: dict[str, str], root: str) -> list[str]:
     if root not in sys.path:
         sys.path.insert(0, root)
     missing = []
+    without_repl()
     for name in (*PRELOAD, *own_modules(root)):
         try:
             importlib.import_module(name)
@@ -88,6 +94,20 @@ def preload(env: dict[str, str], root: str) -> list[str]:
     gc.collect()
     gc.freeze()
     return missing
+
+
+def without_repl() -> None:
+    """Leave out `celery amqp repl`, an interactive shell that none of make run's processes runs.
+
+    Celery's command line registers it at import (celery.bin.amqp calls click_repl.register_repl), and
+    click_repl brings prompt_toolkit and wcwidth: ~6 MiB of every make run's memory for a command nobody
+    types there (fix 15, docs/benchmarks.md). Here click_repl is a module whose register_repl adds nothing;
+    `celery amqp repl` run by hand, outside make run, is untouched."""
+    if "click_repl" in sys.modules:
+        return
+    stand_in = types.ModuleType("click_repl", "make run leaves out `celery amqp repl` (scripts/children.py)")
+    stand_in.register_repl = lambda group, name="repl": None  # type: ignore[attr-defined]
+    sys.modules["click_repl"] = stand_in
 
 
 def own_modules(root: str) -> list[str]:

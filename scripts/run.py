@@ -109,6 +109,19 @@ def demo_clip(media: Path, ffmpeg: str = "ffmpeg") -> Path | None:
     return target
 
 
+def prepare_database(py: str, env: dict[str, str], forking: bool) -> None:
+    """Migrate and make the first account in a process that then exits, so that no process that stays keeps
+    what migrating allocated (fix 15, docs/benchmarks.md). If it fails, the processes started next try again
+    themselves (each checks the schema at its start) and say what is wrong."""
+    prepare = Child("database", [py, "-m", "app.prepare"], env, fork=forking)
+    prepare.start()
+    try:
+        prepare.proc.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        prepare.proc.kill()
+        prepare.proc.wait()
+
+
 def main() -> int:
     env = dict(os.environ)
     data = Path(env.setdefault("DATA_DIR", str(ROOT / "data"))).resolve()
@@ -199,6 +212,7 @@ def main() -> int:
             )
         except RuntimeError as exc:
             print(f"[run] not preloading ({exc}): each process starts its own interpreter", flush=True)
+    prepare_database(py, env, forking)
     # The same web server as in production (gunicorn.conf.py binds HOST:PORT and checks the settings first).
     start("web", [py, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"])
     start("monitor", [py, "-m", "flask", "--app", "app", "monitor"])

@@ -112,6 +112,26 @@ def test_preload_imports_our_packages_and_their_libraries_once_without_threads(t
         assert module in seen["modules"], module
 
 
+def test_preload_leaves_out_the_amqp_shell_and_celery_commands_still_run(tmp_path):
+    """`celery amqp repl` (click_repl, prompt_toolkit) is left out of make run's processes (fix 15); the worker's
+    and Flower's commands still parse, run from the preloaded interpreter as make run's children do."""
+    done = drive(
+        f"""
+        import os, sys, children
+        env = {{**os.environ, "DATA_DIR": {str(tmp_path)!r}, "FRAME_SHIFT_HOME": {str(tmp_path)!r}}}
+        children.preload(env, {str(ROOT)!r})
+        print("prompt_toolkit" in sys.modules, "wcwidth" in sys.modules)
+        code = children.run_module([sys.executable, "-m", "celery", "-A", "tasks", "worker", "--help"], env, {str(ROOT)!r})
+        print("exit", code)
+        """,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "False False", lines[0]
+    assert "--concurrency" in done.stdout and lines[-1] == "exit 0", done.stdout[-2000:] + done.stderr
+
+
 def test_preload_refuses_when_something_started_a_thread(tmp_path):
     done = drive(
         f"""

@@ -98,3 +98,33 @@ def test_flower_refuses_bad_settings_with_one_line_each(tmp_path, clips):
     env.pop("CELERY_RESULT_EXPIRES")
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "FLOWER_BASIC_AUTH is not set" in done.stderr
+
+
+def test_prepare_migrates_and_makes_the_first_account_then_exits(tmp_path, clips):
+    """`python -m app.prepare`, which make run runs before the web and the monitor (fix 15): the database at the
+    newest migration, the first account made and its password printed; with bad settings, exit 2 and no word
+    (the processes started next say what is wrong, once each)."""
+    import sqlite3
+
+    from app.services.schema import head_revision
+
+    env = base_env("redis://127.0.0.1:1/0", clips["root"], tmp_path, "t" * 20)
+    env.pop("FRAME_SHIFT_ADMIN_PASSWORD", None)
+    env.pop("AUTH_DISABLED", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "app.prepare"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "created account 'admin' with password" in done.stderr, done.stderr
+    with sqlite3.connect(tmp_path / "frameshift.db") as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
+        assert connection.execute("SELECT count(*) FROM users").fetchone() == (1,)
+    bad = subprocess.run(
+        [sys.executable, "-m", "app.prepare"],
+        env={**env, "FOLLOWER_LOST_AFTER": "soon"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (bad.returncode, bad.stderr) == (2, "")
