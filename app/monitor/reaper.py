@@ -84,21 +84,37 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
     """End each active job whose follower went silent (or never took it); return how many changed."""
     now = time.time()
     not_taken_after = max(MIN_NOT_TAKEN, NOT_TAKEN_WINDOWS * registry.lost_after)
-    # A split job has no follower of its own (its pieces do: app/monitor/split_monitor.py reaps them).
-    active = select(Job).where(Job.status.in_([s.value for s in ACTIVE]), Job.follower.is_not(None))
-    jobs = db.session.execute(active).scalars().all()
-    running = [job.task_id for job in jobs if job.status == JobStatus.RUNNING.value and job.task_id]
-    leases = leases_present(running) if running else {}
+    # A split job has no follower of its own (its pieces do: app/monitor/split_monitor.py reaps them). Five
+    # columns of each active job, and a whole Job only for one that needs action: building every active job
+    # once a second was the reaper's cost while jobs run (docs/benchmarks.md, fix 16).
+    active = select(Job.id, Job.status, Job.task_id, Job.follower, Job.dispatched_at).where(
+        Job.status.in_([s.value for s in ACTIVE]), Job.follower.is_not(None)
+    )
+    rows = db.session.execute(active).all()
+    running_now = {row.task_id for row in rows if row.status == JobStatus.RUNNING.value and row.task_id}
+    leases = leases_present(list(running_now)) if running_now else {}
     count = 0
-    for job in jobs:
-        name = job.follower or "?"
+    for row in rows:
+        name = row.follower or "?"
         if name not in registry.followers:
             registry.grace({name})  # first time we hear of it: give it one window
             continue
         lost = registry.lost(name, now)
-        waited = (utcnow() - job.dispatched_at).total_seconds() if job.dispatched_at else 0.0
-        dispatched = job.status == JobStatus.DISPATCHED.value
-        if dispatched and not lost and registry.followers[name].offline and leader_claims(job.task_id):
+        waited = (utcnow() - row.dispatched_at).total_seconds() if row.dispatched_at else 0.0
+        dispatched = row.status == JobStatus.DISPATCHED.value
+        said_goodbye = dispatched and not lost and registry.followers[name].offline
+        stale_dispatch = dispatched and waited > not_taken_after
+        silent = (
+            not lost
+            and row.status == JobStatus.RUNNING.value
+            and lease_gone(row.task_id, now, leases, registry.lease_missing)
+        )
+        if not (said_goodbye or lost or stale_dispatch or silent):
+            continue
+        job = db.session.get(Job, row.id)
+        if job is None or job.task_id != row.task_id or job.status != row.status:
+            continue  # it moved on since the columns were read
+        if said_goodbye and leader_claims(job.task_id):
             # It said goodbye (worker-offline) without taking the job: no need to wait out its silence.
             log.warning("follower %s stopped before taking job %s; queueing it again", name, job.id)
             old_task = job.task_id
@@ -107,12 +123,6 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             count += 1
             publish(live_message(job))
             continue
-        stale_dispatch = dispatched and waited > not_taken_after
-        silent = (
-            not lost
-            and job.status == JobStatus.RUNNING.value
-            and lease_gone(job.task_id, now, leases, registry.lease_missing)
-        )
         if not lost and not stale_dispatch and not silent:
             continue
         # Before giving up, ask the result backend: the attempt may have ended and only its event was missed.
@@ -152,7 +162,6 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
             mark_running(job)  # the follower holds the claim: it started, only the event was missed
         count += 1
         publish(live_message(job))
-    running_now = {job.task_id for job in jobs if job.status == JobStatus.RUNNING.value}
     for task_id in [t for t in registry.lease_missing if t not in running_now]:
         registry.lease_missing.pop(task_id, None)
     if count:
