@@ -139,23 +139,28 @@ def test_a_follower_refuses_a_path_map_it_could_never_use(tmp_path):
 def test_the_lease_is_renewed_every_few_seconds_not_with_every_report():
     """Two reports a second each renewed the lease too (a Redis SET each): the lease lives JOB_LEASE_SECONDS and
     the leader waits LEASE_GRACE without one, so one renewal every sixth of the lease (at most 5 s) is plenty."""
-    sets, events = [], []
+    sets, events, made, closed = [], [], [], []
 
     class Dispatcher:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *_):
-            return False
+        def __init__(self, connection, hostname, enabled, buffer_while_offline):
+            assert (hostname, enabled, buffer_while_offline) == ("w@h", True, False)
+            self.connection = connection
+            made.append(self)
 
         def send(self, kind, **fields):
             events.append(kind)
+
+        def close(self):
+            closed.append(self)
 
     client = SimpleNamespace(set=lambda key, value, ex: sets.append((key, ex)))
     task = SimpleNamespace(
         request=SimpleNamespace(id="task-1", hostname="w@h"),
         backend=SimpleNamespace(store_result=lambda *a, **k: None),
-        app=SimpleNamespace(events=SimpleNamespace(default_dispatcher=lambda hostname: Dispatcher())),
+        app=SimpleNamespace(
+            connection_for_write=lambda: SimpleNamespace(release=lambda: None),
+            events=SimpleNamespace(Dispatcher=Dispatcher),
+        ),
     )
     reporter = Reporter(task, lambda: client, interval=0.05, lease_seconds=30)
     for percent in range(30):
@@ -163,6 +168,7 @@ def test_the_lease_is_renewed_every_few_seconds_not_with_every_report():
         time.sleep(0.05)
     reporter.close()
     assert len(events) >= 10  # progress still goes out at its own rate
+    assert len(made) == 1 and closed == made, "one event dispatcher for all the attempt's reports, closed at the end"
     assert len(sets) == 1, sets  # the first report takes the lease; the next renewal is due 5 s later
     short = Reporter(task, lambda: client, interval=0.05, lease_seconds=3)  # a short lease: every 0.5 s
     sets.clear()
