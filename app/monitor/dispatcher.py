@@ -31,9 +31,8 @@ SCAN_FACTOR = 20
 REASON_SCAN = 200
 
 
-# Nothing queued: nothing to send and no waiting reason to update. The loop asks at least once a second, and a
-# whole round (setting, draining, refusals, busy counts, stopping flags, the scan) cost ~1.6 ms of CPU each time
-# at rest (bench/footprint.py); this one indexed probe costs ~0.1 ms.
+# Nothing queued: nothing to send, no waiting reason to update. A whole round cost ~1.6 ms of CPU each time at rest
+# (bench/footprint.py); this one indexed probe ~0.1 ms.
 _ANY_QUEUED_JOB = select(Job.id).where(Job.status == JobStatus.QUEUED.value).limit(1)
 
 
@@ -155,24 +154,23 @@ def waiting_reason(need: str | None, registry: Registry, draining: set[str], pau
 def stop_result_subscriptions(celery_app: Celery) -> None:
     """Keep send_task from subscribing this process to each task's result channel (call on the sending thread).
 
-    With the Redis result backend, send_task calls backend.on_task_call, which subscribes the sender's
-    result consumer to the task's pub/sub channel so that AsyncResult.get() could wait without polling;
-    dropping the AsyncResult unsubscribes again. That is two Redis round trips per job and a subscription
-    per task in flight. The monitor never waits on a result (it reads them with MGET when a task's final
-    event arrives), so here they are pure cost. Only the monitor does this; the backend is per thread.
+    With the Redis result backend, send_task subscribes the sender to the task's result channel (so that
+    AsyncResult.get() could wait without polling) and unsubscribes when the AsyncResult is dropped: two round
+    trips per job. The monitor never waits on a result (it reads them with MGET at a task's final event), so
+    they are pure cost. Only the monitor does this; the backend is per thread.
     """
     celery_app.backend.on_task_call = lambda producer, task_id: None
 
 
 def dispatch_ready(
-    celery_app: Celery, registry: Registry, sent: dict[str, int] | None = None, now: datetime | None = None
+    celery_app: Celery, registry: Registry, sent: dict | None = None, now: datetime | None = None, slots=None
 ) -> int:
     """Send as many waiting jobs as there are free slots; return how many were sent.
 
     Jobs that cannot go now get a waiting_reason (first REASON_SCAN in queue order). Each sent
     attempt's task id -> job id goes into sent (the event handler's index). The weekly schedules are
     judged at now (default: the leader's local clock): outside the queue's hours nothing starts, outside
-    a library's hours its jobs wait and the others go on.
+    a library's hours its jobs wait and the others go on. slots: those the round's split dispatcher left.
     """
     if not jobs_queued():
         return 0
@@ -180,7 +178,7 @@ def dispatch_ready(
     gate = schedule_gate.current(now)
     off_hours = None if paused else gate.queue_reason()
     closed = {} if paused or off_hours else gate.closed()
-    slots = [] if paused or off_hours else free_slots(registry)
+    slots = [] if paused or off_hours else (free_slots(registry) if slots is None else slots)
     capacity = sum(s.free for s in slots)
     draining = draining_names()
     # Columns only: the scan reads REASON_SCAN rows or more each round; only the jobs that change are loaded whole.

@@ -107,14 +107,20 @@ class EventHandler:
         their attempts (building each Job was most of a batch's cost: bench/profile_roles.py); a job is loaded
         whole only for its database write, at most once a second (DB_PROGRESS_INTERVAL)."""
         task_ids = {event["uuid"] for event in events}
-        query = select(Job.id, Job.task_id, Job.status).where(self.by_task_ids(task_ids))
-        rows = {task_id: (job_id, status) for job_id, task_id, status in db.session.execute(query)}
-        self.remember(task_ids, {task_id: job_id for task_id, (job_id, _) in rows.items()})
-        for task_id in task_ids:
-            if rows.get(task_id, (None, None))[1] == RUNNING:
-                self.running.add(task_id)
-            else:
-                self.running.discard(task_id)
+        if task_ids <= self.running and task_ids <= self.jobs_by_task.keys():
+            # Jobs this monitor last read as running: no read (fix 18). Only the monitor ends a running job (the
+            # web asks it to: a cancel is a flag), and the loop forgets `running` after any step that ended one
+            # (forget_running); the write below is guarded by status and task id in SQL all the same.
+            rows = {task_id: (self.jobs_by_task[task_id], RUNNING) for task_id in task_ids}
+        else:
+            query = select(Job.id, Job.task_id, Job.status).where(self.by_task_ids(task_ids))
+            rows = {task_id: (job_id, status) for job_id, task_id, status in db.session.execute(query)}
+            self.remember(task_ids, {task_id: job_id for task_id, (job_id, _) in rows.items()})
+            for task_id in task_ids:
+                if rows.get(task_id, (None, None))[1] == RUNNING:
+                    self.running.add(task_id)
+                else:
+                    self.running.discard(task_id)
         due: dict[str, None] = {}  # written together after the batch: one statement for the running ones
         for event in events:
             job_id, status = rows.get(event["uuid"], (None, None))
@@ -231,6 +237,11 @@ class EventHandler:
             end_attempt(job, "FAILURE", value, stopping=self.registry.stopping)
         self.finished_any = True
         self.outbox.append(live_message(job))
+
+    def forget_running(self) -> None:
+        """Read the status of every job again at its next progress batch: called after a step other than an event
+        (the reaper, the cancel enforcer, the sweep, a reconcile) ended attempts."""
+        self.running.clear()
 
     def prune(self) -> None:
         """Forget task ids whose attempts are no longer active (ended by the reaper or a sweep)."""

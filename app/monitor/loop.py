@@ -140,8 +140,10 @@ class Monitor:
         if not self.safely(jobs_queued) and not self.safely(pieces_queued):
             return
         self.split.poke()  # a split job may start (or be given back) in this round
-        self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task)
-        self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task)
+        left: dict[str, Any] = {}  # the free slots, counted once for the round (fix 19), unless that step failed
+        split = self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task, None, left)
+        slots = left.get("slots") if split is not None else None
+        self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task, None, slots)
 
     def take(self, timeout: float, limit: int = 500) -> list[tuple[str, Any]]:
         """Wait up to timeout for the first inbox item, then take what else is there."""
@@ -167,6 +169,7 @@ class Monitor:
             if kind == "reconnected":
                 self.registry.grace_all()  # events were missed while the stream was down
                 self.safely(reconcile, self.celery_app, self.registry)
+                self.events.forget_running()
             self.split.poke()  # a cancel or a retry from the web, or missed events: look at split jobs too
             wake = self.woken = True  # new work from a person is sent at once, whatever DISPATCH_GAP says
         self.apply_events(events)
@@ -198,12 +201,15 @@ class Monitor:
         if self.broker_reachable():
             crashed = bool(self.safely(self.registry.check_presence))
             if due or crashed:
-                self.safely(reap_lost, self.celery_app, self.registry)
-                self.safely(enforce_cancels, self.celery_app)
+                if self.safely(reap_lost, self.celery_app, self.registry) != 0:  # None (failed) counts too
+                    self.events.forget_running()
+                if self.safely(enforce_cancels, self.celery_app) != 0:
+                    self.events.forget_running()
             self.safely(self.split.tick)
             if now - self._last_sweep >= SWEEP_EVERY:
                 self._last_sweep = now
-                self.safely(sweep, self.celery_app)
+                if self.safely(sweep, self.celery_app) != 0:
+                    self.events.forget_running()
                 self.safely(self.events.prune)
         if due or crashed:
             self._last_housekeeping = now

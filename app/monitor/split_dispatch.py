@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from celery import Celery
 from flask import current_app
@@ -171,16 +172,26 @@ def payload_for(piece: Piece, job: Job, task_id: str) -> dict:
     return sign(body, current_app.config["SHARED_TOKEN"])
 
 
-def dispatch_split(celery_app: Celery, registry: Registry, sent: dict[str, int], now: datetime | None = None) -> int:
+def dispatch_split(
+    celery_app: Celery,
+    registry: Registry,
+    sent: dict[str, int],
+    now: datetime | None = None,
+    left: dict[str, Any] | None = None,
+) -> int:
     """Start split jobs that are due and send queued pieces to free slots; return how many pieces were sent.
 
     Outside the queue's hours nothing starts; outside a library's hours neither its jobs nor the pieces of
     its running split jobs that have not started yet (running pieces go on). The schedules are judged at now.
+    The free slots it leaves go into left["slots"], for the round's whole jobs (dispatch_ready): one count of
+    them a round, not two (fix 19).
     """
     if bool(get_setting(QUEUE_PAUSED, False)):
         return 0
     slots = free_slots(registry)
     capacity = sum(s.free for s in slots)
+    if left is not None:
+        left["slots"] = slots  # the same list, less each slot the pieces below take
     if capacity == 0:
         return 0
     gate = schedule_gate.current(now)  # cached: no query in most rounds
@@ -192,8 +203,11 @@ def dispatch_split(celery_app: Celery, registry: Registry, sent: dict[str, int],
         return 0
     if start_ready(registry, capacity, closed):
         slots = free_slots(registry)
+        if left is not None:
+            left["slots"] = slots
     chosen: list[tuple[Piece, Job, str]] = []
-    for piece, job in queued_pieces(capacity * 4, closed):
+    # One indexed probe first: with no piece waiting (the usual round) the join below is not run.
+    for piece, job in queued_pieces(capacity * 4, closed) if pieces_queued() else []:
         need = job.required_encoder if piece.kind == PieceKind.VIDEO.value else None
         slot = next((s for s in slots if not need or need in s.encoders), None)
         if slot is None:

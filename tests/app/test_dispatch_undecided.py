@@ -30,3 +30,28 @@ def test_an_undecided_split_job_is_split_by_dispatch_ready_not_sent_whole(app, c
         assert split.task_id.startswith("split-") and split.follower is None
         kinds = [p.kind for p in db.session.query(Piece).filter(Piece.job_id == split.id)]
         assert kinds == ["plan"], kinds
+
+
+def test_one_round_counts_the_free_slots_once_and_fills_them_with_pieces_first(app, clips):
+    """Fix 19: a monitor round (the split dispatcher, then the whole jobs) counts the free slots once; the slots
+    the split job's first piece takes are not offered again to the whole jobs behind it."""
+    from app.monitor.loop import Monitor
+
+    with app.app_context():
+        split = create_jobs([str(clips["long"])], {"split": "always"})[0]
+        wholes = create_jobs([str(clips["short"])] * 3, {"split": "never"})
+        monitor = Monitor(app)
+        monitor.registry = registry(slots=2)
+        counts = []
+        original = monitor.registry.busy_counts
+        monitor.registry.busy_counts = lambda: counts.append(1) or original()
+        monitor.dispatch()
+        assert len(counts) == 2, counts  # once for the round, once more after the split job started (its plan)
+        db.session.expire_all()
+        pieces = db.session.query(Piece).filter(Piece.job_id == split.id).all()
+        assert [(p.kind, p.status) for p in pieces] == [("plan", "dispatched")]
+        statuses = sorted(db.session.get(Job, job.id).status for job in wholes)
+        assert statuses == ["dispatched", "queued", "queued"], statuses  # two slots: the plan and one whole job
+        counts.clear()
+        monitor.dispatch()  # no free slot left: counted once, nothing sent
+        assert len(counts) == 1 and sorted(db.session.get(Job, job.id).status for job in wholes) == statuses

@@ -263,3 +263,54 @@ def test_the_sweep_settles_a_missed_end_and_builds_only_the_jobs_that_ended(app,
     db.session.expire_all()
     assert [db.session.get(Job, i).status for i in ids] == ["succeeded", "dispatched", "dispatched"]
     assert db.session.get(Job, ids[0]).output_size == 123
+
+
+def test_progress_of_jobs_read_running_is_not_read_again_until_a_step_ends_one(app, jobs):
+    """Fix 18: a progress batch whose jobs the monitor last read as running reads nothing (only the monitor ends
+    a running job); once a step of its own (here the cancel enforcer, at the tick's housekeeping) ended one, the
+    next batch reads the statuses again and the ended job's report is neither published nor written."""
+    from datetime import timedelta
+
+    from sqlalchemy import event as orm_event
+
+    from app.models import Job, utcnow
+
+    monitor = Monitor(app)
+    monitor.apply_events(
+        [event("task-started", job.task_id) for job in jobs]
+        + [event("task-progress", job.task_id, percent=1.0, argv=["ffmpeg", "-i", "x"]) for job in jobs]
+    )
+    tasks = [(job.id, job.task_id) for job in jobs]
+    monitor.apply_events([event("task-progress", task_id, percent=2.0) for _, task_id in tasks])  # reads: running
+    reads = []
+
+    def executed(_conn, _cursor, statement, _params, _context, _many):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM JOBS" in statement.upper():
+            reads.append(statement)
+
+    orm_event.listen(db.engine, "before_cursor_execute", executed)
+    try:
+        monitor.apply_events([event("task-progress", task_id, percent=3.0) for _, task_id in tasks])
+        assert reads == [], reads
+        # The person cancelled the third long ago and its follower never confirmed: the enforcer ends it.
+        third_id, third_task = tasks[2]
+        db.session.execute(
+            db.update(Job).where(Job.id == third_id).values(cancel_requested_at=utcnow() - timedelta(seconds=60))
+        )
+        db.session.commit()
+        monitor._last_housekeeping = 0.0  # the housekeeping is due
+        monitor._last_sweep = time.monotonic()  # the sweep (and its prune of ended jobs) is not
+        monitor.tick()
+        pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(keys.LIVE_CHANNEL)
+        pubsub.get_message(timeout=0.5)
+        reads.clear()
+        monitor.apply_events([event("task-progress", task_id, percent=4.0) for _, task_id in tasks])
+        assert len(reads) == 1, reads  # the statuses read again, once for the batch
+    finally:
+        orm_event.remove(db.engine, "before_cursor_execute", executed)
+    published = {m["id"] for m in live_messages(pubsub) if m.get("type") == "progress"}
+    assert third_id not in published and {tasks[0][0], tasks[1][0]} <= published, published
+    db.session.expire_all()
+    third = db.session.get(Job, third_id)
+    assert third.status == "cancelled" and third.percent < 4.0
