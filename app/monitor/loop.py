@@ -198,13 +198,19 @@ class Monitor:
         now = time.monotonic()
         due = now - self._last_housekeeping >= HOUSEKEEPING_EVERY
         crashed = False
+        jobs_out = pieces_out = True  # unless the probes below say otherwise
         if self.broker_reachable():
             crashed = bool(self.safely(self.registry.check_presence))
             if due or crashed:
+                # At rest nothing is out: two probes instead of the reaper's and the enforcer's reads (fix 20).
+                jobs_out, pieces_out = self.safely(self.registry.work_out) or (True, True)
+            if (due or crashed) and jobs_out:
                 if self.safely(reap_lost, self.celery_app, self.registry) != 0:  # None (failed) counts too
                     self.events.forget_running()
                 if self.safely(enforce_cancels, self.celery_app) != 0:
                     self.events.forget_running()
+            elif due or crashed:
+                self.registry.lease_missing.clear()  # what the reaper forgets of attempts no longer running
             self.safely(self.split.tick)
             if now - self._last_sweep >= SWEEP_EVERY:
                 self._last_sweep = now
@@ -213,7 +219,7 @@ class Monitor:
                 self.safely(self.events.prune)
         if due or crashed:
             self._last_housekeeping = now
-            self.safely(self.sync_followers)
+            self.safely(self.sync_followers, jobs_out or pieces_out)
         self.safely(library_scan.tick, self)  # libraries: scans, events, hold time, outcomes
         self.safely(library_probe.tick, self)  # libraries: media facts read by followers, in batches
         return due or crashed
@@ -236,13 +242,14 @@ class Monitor:
             return False
         return True
 
-    def sync_followers(self) -> None:
-        """Refresh advertisements every 2 s (a restarted follower is usable soon) and write the follower table."""
+    def sync_followers(self, anything_out: bool = True) -> None:
+        """Refresh advertisements every 2 s (a restarted follower is usable soon) and write the follower table
+        (with nothing out, every follower's busy count is 0: not counted)."""
         now = time.monotonic()
         if now - getattr(self, "_last_refresh", 0.0) > 2:
             self._last_refresh = now
             self.registry.refresh_all()
-        self.registry.sync_db()
+        self.registry.sync_db(None if anything_out else {})
         db.session.commit()
 
     def safely(self, func, *args: Any) -> Any:

@@ -25,6 +25,9 @@ CLIENT_NAME = re.compile(r"(?:^| )name=(\S*)", re.MULTILINE)
 # The follower table is written when what it shows changed; a heartbeat alone moves it at most this often
 # (the web trusts a row for MONITOR_LAG, app/services/liveness.py, and a heartbeat comes every 2 s).
 HEARTBEAT_WRITE_EVERY = 3.0
+_OUT = [status.value for status in ACTIVE]
+_ANY_JOB_OUT = select(Job.id).where(Job.status.in_(_OUT)).limit(1)
+_ANY_PIECE_OUT = select(Piece.id).where(Piece.status.in_(_OUT)).limit(1)
 
 
 @dataclass
@@ -208,6 +211,13 @@ class Registry:
                 self.refresh(state)
             state.last_seen = max(state.last_seen, now)
 
+    @staticmethod
+    def work_out() -> tuple[bool, bool]:
+        """Whether any job, and any piece of a split job, is out (dispatched or running): two indexed probes. With
+        nothing out the reaper, the cancel enforcer and the busy counts have nothing to look at (fix 20)."""
+        jobs = db.session.execute(_ANY_JOB_OUT).first() is not None
+        return jobs, db.session.execute(_ANY_PIECE_OUT).first() is not None
+
     def busy_counts(self) -> dict[str, int]:
         """Return how many active jobs and pieces of split jobs each follower holds, from the database."""
         active = [s.value for s in ACTIVE]
@@ -230,11 +240,12 @@ class Registry:
         ]
         return json.dumps([view, sorted(busy.items(), key=str)], sort_keys=True, default=str)
 
-    def sync_db(self) -> bool:
+    def sync_db(self, busy: dict[str, int] | None = None) -> bool:
         """Write the follower table the web process reads; forget followers whose rows were deleted (forgotten).
-        Skipped (False) when nothing it shows changed and the heartbeats were written HEARTBEAT_WRITE_EVERY ago."""
+        Skipped (False) when nothing it shows changed and the heartbeats were written HEARTBEAT_WRITE_EVERY ago.
+        busy: the busy counts when the caller knows them (none: nothing is out), else they are counted."""
         now = time.time()
-        busy = self.busy_counts()
+        busy = self.busy_counts() if busy is None else busy
         shown = self.shown(busy, now)
         if shown == self.last_shown and now - self.last_write < HEARTBEAT_WRITE_EVERY:
             return False

@@ -56,3 +56,26 @@ def test_dispatch_rounds_start_at_once_after_a_quiet_spell_and_at_most_every_gap
     gaps = [b - a for a, b in zip(rounds, rounds[1:])]
     assert 3 <= len(rounds) <= 12, rounds  # at most one every 0.1 s for the burst's second (fewer on a busy machine)
     assert min(gaps) >= loop.DISPATCH_GAP - 0.005, gaps
+
+
+def test_with_nothing_out_the_housekeeping_probes_instead_of_reaping_and_counting(app, dispatched_jobs, monkeypatch):
+    """Fix 20: at rest (no job or piece dispatched or running) the once-a-second housekeeping runs two indexed
+    probes, not the reaper, the cancel enforcer or the busy counts; once a job is out, all three run again."""
+    from app.monitor import loop
+
+    calls: list[str] = []
+    for name in ("reap_lost", "enforce_cancels"):
+        original = getattr(loop, name)
+        monkeypatch.setattr(loop, name, lambda *a, _n=name, _f=original: calls.append(_n) or _f(*a))
+    monitor = loop.Monitor(app)
+    counted = monitor.registry.busy_counts
+    monitor.registry.busy_counts = lambda: calls.append("busy_counts") or counted()
+    monitor.registry.lease_missing["an-attempt-long-gone"] = 0.0
+    with app.app_context():
+        monitor._last_housekeeping = 0.0
+        monitor.tick()
+        assert calls == [] and monitor.registry.lease_missing == {}, calls
+    dispatched_jobs(["short"], "housekeeping")
+    monitor._last_housekeeping = 0.0
+    monitor.tick()
+    assert calls == ["reap_lost", "enforce_cancels", "busy_counts"], calls
