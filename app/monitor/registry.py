@@ -25,7 +25,7 @@ CLIENT_NAME = re.compile(r"(?:^| )name=(\S*)", re.MULTILINE)
 # The follower table is written when what it shows changed; a heartbeat alone moves it at most this often
 # (the web trusts a row for MONITOR_LAG, app/services/liveness.py, and a heartbeat comes every 2 s).
 HEARTBEAT_WRITE_EVERY = 3.0
-_OUT = [status.value for status in ACTIVE]
+_OUT = [status.value for status in ACTIVE]  # dispatched or running: a follower holds it
 _ANY_JOB_OUT = select(Job.id).where(Job.status.in_(_OUT)).limit(1)
 _ANY_PIECE_OUT = select(Piece.id).where(Piece.status.in_(_OUT)).limit(1)
 
@@ -220,12 +220,9 @@ class Registry:
 
     def busy_counts(self) -> dict[str, int]:
         """Return how many active jobs and pieces of split jobs each follower holds, from the database."""
-        active = [s.value for s in ACTIVE]
-        rows = db.session.execute(
-            select(Job.follower, func.count()).where(Job.status.in_(active)).group_by(Job.follower)
-        )
+        rows = db.session.execute(select(Job.follower, func.count()).where(Job.status.in_(_OUT)).group_by(Job.follower))
         counts = {name: count for name, count in rows if name}
-        pieces = select(Piece.follower, func.count()).where(Piece.status.in_(active)).group_by(Piece.follower)
+        pieces = select(Piece.follower, func.count()).where(Piece.status.in_(_OUT)).group_by(Piece.follower)
         for name, count in db.session.execute(pieces):
             if name:
                 counts[name] = counts.get(name, 0) + count
