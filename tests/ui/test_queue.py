@@ -198,6 +198,8 @@ def test_pause_and_drag_to_reorder(page, api, ui_media):
         what="the dragged job to be first in the queue",
     )
     expect(page.locator("li.job")).to_have_count(3)
+    # The list refreshes after the move's answer: on a loaded machine that can come after the API has it.
+    expect(page.locator("li.job").first).to_have_attribute("data-job-id", str(ids[2]))
     assert page.locator("li.job").evaluate_all("els => els.map(e => Number(e.dataset.jobId))") == wanted
 
     # The same with the keyboard: Enter on "Down"; focus stays on that button after the list refreshes.
