@@ -8,6 +8,7 @@ figures; the encode loop only hands them over.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -48,7 +49,6 @@ class Reporter:
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.closed = False
-        self.dispatcher: Any = None  # one event dispatcher for the attempt's life, made on the sender's thread
         self.thread = threading.Thread(target=self._loop, name=f"report-{self.task_id[:8]}", daemon=True)
         self.thread.start()
 
@@ -66,7 +66,6 @@ class Reporter:
         self.closed = True
         self.wake.set()
         self.thread.join()
-        self._drop_dispatcher()
 
     def _loop(self) -> None:
         # Two clocks: `sent` spaces progress reports, `last_renewal` keeps the lease alive while nothing new
@@ -103,16 +102,9 @@ class Reporter:
     def _send(self, meta: dict[str, Any]) -> None:
         try:
             self.task.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
-            if self.dispatcher is None:
-                # Kept for the attempt's reports: a dispatcher made and closed for each report (the app's
-                # default_dispatcher) cost ~50 % more CPU a report (docs/benchmarks.md, fix 17).
-                connection = self.task.app.connection_for_write()
-                self.dispatcher = self.task.app.events.Dispatcher(
-                    connection, hostname=self.hostname, enabled=True, buffer_while_offline=False
-                )
-            self.dispatcher.send("task-progress", uuid=self.task_id, retry=False, **meta)
+            EVENTS.send(self.task.app, self.hostname, "task-progress", uuid=self.task_id, **meta)
         except Exception as exc:  # noqa: BLE001  (a Redis hiccup must not fail a long encode)
-            self._drop_dispatcher()  # its connection may be broken: the next report makes a new one
+            EVENTS.drop()  # its connection may be broken: the next report makes a new one
             if connection_error(exc) is None:
                 log.warning("progress report for %s failed (the encode goes on): %s", self.task_id, exc)
             else:  # an outage: said once for the whole process, not once per report
@@ -120,15 +112,6 @@ class Reporter:
         else:
             redis_recovered("progress reports go out again")
         self._renew()
-
-    def _drop_dispatcher(self) -> None:
-        dispatcher, self.dispatcher = self.dispatcher, None
-        if dispatcher is not None:
-            try:
-                dispatcher.close()
-                dispatcher.connection.release()
-            except Exception:  # noqa: BLE001, S110  (closing what may already be broken)
-                pass
 
     def _renew(self) -> None:
         """Renew the attempt's lease (at most every renew_every): the leader treats a running attempt without
@@ -141,6 +124,51 @@ class Reporter:
             self.client().set(keys.lease(self.task_id), self.hostname, ex=self.lease_seconds)
         except Exception as exc:  # noqa: BLE001
             log.debug("lease renewal for %s failed: %s", self.task_id, exc)
+
+
+class EventSender:
+    """One event dispatcher (and its broker connection) for this process's life, shared by its attempts' reporters.
+
+    A dispatcher made and closed for each report cost ~50 % more CPU a report (fix 17); one made for each attempt
+    still opened a broker connection and a channel per job: 14 % of a pool process's CPU over a run of short jobs
+    (py-spy, docs/benchmarks.md fix 21). A prefork pool process runs one attempt at a time; the lock keeps two
+    reporters of one process (a thread pool, a test) from sending on the connection at once. After a failed
+    send the dispatcher is dropped and the next report makes a new one; one inherited across a fork is left
+    to its owner."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: tuple[int, str, int] | None = None
+        self.dispatcher: Any = None
+
+    def send(self, app: Any, hostname: str, kind: str, **fields: Any) -> None:
+        key = (id(app), hostname, os.getpid())
+        with self.lock:
+            if self.dispatcher is None or self.key != key:
+                self._drop()
+                self.dispatcher = app.events.Dispatcher(
+                    app.connection_for_write(), hostname=hostname, enabled=True, buffer_while_offline=False
+                )
+                self.key = key
+            self.dispatcher.send(kind, retry=False, **fields)
+
+    def drop(self) -> None:
+        with self.lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        dispatcher, key = self.dispatcher, self.key
+        self.dispatcher = self.key = None
+        if dispatcher is None or key is None or key[2] != os.getpid():
+            return  # made by the process this one was forked from: its connection is not ours to close
+        try:
+            dispatcher.close()
+            dispatcher.connection.release()
+        except Exception:  # noqa: BLE001, S110  (closing what may already be broken)
+            pass
+
+
+EVENTS = EventSender()
 
 
 class StopCheck:

@@ -168,7 +168,7 @@ def test_the_lease_is_renewed_every_few_seconds_not_with_every_report():
         time.sleep(0.05)
     reporter.close()
     assert len(events) >= 10  # progress still goes out at its own rate
-    assert len(made) == 1 and closed == made, "one event dispatcher for all the attempt's reports, closed at the end"
+    assert len(made) == 1 and closed == [], "one event dispatcher for all the attempt's reports, kept for the next"
     assert len(sets) == 1, sets  # the first report takes the lease; the next renewal is due 5 s later
     short = Reporter(task, lambda: client, interval=0.05, lease_seconds=3)  # a short lease: every 0.5 s
     sets.clear()
@@ -177,3 +177,56 @@ def test_the_lease_is_renewed_every_few_seconds_not_with_every_report():
         time.sleep(0.05)
     short.close()
     assert 2 <= len(sets) <= 4, sets
+
+
+def test_one_event_dispatcher_serves_every_attempt_of_a_process_and_a_failed_one_is_replaced():
+    """A dispatcher per attempt opened a broker connection and a channel for every job (fix 21): the process keeps
+    one; a send that fails drops it (its connection may be broken) and the next report makes a new one."""
+    from tasks import reporting
+
+    made, closed, sent = [], [], []
+    fail = threading.Event()
+
+    class Dispatcher:
+        def __init__(self, connection, hostname, enabled, buffer_while_offline):
+            self.connection = connection
+            made.append(self)
+
+        def send(self, kind, **fields):
+            if fail.is_set():
+                fail.clear()
+                raise ConnectionError("Connection reset by peer")
+            sent.append((self, fields["uuid"]))
+
+        def close(self):
+            closed.append(self)
+
+    app = SimpleNamespace(
+        connection_for_write=lambda: SimpleNamespace(release=lambda: None),
+        events=SimpleNamespace(Dispatcher=Dispatcher),
+    )
+    client = SimpleNamespace(set=lambda key, value, ex: None)
+    reporting.EVENTS.drop()
+
+    def attempt(task_id: str) -> None:
+        task = SimpleNamespace(
+            request=SimpleNamespace(id=task_id, hostname="w@h"),
+            backend=SimpleNamespace(store_result=lambda *a, **k: None),
+            app=app,
+        )
+        reporter = Reporter(task, lambda: client, interval=0.02, lease_seconds=30)
+        for percent in range(5):
+            reporter({"stage": "encoding", "percent": float(percent)})
+            time.sleep(0.03)
+        reporter.close()
+
+    attempt("task-a")
+    attempt("task-b")
+    assert len(made) == 1 and closed == []
+    assert {uuid for _, uuid in sent} == {"task-a", "task-b"}
+    fail.set()
+    attempt("task-c")
+    assert len(made) == 2 and closed == [made[0]], "the dispatcher whose send failed is closed and replaced"
+    assert any(d is made[1] and uuid == "task-c" for d, uuid in sent)
+    reporting.EVENTS.drop()
+    assert closed == made
