@@ -15,7 +15,7 @@ from app.extensions import db, get_celery, redis_store
 from app.monitor import library_probe, library_scan
 from app.monitor.dispatcher import dispatch_ready, jobs_queued, stop_result_subscriptions
 from app.monitor.events import EventHandler
-from app.monitor.reaper import enforce_cancels, reap_lost
+from app.monitor.reaper import active_rows, enforce_cancels, reap_lost
 from app.monitor.reconcile import reconcile, sweep
 from app.monitor.registry import Registry
 from app.monitor.split_dispatch import dispatch_split, pieces_queued
@@ -198,19 +198,11 @@ class Monitor:
         now = time.monotonic()
         due = now - self._last_housekeeping >= HOUSEKEEPING_EVERY
         crashed = False
-        jobs_out = pieces_out = True  # unless the probes below say otherwise
+        busy: dict[str, int] | None = None  # counted by sync_followers unless known from the rows read here
         if self.broker_reachable():
             crashed = bool(self.safely(self.registry.check_presence))
             if due or crashed:
-                # At rest nothing is out: two probes instead of the reaper's and the enforcer's reads (fix 20).
-                jobs_out, pieces_out = self.safely(self.registry.work_out) or (True, True)
-            if (due or crashed) and jobs_out:
-                if self.safely(reap_lost, self.celery_app, self.registry) != 0:  # None (failed) counts too
-                    self.events.forget_running()
-                if self.safely(enforce_cancels, self.celery_app) != 0:
-                    self.events.forget_running()
-            elif due or crashed:
-                self.registry.lease_missing.clear()  # what the reaper forgets of attempts no longer running
+                busy = self.safely(self.housekeep)
             self.safely(self.split.tick)
             if now - self._last_sweep >= SWEEP_EVERY:
                 self._last_sweep = now
@@ -219,10 +211,30 @@ class Monitor:
                 self.safely(self.events.prune)
         if due or crashed:
             self._last_housekeeping = now
-            self.safely(self.sync_followers, jobs_out or pieces_out)
+            self.safely(self.sync_followers, busy)
         self.safely(library_scan.tick, self)  # libraries: scans, events, hold time, outcomes
         self.safely(library_probe.tick, self)  # libraries: media facts read by followers, in batches
         return due or crashed
+
+    def housekeep(self) -> dict[str, int] | None:
+        """Once a second (or at once after a crash): reap lost work and enforce cancels from one read of the jobs
+        that are out (fix 22); at rest that read finds none and nothing else runs (fix 20). Return each follower's
+        busy count when the read still holds it, None when it must be counted again."""
+        rows = self.safely(active_rows)
+        pieces = self.safely(self.registry.pieces_out)
+        changed = cancelled = 0
+        if rows == []:
+            self.registry.lease_missing.clear()  # what the reaper forgets of attempts no longer running
+        else:  # some are out, or the read failed (None: the reaper and the enforcer read for themselves)
+            changed = self.safely(reap_lost, self.celery_app, self.registry, rows)  # None (failed) counts as a change
+            if changed != 0:
+                self.events.forget_running()
+            cancelled = self.safely(enforce_cancels, self.celery_app, rows if changed == 0 else None)
+            if cancelled != 0:
+                self.events.forget_running()
+        if rows is None or changed != 0 or cancelled != 0 or pieces is None:
+            return None
+        return self.registry.busy_counts(rows, pieces=pieces) if rows or pieces else {}
 
     def broker_reachable(self) -> bool:
         """Ping Redis; while we cannot reach it, silence from followers proves nothing about them."""
@@ -242,14 +254,14 @@ class Monitor:
             return False
         return True
 
-    def sync_followers(self, anything_out: bool = True) -> None:
+    def sync_followers(self, busy: dict[str, int] | None = None) -> None:
         """Refresh advertisements every 2 s (a restarted follower is usable soon) and write the follower table
-        (with nothing out, every follower's busy count is 0: not counted)."""
+        (busy: each follower's count when known, as from housekeep; None: counted from the database)."""
         now = time.monotonic()
         if now - getattr(self, "_last_refresh", 0.0) > 2:
             self._last_refresh = now
             self.registry.refresh_all()
-        self.registry.sync_db(None if anything_out else {})
+        self.registry.sync_db(busy)
         db.session.commit()
 
     def safely(self, func, *args: Any) -> Any:

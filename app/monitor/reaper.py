@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from typing import Any
 
 from celery import Celery
 from flask import current_app
@@ -29,6 +30,13 @@ CLAIM_TTL = 7 * 24 * 3600  # as long as the follower's own claim
 # A running attempt renews its lease (TTL 30 s by default) about twice a second; one that has had
 # none for this long on top has stopped living even though its follower still sends heartbeats.
 LEASE_GRACE = 10.0
+# The housekeeping's one read of the jobs that are out, once a second while any is (fix 22): the reaper's columns,
+# the cancel flag for the enforcer and the follower for the busy counts. Each of the three read the jobs itself
+# before (six statements a second with one job running, four of them built and keyed anew each time).
+ACTIVE_ROWS = select(
+    Job.id, Job.status, Job.task_id, Job.follower, Job.dispatched_at, Job.cancel_requested_at
+).where(Job.status.in_([s.value for s in ACTIVE]))
+CANCELS_PENDING = select(Job).where(Job.status.in_([s.value for s in ACTIVE]), Job.cancel_requested_at.is_not(None))
 
 
 def leader_claims(task_id: str | None) -> bool:
@@ -80,17 +88,20 @@ def lease_gone(task_id: str | None, now: float, leases: dict[str, bool] | None, 
     return now - first >= LEASE_GRACE
 
 
-def reap_lost(celery_app: Celery, registry: Registry) -> int:
-    """End each active job whose follower went silent (or never took it); return how many changed."""
+def active_rows() -> list[Any]:
+    """The columns of every job that is out (dispatched or running) that the housekeeping needs (fix 22)."""
+    return list(db.session.execute(ACTIVE_ROWS).all())
+
+
+def reap_lost(celery_app: Celery, registry: Registry, rows: list[Any] | None = None) -> int:
+    """End each active job whose follower went silent (or never took it); return how many changed.
+    rows: active_rows() when the caller has just read them."""
     now = time.time()
     not_taken_after = max(MIN_NOT_TAKEN, NOT_TAKEN_WINDOWS * registry.lost_after)
-    # A split job has no follower of its own (its pieces do: app/monitor/split_monitor.py reaps them). Five
-    # columns of each active job, and a whole Job only for one that needs action: building every active job
-    # once a second was the reaper's cost while jobs run (docs/benchmarks.md, fix 16).
-    active = select(Job.id, Job.status, Job.task_id, Job.follower, Job.dispatched_at).where(
-        Job.status.in_([s.value for s in ACTIVE]), Job.follower.is_not(None)
-    )
-    rows = db.session.execute(active).all()
+    # A split job has no follower of its own (its pieces do: app/monitor/split_monitor.py reaps them). Columns of
+    # each active job, and a whole Job only for one that needs action: building every active job once a second was
+    # the reaper's cost while jobs run (docs/benchmarks.md, fix 16).
+    rows = [row for row in (active_rows() if rows is None else rows) if row.follower is not None]
     running_now = {row.task_id for row in rows if row.status == JobStatus.RUNNING.value and row.task_id}
     leases = leases_present(list(running_now)) if running_now else {}
     count = 0
@@ -169,17 +180,16 @@ def reap_lost(celery_app: Celery, registry: Registry) -> int:
     return count
 
 
-def enforce_cancels(celery_app: Celery) -> int:
-    """Terminate attempts that ignored a cancel; mark them cancelled when they stay silent."""
+def enforce_cancels(celery_app: Celery, rows: list[Any] | None = None) -> int:
+    """Terminate attempts that ignored a cancel; mark them cancelled when they stay silent.
+    rows: active_rows() when the caller has just read them (a Job is loaded only for a cancel that is pending)."""
     grace = current_app.config.get("CANCEL_GRACE", 8)
     now = utcnow()
-    jobs = (
-        db.session.execute(
-            select(Job).where(Job.status.in_([s.value for s in ACTIVE]), Job.cancel_requested_at.is_not(None))
-        )
-        .scalars()
-        .all()
-    )
+    if rows is None:
+        jobs = db.session.execute(CANCELS_PENDING).scalars().all()
+    else:
+        loaded = (db.session.get(Job, row.id) for row in rows if row.cancel_requested_at is not None)
+        jobs = [job for job in loaded if job is not None and job.status_enum in ACTIVE and job.cancel_requested_at]
     changed = 0
     for job in jobs:
         waited = now - job.cancel_requested_at

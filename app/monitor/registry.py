@@ -6,8 +6,10 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -26,8 +28,9 @@ CLIENT_NAME = re.compile(r"(?:^| )name=(\S*)", re.MULTILINE)
 # (the web trusts a row for MONITOR_LAG, app/services/liveness.py, and a heartbeat comes every 2 s).
 HEARTBEAT_WRITE_EVERY = 3.0
 _OUT = [status.value for status in ACTIVE]  # dispatched or running: a follower holds it
-_ANY_JOB_OUT = select(Job.id).where(Job.status.in_(_OUT)).limit(1)
 _ANY_PIECE_OUT = select(Piece.id).where(Piece.status.in_(_OUT)).limit(1)
+_BUSY_JOBS = select(Job.follower, func.count()).where(Job.status.in_(_OUT)).group_by(Job.follower)
+_BUSY_PIECES = select(Piece.follower, func.count()).where(Piece.status.in_(_OUT)).group_by(Piece.follower)
 
 
 @dataclass
@@ -212,18 +215,20 @@ class Registry:
             state.last_seen = max(state.last_seen, now)
 
     @staticmethod
-    def work_out() -> tuple[bool, bool]:
-        """Whether any job, and any piece of a split job, is out (dispatched or running): two indexed probes. With
-        nothing out the reaper, the cancel enforcer and the busy counts have nothing to look at (fix 20)."""
-        jobs = db.session.execute(_ANY_JOB_OUT).first() is not None
-        return jobs, db.session.execute(_ANY_PIECE_OUT).first() is not None
+    def pieces_out() -> bool:
+        """Whether any piece of a split job is out (dispatched or running): one indexed probe. With nothing out the
+        reaper, the cancel enforcer and the busy counts have nothing to look at (fixes 20, 22)."""
+        return db.session.execute(_ANY_PIECE_OUT).first() is not None
 
-    def busy_counts(self) -> dict[str, int]:
-        """Return how many active jobs and pieces of split jobs each follower holds, from the database."""
-        rows = db.session.execute(select(Job.follower, func.count()).where(Job.status.in_(_OUT)).group_by(Job.follower))
-        counts = {name: count for name, count in rows if name}
-        pieces = select(Piece.follower, func.count()).where(Piece.status.in_(_OUT)).group_by(Piece.follower)
-        for name, count in db.session.execute(pieces):
+    def busy_counts(self, jobs: list[Any] | None = None, pieces: bool = True) -> dict[str, int]:
+        """Return how many active jobs and pieces of split jobs each follower holds, from the database.
+        jobs: the rows of the active jobs (reaper.active_rows) when just read; pieces=False: none is out."""
+        if jobs is None:
+            rows = db.session.execute(_BUSY_JOBS)
+            counts = {name: count for name, count in rows if name}
+        else:
+            counts = dict(Counter(row.follower for row in jobs if row.follower))
+        for name, count in db.session.execute(_BUSY_PIECES) if pieces else ():
             if name:
                 counts[name] = counts.get(name, 0) + count
         return counts

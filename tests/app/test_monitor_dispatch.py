@@ -59,8 +59,13 @@ def test_dispatch_rounds_start_at_once_after_a_quiet_spell_and_at_most_every_gap
 
 
 def test_with_nothing_out_the_housekeeping_probes_instead_of_reaping_and_counting(app, dispatched_jobs, monkeypatch):
-    """Fix 20: at rest (no job or piece dispatched or running) the once-a-second housekeeping runs two indexed
-    probes, not the reaper, the cancel enforcer or the busy counts; once a job is out, all three run again."""
+    """Fix 20: at rest (no job or piece dispatched or running) the once-a-second housekeeping reads, finds nothing
+    out and runs neither the reaper, the cancel enforcer nor the busy counts. Fix 22: once a job is out, the reaper
+    and the enforcer run on one read of the active jobs, and the busy counts come from that read too."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.models import Follower
     from app.monitor import loop
 
     calls: list[str] = []
@@ -69,13 +74,30 @@ def test_with_nothing_out_the_housekeeping_probes_instead_of_reaping_and_countin
         monkeypatch.setattr(loop, name, lambda *a, _n=name, _f=original: calls.append(_n) or _f(*a))
     monitor = loop.Monitor(app)
     counted = monitor.registry.busy_counts
-    monitor.registry.busy_counts = lambda: calls.append("busy_counts") or counted()
+    monitor.registry.busy_counts = lambda *a, **k: calls.append(f"busy_counts{a and '(rows)'}") or counted(*a, **k)
     monitor.registry.lease_missing["an-attempt-long-gone"] = 0.0
-    with app.app_context():
+    selects: list[str] = []
+
+    def count(conn, cursor, statement, *rest):
+        if statement.lstrip().upper().startswith("SELECT") and (" jobs" in statement or " pieces" in statement):
+            selects.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with app.app_context():
+            monitor._last_housekeeping = 0.0
+            assert monitor.safely(monitor.housekeep) == {}
+            assert calls == [] and monitor.registry.lease_missing == {}, calls
+        dispatched_jobs(["short"], "housekeeping")
+        selects.clear()
+        busy = monitor.housekeep()
+        assert calls == ["reap_lost", "enforce_cancels", "busy_counts(rows)"], calls
+        assert busy == {"w@h": 1}, busy
+        assert len(selects) == 2, selects  # the active jobs once, the pieces probe once (six statements before)
         monitor._last_housekeeping = 0.0
         monitor.tick()
-        assert calls == [] and monitor.registry.lease_missing == {}, calls
-    dispatched_jobs(["short"], "housekeeping")
-    monitor._last_housekeeping = 0.0
-    monitor.tick()
-    assert calls == ["reap_lost", "enforce_cancels", "busy_counts"], calls
+        row = db.session.execute(db.select(Follower).where(Follower.name == "w@h")).scalar_one_or_none()
+        assert row is None or row.busy == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
