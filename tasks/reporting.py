@@ -104,7 +104,7 @@ class Reporter:
             self.task.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
             EVENTS.send(self.task.app, self.hostname, "task-progress", uuid=self.task_id, **meta)
         except Exception as exc:  # noqa: BLE001  (a Redis hiccup must not fail a long encode)
-            EVENTS.drop()  # its connection may be broken: the next report makes a new one
+            EVENTS.drop(self.task.app, self.hostname)  # its connection may be broken: the next report makes a new one
             if connection_error(exc) is None:
                 log.warning("progress report for %s failed (the encode goes on): %s", self.task_id, exc)
             else:  # an outage: said once for the whole process, not once per report
@@ -127,45 +127,53 @@ class Reporter:
 
 
 class EventSender:
-    """One event dispatcher (and its broker connection) for this process's life, shared by its attempts' reporters.
+    """One event dispatcher (and its broker connection) per sender for this process's life, shared by its attempts'
+    reporters.
 
     A dispatcher made and closed for each report cost ~50 % more CPU a report (fix 17); one made for each attempt
     still opened a broker connection and a channel per job: 14 % of a pool process's CPU over a run of short jobs
-    (py-spy, docs/benchmarks.md fix 21). A prefork pool process runs one attempt at a time; the lock keeps two
-    reporters of one process (a thread pool, a test) from sending on the connection at once. After a failed
-    send the dispatcher is dropped and the next report makes a new one; one inherited across a fork is left
-    to its owner."""
+    (py-spy, docs/benchmarks.md fix 21). A prefork pool process runs one attempt at a time and has one sender (its
+    app and worker hostname); bench/simfollower.py runs many followers' slots in one process, one dispatcher per
+    follower. A lock per dispatcher keeps two threads from sending on its connection at once. After a failed send
+    the dispatcher is dropped and the next report makes a new one; those inherited across a fork are left alone."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.key: tuple[int, str, int] | None = None
-        self.dispatcher: Any = None
+        self.pid = os.getpid()
+        self.senders: dict[tuple[int, str], list[Any]] = {}  # (id(app), hostname) -> [lock, app, dispatcher]
+
+    def _sender(self, app: Any, hostname: str) -> list[Any]:
+        with self.lock:
+            if self.pid != os.getpid():  # a forked child: the parent's connections are not ours to use or close
+                self.pid, self.senders = os.getpid(), {}
+            # The app is kept in the entry, so its id cannot be reused by another app while the entry lives.
+            return self.senders.setdefault((id(app), hostname), [threading.Lock(), app, None])
 
     def send(self, app: Any, hostname: str, kind: str, **fields: Any) -> None:
-        key = (id(app), hostname, os.getpid())
-        with self.lock:
-            if self.dispatcher is None or self.key != key:
-                self._drop()
-                self.dispatcher = app.events.Dispatcher(
+        sender = self._sender(app, hostname)
+        with sender[0]:
+            if sender[2] is None:
+                sender[2] = app.events.Dispatcher(
                     app.connection_for_write(), hostname=hostname, enabled=True, buffer_while_offline=False
                 )
-                self.key = key
-            self.dispatcher.send(kind, retry=False, **fields)
+            sender[2].send(kind, retry=False, **fields)
 
-    def drop(self) -> None:
-        with self.lock:
-            self._drop()
+    def drop(self, app: Any, hostname: str) -> None:
+        """Close the dispatcher of this sender (its connection may be broken): the next report makes a new one."""
+        sender = self._sender(app, hostname)
+        with sender[0]:
+            dispatcher, sender[2] = sender[2], None
+        if dispatcher is not None:
+            try:
+                dispatcher.close()
+                dispatcher.connection.release()
+            except Exception:  # noqa: BLE001, S110  (closing what may already be broken)
+                pass
 
-    def _drop(self) -> None:
-        dispatcher, key = self.dispatcher, self.key
-        self.dispatcher = self.key = None
-        if dispatcher is None or key is None or key[2] != os.getpid():
-            return  # made by the process this one was forked from: its connection is not ours to close
-        try:
-            dispatcher.close()
-            dispatcher.connection.release()
-        except Exception:  # noqa: BLE001, S110  (closing what may already be broken)
-            pass
+    def drop_all(self) -> None:
+        """Close every dispatcher of this process (tests; at a worker's exit its sockets simply close)."""
+        for (_app_id, hostname), (_lock, app, _dispatcher) in list(self.senders.items()):
+            self.drop(app, hostname)
 
 
 EVENTS = EventSender()

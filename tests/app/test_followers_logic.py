@@ -181,7 +181,8 @@ def test_the_lease_is_renewed_every_few_seconds_not_with_every_report():
 
 def test_one_event_dispatcher_serves_every_attempt_of_a_process_and_a_failed_one_is_replaced():
     """A dispatcher per attempt opened a broker connection and a channel for every job (fix 21): the process keeps
-    one; a send that fails drops it (its connection may be broken) and the next report makes a new one."""
+    one per follower name; a send that fails drops it (its connection may be broken) and the next report makes a
+    new one."""
     from tasks import reporting
 
     made, closed, sent = [], [], []
@@ -206,11 +207,11 @@ def test_one_event_dispatcher_serves_every_attempt_of_a_process_and_a_failed_one
         events=SimpleNamespace(Dispatcher=Dispatcher),
     )
     client = SimpleNamespace(set=lambda key, value, ex: None)
-    reporting.EVENTS.drop()
+    reporting.EVENTS.drop_all()
 
-    def attempt(task_id: str) -> None:
+    def attempt(task_id: str, hostname: str = "w@h") -> None:
         task = SimpleNamespace(
-            request=SimpleNamespace(id=task_id, hostname="w@h"),
+            request=SimpleNamespace(id=task_id, hostname=hostname),
             backend=SimpleNamespace(store_result=lambda *a, **k: None),
             app=app,
         )
@@ -228,5 +229,9 @@ def test_one_event_dispatcher_serves_every_attempt_of_a_process_and_a_failed_one
     attempt("task-c")
     assert len(made) == 2 and closed == [made[0]], "the dispatcher whose send failed is closed and replaced"
     assert any(d is made[1] and uuid == "task-c" for d, uuid in sent)
-    reporting.EVENTS.drop()
+    attempt("task-d", hostname="v@h")  # another follower in the same process (bench/simfollower.py): its own
+    attempt("task-e")
+    assert len(made) == 3 and {uuid for d, uuid in sent if d is made[2]} == {"task-d"}
+    assert any(d is made[1] and uuid == "task-e" for d, uuid in sent)
+    reporting.EVENTS.drop_all()
     assert closed == made
