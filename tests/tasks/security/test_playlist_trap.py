@@ -20,7 +20,8 @@ from tasks import sandbox
 from tasks.errors import TranscodeError
 from tasks.ffmpeg_lib import NOT_MEDIA, ProbeError, probe
 from tests.conftest import TOKEN
-from tests.tasks.security.harness import MARKER, FifoDetector, convert
+from tests.tasks.security.detectors import FifoDetector
+from tests.tasks.security.harness import MARKER, convert
 
 
 def playlist(segment: str) -> str:
