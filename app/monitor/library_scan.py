@@ -30,8 +30,9 @@ from app.services.library_walk import Seen, ours, walk
 log = logging.getLogger("frameshift.libraries")
 EVERY = 1.0  # seconds between scanner rounds (the monitor ticks twice a second)
 OUTCOMES_EVERY = 2.0
-# With no enabled library, what is left of a round (replacements a crash interrupted, originals whose recycle
-# period ended, outcomes of a disabled library's last jobs) runs this often; the prober sends nothing meanwhile.
+# With no enabled library, the scanner looks for one this often (at once when the web says a library changed:
+# fix 23), and what is left of a round (replacements a crash interrupted, originals whose recycle period ended,
+# outcomes of a disabled library's last jobs) runs as often; the prober sends nothing meanwhile.
 IDLE_EVERY = 5.0
 # Files taken (fingerprinted, decided, queued) per round: a new 100,000-file library is worked through
 # over many rounds instead of holding the monitor's loop (dispatch, probes, events) for minutes in one.
@@ -63,17 +64,21 @@ class LibraryScanner:
     last_idle: float = 0.0
     enabled: int = -1  # enabled libraries at the last round (-1: no round yet); the prober reads it
 
+    def poke(self) -> None:
+        """A library was made, changed or asked to rescan (the web wakes the monitor): look at the next tick."""
+        self.last_round = 0.0
+
     # ---- the round -------------------------------------------------------------------------
     def tick(self) -> None:
         """One round: watch, scan what is due, settle held files, record finished jobs."""
         now = time.monotonic()
-        if now - self.last_round < EVERY:
-            return
+        if now - self.last_round < (IDLE_EVERY if self.enabled == 0 and not self.watches and not self.held else EVERY):
+            return  # with no library at the last look, the next is IDLE_EVERY later, or at once when poked (fix 23)
         self.last_round = now
         libraries = list(db.session.execute(select(Library).where(Library.enabled.is_(True))).scalars())
         self.enabled = len(libraries)
         if not libraries and not self.watches and not self.held:
-            if now - self.last_idle >= IDLE_EVERY:  # nothing to watch or scan: one query a second, the rest slower
+            if now - self.last_idle >= IDLE_EVERY:  # nothing to watch or scan: the rest of a round, as seldom
                 self.last_idle = self.last_outcomes = now
                 library_replace.housekeep()
                 record_outcomes()

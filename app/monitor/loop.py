@@ -171,6 +171,8 @@ class Monitor:
                 self.safely(reconcile, self.celery_app, self.registry)
                 self.events.forget_running()
             self.split.poke()  # a cancel or a retry from the web, or missed events: look at split jobs too
+            if getattr(self, "libraries", None) is not None:
+                self.libraries.poke()  # a library made, changed or asked to rescan: the scanner looks at once
             wake = self.woken = True  # new work from a person is sent at once, whatever DISPATCH_GAP says
         self.apply_events(events)
         if self.events.finished_any:

@@ -15,6 +15,7 @@ from app.services import library_rules as rules_mod
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.jobs import checked_output_folder, media_roots, validate_spec
 from app.services.library_walk import walk
+from app.services.live import wake_dispatcher
 from tasks.paths import PathError, resolve_inside
 
 HOURS = 7 * 24
@@ -132,6 +133,7 @@ def create_library(values: dict[str, Any]) -> Library:
     _apply(library, values)
     db.session.add(library)
     db.session.commit()
+    wake_dispatcher()  # the monitor looks at its libraries at once (with none, it looks only every few seconds)
     return library
 
 
@@ -141,6 +143,7 @@ def update_library(library_id: int, values: dict[str, Any]) -> Library:
     _apply(library, values)
     library.scan_requested_at = utcnow()
     db.session.commit()
+    wake_dispatcher()
     return library
 
 
@@ -165,6 +168,7 @@ def request_rescan(library_id: int, requeue: str | None) -> dict[str, Any]:
         ).rowcount
     library.scan_requested_at = utcnow()
     db.session.commit()
+    wake_dispatcher()
     return {"library": library.to_dict(), "forgotten": forgotten}
 
 
