@@ -33,9 +33,9 @@ LEASE_GRACE = 10.0
 # The housekeeping's one read of the jobs that are out, once a second while any is (fix 22): the reaper's columns,
 # the cancel flag for the enforcer and the follower for the busy counts. Each of the three read the jobs itself
 # before (six statements a second with one job running, four of them built and keyed anew each time).
-ACTIVE_ROWS = select(
-    Job.id, Job.status, Job.task_id, Job.follower, Job.dispatched_at, Job.cancel_requested_at
-).where(Job.status.in_([s.value for s in ACTIVE]))
+ACTIVE_ROWS = select(Job.id, Job.status, Job.task_id, Job.follower, Job.dispatched_at, Job.cancel_requested_at).where(
+    Job.status.in_([s.value for s in ACTIVE])
+)
 CANCELS_PENDING = select(Job).where(Job.status.in_([s.value for s in ACTIVE]), Job.cancel_requested_at.is_not(None))
 
 
