@@ -34,6 +34,10 @@ HOUSEKEEPING_EVERY = 1.0
 # meanwhile instead of one round after each batch of events (at 800 slots they were 14 % of the main thread's
 # time: docs/benchmarks.md, fix 14). A wake-up from the web (new jobs, a retry) still gets its round at once.
 DISPATCH_GAP = 0.1
+# Only this monitor sends jobs and pieces out. Once the housekeeping found none out, it reads again only after this
+# monitor may have sent some (a dispatch round past its probe, a wake from the web, a job's event, a reconnect), or
+# this long after its last look (a safety net): at rest that read was a fifth of the monitor's CPU (fix 24).
+OUT_RECHECK = 10.0
 
 
 class Monitor:
@@ -52,6 +56,8 @@ class Monitor:
         self._last_sweep = 0.0
         self._last_housekeeping = 0.0
         self.woken = False
+        self.maybe_out = True  # whether a job or a piece may be out (dispatched or running); unknown at start
+        self._out_read = 0.0
 
     def receive_events(self) -> None:
         """Thread: put every Celery event in the inbox; reconnect after broker failures."""
@@ -139,6 +145,7 @@ class Monitor:
         """One dispatch round, when anything waits (one probe otherwise): pieces of split jobs, then whole jobs."""
         if not self.safely(jobs_queued) and not self.safely(pieces_queued):
             return
+        self.maybe_out = True  # this round may send some (fix 24)
         self.split.poke()  # a split job may start (or be given back) in this round
         left: dict[str, Any] = {}  # the free slots, counted once for the round (fix 19), unless that step failed
         split = self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task, None, left)
@@ -163,7 +170,10 @@ class Monitor:
         for kind, item in batch:
             if kind == "event":
                 events.append(item)
+                if item.get("type", "").startswith("task-"):
+                    self.maybe_out = True  # an attempt (this monitor's or not) is about: look again
                 continue
+            self.maybe_out = True  # a wake from the web or a reconnect: look again
             self.apply_events(events)
             events = []
             if kind == "reconnected":
@@ -220,10 +230,17 @@ class Monitor:
 
     def housekeep(self) -> dict[str, int] | None:
         """Once a second (or at once after a crash): reap lost work and enforce cancels from one read of the jobs
-        that are out (fix 22); at rest that read finds none and nothing else runs (fix 20). Return each follower's
-        busy count when the read still holds it, None when it must be counted again."""
+        that are out (fix 22); at rest that read finds none and nothing else runs (fix 20), and it is not made
+        again until this monitor may have sent work out (fix 24). Return each follower's busy count when the read
+        still holds it, None when it must be counted again."""
+        now = time.monotonic()
+        if not self.maybe_out and now - self._out_read < OUT_RECHECK:
+            self.registry.lease_missing.clear()
+            return {}  # none was out at the last look and this monitor has sent none since (fix 24)
+        self._out_read = now
         rows = self.safely(active_rows)
         pieces = self.safely(self.registry.pieces_out)
+        self.maybe_out = not (rows == [] and pieces is False)
         changed = cancelled = 0
         if rows == []:
             self.registry.lease_missing.clear()  # what the reaper forgets of attempts no longer running

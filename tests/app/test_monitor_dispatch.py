@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from app.extensions import redis_store
@@ -90,6 +92,7 @@ def test_with_nothing_out_the_housekeeping_probes_instead_of_reaping_and_countin
             assert monitor.safely(monitor.housekeep) == {}
             assert calls == [] and monitor.registry.lease_missing == {}, calls
         dispatched_jobs(["short"], "housekeeping")
+        monitor.apply([("wake", None)])  # as the web's wake after new jobs: work may go out now (fix 24)
         selects.clear()
         busy = monitor.housekeep()
         assert calls == ["reap_lost", "enforce_cancels", "busy_counts(rows)"], calls
@@ -101,3 +104,46 @@ def test_with_nothing_out_the_housekeeping_probes_instead_of_reaping_and_countin
         assert row is None or row.busy == 1
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def test_at_rest_the_housekeeping_reads_again_only_once_work_may_have_gone_out(app, dispatched_jobs):
+    """Fix 24: once the housekeeping found nothing out, it does not read again until this monitor may have sent work
+    out (a dispatch round, a wake from the web, a task event) or OUT_RECHECK has passed (work sent by someone else
+    is found then)."""
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.monitor import loop
+
+    monitor = loop.Monitor(app)
+    selects: list[str] = []
+
+    def count(conn, cursor, statement, *rest):
+        if statement.lstrip().upper().startswith("SELECT") and (" jobs" in statement or " pieces" in statement):
+            selects.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with app.app_context():
+            assert monitor.housekeep() == {} and len(selects) == 2, selects  # unknown at start: read
+            assert monitor.housekeep() == {} and len(selects) == 2  # nothing out, nothing sent since: no read
+        dispatched_jobs(["short"], "behind-its-back")  # out, but not by this monitor
+        selects.clear()
+        assert monitor.housekeep() == {} and selects == []
+        monitor._out_read -= loop.OUT_RECHECK  # the safety net's look
+        assert monitor.housekeep() == {"w@h": 1} and len(selects) == 2
+        assert monitor.housekeep() == {"w@h": 1} and len(selects) == 4  # something is out: every round reads
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    with app.app_context():
+        fresh = loop.Monitor(app)
+        fresh.maybe_out, fresh._out_read = False, time.monotonic()  # as after a look that found nothing
+        selects.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            fresh.apply([("event", {"type": "task-started", "uuid": "not-ours", "hostname": "w@h"})])
+            selects.clear()
+            assert fresh.housekeep() == {"w@h": 1} and len(selects) == 2, "a task event makes the next round look"
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
