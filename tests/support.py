@@ -24,6 +24,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Clock:
+    """The time module with a monotonic clock a test moves (monkeypatch a module's `time` with it)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.1, what: str = "condition") -> Any:
     """Poll condition until it returns something truthy; fail with `what` after timeout."""
     deadline = time.monotonic() + timeout

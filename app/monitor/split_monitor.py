@@ -33,8 +33,10 @@ PIECE_EVENTS = TERMINAL | {"task-started", "task-progress"}
 SWEEP_EVERY = 3.0
 PROGRESS_EVERY = 1.0
 # With no split job in flight and no piece out, tick() looks again only this often (or at once when poked: a
-# dispatch round, a wake from the web, a piece event), instead of querying jobs and pieces twice a second.
-QUIET_RECHECK = 5.0
+# dispatch round, a wake from the web, a piece event), instead of querying jobs and pieces twice a second. Every
+# way a split job starts or changes pokes it, so this is a safety net: 15 s, not 5 (the look, three queries with
+# cold caches, was ~0.8 ms a second of the monitor at rest: fix 25, docs/benchmarks.md).
+QUIET_RECHECK = 15.0
 
 
 class SplitMonitor:

@@ -7,8 +7,6 @@ monitor's wake-up channel, and the monitor pokes the scanner, so a new library i
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import event
 
 from app.extensions import db, redis_store
@@ -16,20 +14,7 @@ from app.monitor import library_scan
 from app.monitor.library_scan import IDLE_EVERY, LibraryScanner
 from app.services.libraries import create_library, request_rescan
 from tasks import keys
-from tests.support import wait_for
-
-
-class Clock:
-    """The time module, with a monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def __getattr__(self, name: str):
-        return getattr(time, name)
+from tests.support import Clock, wait_for
 
 
 def test_with_no_library_the_scanner_looks_every_idle_period_or_when_poked(app, media, monkeypatch):

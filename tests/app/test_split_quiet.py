@@ -1,0 +1,55 @@
+"""With no split job in flight the split monitor looks at the database only every QUIET_RECHECK, or when poked.
+
+Fix 25 (docs/benchmarks.md, "Lean"): every way a split job starts or changes pokes the split monitor (a dispatch
+round with work queued, a wake from the web, a piece's event), so its look without a poke is a safety net.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from app.extensions import db, get_celery
+from app.monitor import split_monitor
+from app.monitor.registry import Registry
+from app.monitor.split_monitor import QUIET_RECHECK, SplitMonitor
+from tests.support import Clock
+
+
+def test_with_nothing_split_the_monitor_looks_every_quiet_period_or_when_poked(app, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(split_monitor, "time", clock)
+    looks: list[str] = []
+
+    def count(conn, cursor, statement, *rest):
+        if statement.lstrip().upper().startswith("SELECT"):
+            looks.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+        split = SplitMonitor(get_celery(app), Registry(lost_after=10))
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            split.tick()
+            first = len(looks)
+            assert first >= 1, "the first tick looks"
+            for _ in range(int(QUIET_RECHECK * 2) - 1):  # the monitor ticks twice a second
+                clock.now += 0.5
+                split.tick()
+            assert len(looks) == first, "looked again before QUIET_RECHECK had passed"
+            clock.now += 0.5
+            split.tick()
+            assert len(looks) > first
+            rounds = 0
+            for _ in range(120):  # a minute of ticks at rest: four looks at most (twelve at the old 5 s)
+                before = len(looks)
+                clock.now += 0.5
+                split.tick()
+                rounds += len(looks) > before
+            assert rounds <= 4, rounds
+            again = len(looks)
+            clock.now += 0.5
+            split.poke()
+            split.tick()
+            assert len(looks) > again, "a poke makes the next tick look"
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
