@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import Result, db_time, median, parse_args, percentile  # noqa: E402
-from bench.leader_scale import machine_busy, rate_windows  # noqa: E402
+from bench.leader_meters import machine_busy, rate_windows  # noqa: E402
 from bench.sim_system import PER_FOLLOWER, sim_counts, start_system  # noqa: E402
 
 JOB_SECONDS = 30.0
