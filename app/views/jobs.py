@@ -41,6 +41,12 @@ def queue_context() -> dict:
         if page == 1:
             pinned = job_service.list_jobs(RUNNING, per_page=PINNED_MAX, search=search or None)["jobs"]
     result = job_service.list_jobs(statuses or None, page=page, per_page=per_page, search=search or None)
+    if pinned:
+        # The two reads are moments apart: a job running at the first and ended at the second would be listed twice,
+        # both times as the first read's Job (the session's one object for that row), so twice "running". It is
+        # shown once, in "Running now"; the refresh its change triggers shows it where it now belongs.
+        running = {job.id for job in pinned}
+        result["jobs"] = [job for job in result["jobs"] if job.id not in running]
     counts = result["counts"]
     tab_counts = {
         key: sum(counts.get(s, 0) for s in value.split(",")) if value else sum(counts.values())

@@ -100,6 +100,32 @@ def test_all_tab_keeps_running_jobs_on_top_of_page_one(app, client, jobs):
     assert "Running now" not in second and f'data-job-id="{jobs[1]["id"]}"' in second
 
 
+def test_a_job_that_ends_between_the_two_reads_of_the_queue_is_listed_once(app, client, jobs, monkeypatch):
+    """The queue reads the running jobs, then the others: a job running at the first read and failed at the second was
+    listed in both lists, both times as the first read's object ("running" twice: a UI test caught it)."""
+    from sqlalchemy import update
+
+    from app.extensions import db
+    from app.models import Job
+    from app.services import jobs as job_service
+    from app.views.jobs import RUNNING
+
+    with app.app_context():
+        db.session.get(Job, jobs[0]["id"]).status = "running"
+        db.session.commit()
+    real = job_service.list_jobs
+
+    def ends_after_the_first_read(statuses, **kwargs):
+        found = real(statuses, **kwargs)
+        if statuses == RUNNING:  # another process ends the job right after the running jobs were read
+            db.session.execute(update(Job).where(Job.id == jobs[0]["id"]).values(status="failed"))
+        return found
+
+    monkeypatch.setattr(job_service, "list_jobs", ends_after_the_first_read)
+    page = client.get("/").get_data(as_text=True)
+    assert page.count(f'data-job-id="{jobs[0]["id"]}"') == 1, "listed twice"
+
+
 def test_queue_and_api_show_one_page_of_ten_thousand_jobs(app, client):
     """10,000 jobs: pages of 50, counts from the whole table, the last page reachable (timings: bench/)."""
     from sqlalchemy import insert
