@@ -9,7 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,24 @@ class Clock:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
+
+
+@contextmanager
+def selects_of(engine: Any, *tables: str) -> Iterator[list[str]]:
+    """Collect the SELECT statements the engine runs that name one of tables, while the block runs."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *rest) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and any(f" {t}" in statement for t in tables):
+            seen.append(statement)
+
+    from sqlalchemy import event
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.1, what: str = "condition") -> Any:

@@ -9,6 +9,7 @@ import pytest
 from app.extensions import redis_store
 from app.monitor.dispatcher import give_back
 from tasks import keys
+from tests.support import selects_of
 
 
 @pytest.fixture
@@ -64,8 +65,6 @@ def test_with_nothing_out_the_housekeeping_probes_instead_of_reaping_and_countin
     """Fix 20: at rest (no job or piece dispatched or running) the once-a-second housekeeping reads, finds nothing
     out and runs neither the reaper, the cancel enforcer nor the busy counts. Fix 22: once a job is out, the reaper
     and the enforcer run on one read of the active jobs, and the busy counts come from that read too."""
-    from sqlalchemy import event
-
     from app.extensions import db
     from app.models import Follower
     from app.monitor import loop
@@ -78,15 +77,7 @@ def test_with_nothing_out_the_housekeeping_probes_instead_of_reaping_and_countin
     counted = monitor.registry.busy_counts
     monitor.registry.busy_counts = lambda *a, **k: calls.append(f"busy_counts{a and '(rows)'}") or counted(*a, **k)
     monitor.registry.lease_missing["an-attempt-long-gone"] = 0.0
-    selects: list[str] = []
-
-    def count(conn, cursor, statement, *rest):
-        if statement.lstrip().upper().startswith("SELECT") and (" jobs" in statement or " pieces" in statement):
-            selects.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with selects_of(db.engine, "jobs", "pieces") as selects:
         with app.app_context():
             monitor._last_housekeeping = 0.0
             assert monitor.safely(monitor.housekeep) == {}
@@ -102,29 +93,17 @@ def test_with_nothing_out_the_housekeeping_probes_instead_of_reaping_and_countin
         monitor.tick()
         row = db.session.execute(db.select(Follower).where(Follower.name == "w@h")).scalar_one_or_none()
         assert row is None or row.busy == 1
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_at_rest_the_housekeeping_reads_again_only_once_work_may_have_gone_out(app, dispatched_jobs):
     """Fix 24: once the housekeeping found nothing out, it does not read again until this monitor may have sent work
     out (a dispatch round, a wake from the web, a task event) or OUT_RECHECK has passed (work sent by someone else
     is found then)."""
-    from sqlalchemy import event
-
     from app.extensions import db
     from app.monitor import loop
 
     monitor = loop.Monitor(app)
-    selects: list[str] = []
-
-    def count(conn, cursor, statement, *rest):
-        if statement.lstrip().upper().startswith("SELECT") and (" jobs" in statement or " pieces" in statement):
-            selects.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with selects_of(db.engine, "jobs", "pieces") as selects:
         with app.app_context():
             assert monitor.housekeep() == {} and len(selects) == 2, selects  # unknown at start: read
             assert monitor.housekeep() == {} and len(selects) == 2  # nothing out, nothing sent since: no read
@@ -134,16 +113,10 @@ def test_at_rest_the_housekeeping_reads_again_only_once_work_may_have_gone_out(a
         monitor._out_read -= loop.OUT_RECHECK  # the safety net's look
         assert monitor.housekeep() == {"w@h": 1} and len(selects) == 2
         assert monitor.housekeep() == {"w@h": 1} and len(selects) == 4  # something is out: every round reads
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     with app.app_context():
         fresh = loop.Monitor(app)
         fresh.maybe_out, fresh._out_read = False, time.monotonic()  # as after a look that found nothing
-        selects.clear()
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with selects_of(db.engine, "jobs", "pieces") as selects:
             fresh.apply([("event", {"type": "task-started", "uuid": "not-ours", "hostname": "w@h"})])
             selects.clear()
             assert fresh.housekeep() == {"w@h": 1} and len(selects) == 2, "a task event makes the next round look"
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
