@@ -162,6 +162,11 @@ def main() -> None:
         idle_s = time.monotonic() - t0
         idle_rate = {role: value / idle_s for role, value in idle.items()}
         idle_memory = system.memory()
+        # Flower opened once (make run starts it then): the memory at rest with it; the jobs below run with it.
+        flower_status = system.open_flower()
+        time.sleep(10)
+        system.classify()
+        flower_memory = system.memory()
         # Warm-up job (imports, caches).
         one_job(system, api, clips[5])
         per_clip: dict[int, dict] = {}
@@ -248,9 +253,11 @@ def main() -> None:
             "original: 53-66 MB RSS; ours before: 373-414 MB PSS",
         )
         result.add("idle RSS, whole tree", idle_rss, "MiB", note="ours before: 520-550 MB")
+        flower_pss = sum(v[1] for v in flower_memory.values())
+        result.add("idle PSS, Flower opened", flower_pss, "MiB", note=f"Flower answered {flower_status}")
         for role in ROLES:
-            if role in idle_memory:
-                rss, pss = idle_memory[role]
+            if role in idle_memory or role in flower_memory:
+                rss, pss = idle_memory.get(role) or flower_memory[role]
                 result.add(f"  idle {role} PSS (RSS)", pss, "MiB", note=f"RSS {rss:.0f} MiB")
         busy = [sum(v[1] for v in sample.values()) for j in per_clip[30]["jobs"] for sample in j["memory"]]
         busy_rss = [sum(v[0] for v in sample.values()) for j in per_clip[30]["jobs"] for sample in j["memory"]]
@@ -262,6 +269,7 @@ def main() -> None:
             "processes": counts,
             "idle_cpu_per_s": idle_rate,
             "idle_memory_mib": idle_memory,
+            "flower_opened_memory_mib": flower_memory,
             "web_workers": os.environ.get("WEB_WORKERS", "gunicorn.conf.py default"),
             "runs": {
                 str(s): {

@@ -121,6 +121,18 @@ class MakeRun:
         self.classify()
         return api
 
+    def open_flower(self) -> int:
+        """Visit Flower as an operator would (make run starts it at the first visit, fix 26); its HTTP status."""
+        import base64
+        import urllib.request
+
+        password = (self.data / "flower_password").read_text().strip()
+        login = base64.b64encode(f"admin:{password}".encode()).decode()
+        url = f"http://127.0.0.1:{self.env['FLOWER_PORT']}/workers"
+        request = urllib.request.Request(url, headers={"Authorization": f"Basic {login}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+
     def followers_online(self) -> int:
         if not self.db_path.exists():
             return 0
@@ -160,7 +172,7 @@ class MakeRun:
                     role = "web"
                 elif " monitor" in text and "flask" in text:
                     role = "monitor"
-                elif " flower" in text:
+                elif "flower" in text:
                     role = "flower"
                 elif "celeryd" in text or (" worker" in text and "celery" in text):
                     role = "worker main"

@@ -28,9 +28,9 @@ import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
-STABLE_AFTER = 60.0  # a process that ran this long before exiting starts again at the first back-off
-CONFIG_EXIT = 2  # our processes exit 2 when they refuse their settings: restarting cannot help
+# Listening sockets the supervisor holds for a child started on demand (Flower): every other child closes them.
+HELD: dict[int, str] = {}
+LISTEN_FD_VARIABLE = "FRAME_SHIFT_LISTEN_FD"  # names the socket in its environment (tasks/flower_socket.py)
 
 # What the Python children import, found by listing each one's sys.modules after it started (fix 11):
 # third-party libraries here, then every module of our own packages (OWN).
@@ -135,7 +135,7 @@ def title(argv: list[str]) -> None:
 class ForkedChild:
     """The child side of subprocess.Popen that `scripts/run.py`'s supervisor uses: pid, poll, wait, signals."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str, keep: tuple[int, ...] = ()) -> None:
         if len(argv) < 3 or argv[1] != "-m":
             raise ValueError(f"not a `python -m MODULE` command: {argv}")
         self.args = argv
@@ -144,6 +144,8 @@ class ForkedChild:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, which never returns from here
+            for fd in set(HELD) - set(keep):
+                os.close(fd)
             os._exit(run_module(argv, env, cwd))
         self.pid = pid
 
@@ -175,50 +177,6 @@ class ForkedChild:
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
-
-
-class Child:
-    """One supervised process: restarted with a growing back-off when it exits unexpectedly."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], fork: bool = False) -> None:
-        self.name, self.argv, self.env, self.fork = name, argv, env, fork
-        self.proc: subprocess.Popen | ForkedChild | None = None
-        self.started = 0.0
-        self.backoff = BACKOFF_FIRST
-        self.restart_at: float | None = None
-        self.restarts = 0
-
-    def start(self) -> None:
-        if self.fork:  # python -m MODULE: forked from this process, which imported its libraries once
-            self.proc = ForkedChild(self.argv, self.env, str(ROOT))
-        else:
-            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT)
-        self.started, self.restart_at = time.monotonic(), None
-
-    def check(self, now: float) -> str | None:
-        """Restart when due; return 'config' when it refused its settings (nothing to restart)."""
-        if self.restart_at is not None:
-            if now >= self.restart_at:
-                self.restarts += 1
-                print(f"[run] restarting {self.name} (restart {self.restarts})", flush=True)
-                self.start()
-            return None
-        if self.proc is None or self.proc.poll() is None:
-            return None
-        code, ran = self.proc.returncode, now - self.started
-        if code == CONFIG_EXIT and ran < 30:
-            return "config"
-        # A process that ran a while gets the first back-off again; one that keeps dying waits longer each time.
-        quick_again = self.restarts and ran < STABLE_AFTER
-        self.backoff = min(self.backoff * 2, BACKOFF_MAX) if quick_again else BACKOFF_FIRST
-        self.restart_at = now + self.backoff
-        why = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        print(
-            f"[run] {self.name} {why} after {ran:.0f} s; restarting in {self.backoff:.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-        return None
 
 
 def run_module(argv: list[str], env: dict[str, str], cwd: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -14,7 +15,9 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from children import Child, preload
+from children import preload
+from demo import demo_clip
+from supervised import Child, listen, stopping_now
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,46 +70,6 @@ def persisted(path: Path) -> str:
         path.write_text(secrets.token_hex(24))
         path.chmod(0o600)
     return path.read_text().strip()
-
-
-DEMO = "demo.mp4"
-
-
-def demo_clip(media: Path, ffmpeg: str = "ffmpeg") -> Path | None:
-    """Make a short demo clip in an empty media folder (so the README's first examples work); return it, or None."""
-    if any(media.iterdir()):
-        return None
-    if shutil.which(ffmpeg) is None:
-        print(f"[run] the media folder {media} is empty and FFmpeg is missing: no demo clip made", flush=True)
-        return None
-    target = media / DEMO
-    # A 10 s test pattern with a tone, made by FFmpeg's own lavfi sources: no download, no input file.
-    guard = ["-protocol_whitelist", "file,pipe", "-format_whitelist", "lavfi"]
-    argv = [
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-n",
-        *guard, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=10",
-        *guard, "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=10",
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", DEMO,
-    ]  # fmt: skip
-    # Like every FFmpeg we start: inside its boundary, writing only a private folder, moved into place after.
-    sys.path.insert(0, str(ROOT))
-    from tasks import sandbox
-
-    folder = sandbox.private_folder(media / f".frameshift-demo-{os.getpid()}")
-    try:
-        done = sandbox.run(argv, workdir=folder, timeout=120)
-        if done.returncode != 0:
-            err = done.stderr.decode(errors="replace").strip()[-300:]
-            print(f"[run] could not make a demo clip in {media}: {err}", flush=True)
-            return None
-        os.replace(folder / DEMO, target)
-    except (OSError, subprocess.SubprocessError, sandbox.SandboxError) as exc:
-        print(f"[run] could not make a demo clip in {media}: {exc}", flush=True)
-        return None
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    print(f"[run] the media folder {media} was empty: made {DEMO} (10 s test pattern with a tone) to try", flush=True)
-    return target
 
 
 def prepare_database(py: str, env: dict[str, str], forking: bool) -> None:
@@ -197,6 +160,9 @@ def main() -> int:
                 break
             time.sleep(0.1)
     env["HOST"] = host
+    # The children run in the repository (as when `make run` starts this); from here on, so is this process:
+    # gunicorn takes its default --chdir from the working folder when it is imported, here by preload().
+    os.chdir(ROOT)
     # The Python processes are forked from this one after it imported their libraries once, so they share
     # those pages (fix 11 in docs/benchmarks.md); RUN_PRELOAD=0 starts each as its own interpreter.
     if env.get("RUN_PRELOAD", "1") != "0":
@@ -213,6 +179,11 @@ def main() -> int:
         except RuntimeError as exc:
             print(f"[run] not preloading ({exc}): each process starts its own interpreter", flush=True)
     prepare_database(py, env, forking)
+    flower = [py, "-m", "tasks.flower_socket", f"--conf={ROOT / 'flowerconfig.py'}"]
+    flower += [f"--port={flower_port}", f"--address={host}"]  # its login: FLOWER_BASIC_AUTH, read from the environment
+    if not start_flower(flower, children, env, host, int(flower_port), forking):
+        stopping_now(children)  # redis, when this started it
+        return 1
     # The same web server as in production (gunicorn.conf.py binds HOST:PORT and checks the settings first).
     start("web", [py, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"])
     start("monitor", [py, "-m", "flask", "--app", "app", "monitor"])
@@ -235,11 +206,6 @@ def main() -> int:
             "INFO",
         ],
     )
-    flower = [py, "-m", "celery", "-A", "tasks", "flower", f"--conf={ROOT / 'flowerconfig.py'}"]
-    flower += [f"--port={flower_port}", f"--address={host}"]
-    if env.get("FLOWER_BASIC_AUTH"):
-        flower.append(f"--basic-auth={env['FLOWER_BASIC_AUTH']}")
-    start("flower", flower)
     print(
         f"[run] Frame Shift on http://{host}:{port}  (media: {media}, data: {data}); Ctrl-C stops everything",
         flush=True,
@@ -267,21 +233,44 @@ def main() -> int:
                     f"[run] {child.name} refused its settings (above); fix them and run make run again", file=sys.stderr
                 )
                 stopping, code = True, 1
-        time.sleep(0.5)
-    # Everything but redis first, so followers can report their last state; then redis.
-    for group in ([c for c in children if c.name != "redis"], [c for c in children if c.name == "redis"]):
-        procs = [c.proc for c in group if c.proc is not None]
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.time() + 20
-        for proc in procs:
-            try:
-                proc.wait(max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        # Half a second between checks, or at once when someone opens Flower while it is not running.
+        waiting = [sock for child in children if (sock := child.waiting_on()) is not None]
+        try:
+            select.select(waiting, [], [], 0.5)
+        except InterruptedError:
+            pass
+    stopping_now(children)
     print("[run] stopped", flush=True)
     return code
+
+
+def start_flower(
+    argv: list[str], children: list[Child], env: dict[str, str], host: str, port: int, forking: bool
+) -> bool:
+    """Flower on demand (fix 26, docs/benchmarks.md): its settings checked now, its port bound and held here,
+    and the process forked when the first connection waits (FLOWER_ON_DEMAND=0: at once). False when its
+    settings are refused or its port is taken (said on one line)."""
+    check = Child("flower settings", [argv[0], "-m", "tasks.flower_socket", "--check"], env, fork=forking)
+    check.start()
+    if check.proc.wait() != 0:
+        print("[run] flower refused its settings (above); fix them and run make run again", file=sys.stderr)
+        return False
+    try:
+        listener = listen(host, port)
+    except OSError as exc:
+        print(
+            f"[run] port {port} on {host} is already in use ({exc.strerror}): set FLOWER_PORT to a free one",
+            file=sys.stderr,
+        )
+        return False
+    flower = Child("flower", argv, env, fork=forking, listener=listener)
+    children.append(flower)
+    if env.get("FLOWER_ON_DEMAND", "1") == "0":
+        print(f"[run] starting flower: {' '.join(argv)}", flush=True)
+        flower.start()
+    else:
+        print(f"[run] flower starts at the first visit to http://{host}:{port} (FLOWER_ON_DEMAND=0: now)", flush=True)
+    return True
 
 
 if __name__ == "__main__":

@@ -88,6 +88,28 @@ def test_a_port_in_use_is_one_clear_line(tmp_path):
     assert "starting" not in done.stdout, "nothing may start when the port is taken"
 
 
+def test_flower_settings_are_checked_at_start_although_flower_starts_later(tmp_path):
+    """Flower starts at its first visit (fix 26), but a setting it would refuse stops make run at once, with
+    Flower's own line and run.py's: nobody finds out only when opening Flower."""
+    port, flower_port, redis_port = free_port(), free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SENTRY", "DATABASE_URL", "HOST"))},
+        "FRAME_SHIFT_HOME": str(tmp_path),
+        "DATA_DIR": str(tmp_path / "data"),
+        "PORT": str(port),
+        "FLOWER_PORT": str(flower_port),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "FLOWER_BASIC_AUTH": "no-password-here",
+    }
+    done = subprocess.run(
+        [sys.executable, "scripts/run.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "frameshift flower: configuration problem: FLOWER_BASIC_AUTH entry 1 is not user:password" in done.stderr
+    assert "[run] flower refused its settings (above); fix them and run make run again" in done.stderr
+    assert "starting web" not in done.stdout and "no-password-here" not in done.stdout + done.stderr
+
+
 def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
     media, data = tmp_path / "media", tmp_path / "data"
     media.mkdir()
@@ -103,7 +125,9 @@ def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
         "FRAME_SHIFT_ADMIN_PASSWORD": "readme-admin-pw",
     }
     log = (tmp_path / "run.log").open("w")
-    run = subprocess.Popen([sys.executable, "scripts/run.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Started from another folder than the repository: the children still find their files (gunicorn.conf.py).
+    script = str(ROOT / "scripts" / "run.py")
+    run = subprocess.Popen([sys.executable, script], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(
@@ -134,17 +158,25 @@ def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
         assert job["status"] == "succeeded", job
         assert job["follower"].startswith("local@")
         assert (media / "demo_converted.mkv").exists() or os.path.exists(job["output_path"])
+        # Flower starts at its first visit (fix 26): until then no process, its port held by run.py.
+        assert not any("flower" in cmdline(pid) for pid in descendants(run.pid))
         flower = f"http://127.0.0.1:{flower_port}/"
-        assert wait_for(lambda: call("GET", flower)[0], 60, 0.5, what="Flower to answer") == 401  # behind a login
+        assert call("GET", flower)[0] == 401  # the first visit waits for Flower, which answers: behind a login
         children = descendants(run.pid)
         names = {cmdline(pid) for pid in children}
         for part in ("redis-server", "gunicorn", "monitor", "worker", "flower"):
             assert any(part in name for name in names), (part, names)
+        flower_pid = next(pid for pid in children if "-m tasks.flower_socket" in cmdline(pid))
+        os.kill(flower_pid, signal.SIGKILL)  # gone: started again at the next visit
+        wait_for(lambda: "flower was killed by signal 9" in (tmp_path / "run.log").read_text(), 30, 0.2, what="exit")
+        assert call("GET", flower)[0] == 401
+        assert "[run] restarting flower (restart 1)" in (tmp_path / "run.log").read_text()
+        children = descendants(run.pid)
         # The Python processes are forks of run.py (one set of imported libraries, shared: fix 11), each
         # titled with the command it runs; the worker's main process retitles itself (Celery's "celeryd").
         direct = {cmdline(pid) for pid in children if parent_of(pid) == run.pid}
         assert any("-m flask --app app monitor" in name for name in direct), direct
-        assert any("-m celery -A tasks flower" in name for name in direct), direct
+        assert any("-m tasks.flower_socket" in name for name in direct), direct
         assert "forked from run.py" in (tmp_path / "run.log").read_text()
         # A crashed process is restarted (with a back-off and a log line); the system goes on working.
         worker = next(pid for pid in children if "MainProcess" in cmdline(pid) and parent_of(pid) == run.pid)

@@ -145,3 +145,71 @@ def test_preload_refuses_when_something_started_a_thread(tmp_path):
         cwd=ROOT,
     )
     assert "refused: an import started a thread" in done.stdout and "early" in done.stdout, done.stderr
+
+
+def test_a_child_with_a_listener_starts_at_the_first_connection_and_again_after_it_exits(tmp_path):
+    """Flower in make run (fix 26): the supervisor holds the port; the process is forked when a connection waits,
+    serves it on the inherited socket, and after it exits starts again only at the next connection. Other
+    children do not keep the socket open."""
+    (tmp_path / "answer.py").write_text(
+        textwrap.dedent(
+            """
+            import os, socket
+            listener = socket.socket(fileno=int(os.environ["FRAME_SHIFT_LISTEN_FD"]))
+            listener.setblocking(True)
+            conn, _ = listener.accept()
+            conn.sendall(f"served by {os.getpid()}".encode())
+            conn.close()
+            """
+        )
+    )
+    (tmp_path / "holds.py").write_text(
+        "import os, sys\ntry:\n    os.fstat(int(sys.argv[1]))\n    sys.exit(7)\nexcept OSError:\n    sys.exit(0)\n"
+    )
+    done = drive(
+        f"""
+        import os, socket, sys, time, children, supervised
+        sys.path.insert(0, {str(tmp_path)!r})
+        supervised.BACKOFF_FIRST = 0.2
+        listener = supervised.listen("127.0.0.1", 0)
+        port = listener.getsockname()[1]
+        child = supervised.Child("answer", ["python", "-m", "answer"], dict(os.environ), fork=True, listener=listener)
+        other = children.ForkedChild(["python", "-m", "holds", str(listener.fileno())], dict(os.environ), {str(ROOT)!r})
+        print("other child holds the socket:", other.wait(30) == 7)
+        for _ in range(10):
+            child.check(time.monotonic())
+            time.sleep(0.05)
+        print("started before a connection:", child.proc is not None)
+
+        def visit():
+            client = socket.create_connection(("127.0.0.1", port), timeout=20)
+            deadline = time.monotonic() + 20
+            while (child.proc is None or child.restart_at is not None) and time.monotonic() < deadline:
+                child.check(time.monotonic())
+                time.sleep(0.02)
+            answer = client.recv(100).decode()
+            print("answer from the child:", answer == f"served by {{child.proc.pid}}")
+            child.proc.wait(20)
+
+        visit()
+        for _ in range(20):  # it exited: past its back-off, but no one connects
+            child.check(time.monotonic())
+            time.sleep(0.05)
+        print("restarted without a connection:", child.proc.poll() is None, child.restarts)
+        visit()
+        print("restarts:", child.restarts)
+        """,
+        cwd=ROOT,
+    )
+    said = [line for line in done.stdout.splitlines() if not line.startswith("[run]")]
+    assert said == [
+        "other child holds the socket: False",
+        "started before a connection: False",
+        "answer from the child: True",
+        "restarted without a connection: False 0",
+        "answer from the child: True",
+        "restarts: 1",
+    ], (done.stdout, done.stderr)
+    assert "[run] starting answer: a first visit to its port" in done.stdout
+    assert "[run] answer exited with code 0 after 0 s; restarting at the next visit" in done.stdout + done.stderr
+    assert "[run] restarting answer (restart 1)" in done.stdout
