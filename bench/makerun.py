@@ -168,7 +168,7 @@ class MakeRun:
                     role = "pool"  # a forked pool process has its parent's command line
                 elif "redis-server" in text:
                     role = "redis"
-                elif "gunicorn" in text:
+                elif "gunicorn" in text or "-m app.serve" in text:
                     role = "web"
                 elif " monitor" in text and "flask" in text:
                     role = "monitor"

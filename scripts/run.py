@@ -184,8 +184,10 @@ def main() -> int:
     if not start_flower(flower, children, env, host, int(flower_port), forking):
         stopping_now(children)  # redis, when this started it
         return 1
-    # The same web server as in production (gunicorn.conf.py binds HOST:PORT and checks the settings first).
-    start("web", [py, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"])
+    # The same web server as in production (gunicorn.conf.py binds HOST:PORT and checks the settings first); one
+    # worker runs without gunicorn's master, which served nothing (app/serve.py, fix 27).
+    server = "app.serve" if env["WEB_WORKERS"] == "1" else "gunicorn"
+    start("web", [py, "-m", server, "-c", "gunicorn.conf.py", "app:create_app()"])
     start("monitor", [py, "-m", "flask", "--app", "app", "monitor"])
     start(
         "worker",

@@ -164,7 +164,7 @@ def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
         assert call("GET", flower)[0] == 401  # the first visit waits for Flower, which answers: behind a login
         children = descendants(run.pid)
         names = {cmdline(pid) for pid in children}
-        for part in ("redis-server", "gunicorn", "monitor", "worker", "flower"):
+        for part in ("redis-server", "-m app.serve -c gunicorn.conf.py", "monitor", "worker", "flower"):
             assert any(part in name for name in names), (part, names)
         flower_pid = next(pid for pid in children if "-m tasks.flower_socket" in cmdline(pid))
         os.kill(flower_pid, signal.SIGKILL)  # gone: started again at the next visit

@@ -22,8 +22,9 @@ EXPECTED = [
     [
         [sys.executable, "-m", "flask", "--app", "app", "monitor"],
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"],
+        [sys.executable, "-m", "app.serve", "-c", "gunicorn.conf.py", "app:create_app()"],  # make run's one process
     ],
-    ids=["monitor", "gunicorn"],
+    ids=["monitor", "gunicorn", "one-process web"],
 )
 def test_leader_processes_refuse_bad_settings(argv, tmp_path, clips):
     env = base_env(
