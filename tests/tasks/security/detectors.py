@@ -38,6 +38,7 @@ class FifoDetector:
             if not path.exists():
                 os.mkfifo(path, 0o600)
         self.opened: list[str] = []
+        self._held: set[Path] = set()  # pipes a reader had open at the last look
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -57,17 +58,26 @@ class FifoDetector:
             os.close(fd)
         return True
 
+    def _look(self) -> None:
+        """One look at every pipe. A reader is recorded once for as long as it keeps the pipe open: fed and
+        closed, it may still hold its end for a moment (a loaded machine), and would be counted again."""
+        for path in self.paths:
+            if self.reader_present(path):
+                if path not in self._held:
+                    self.opened.append(path.name)
+                self._held.add(path)
+            else:
+                self._held.discard(path)
+
     def _watch(self) -> None:
         while not self._stop.is_set():
-            for path in self.paths:
-                if self.reader_present(path):
-                    self.opened.append(path.name)
+            self._look()
             time.sleep(0.002)
 
     @contextmanager
     def watching(self) -> Iterator[FifoDetector]:
         """Watch the pipes for the duration of the block (one last look after it)."""
-        self.opened = []
+        self.opened, self._held = [], set()
         self._stop.clear()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
@@ -76,9 +86,7 @@ class FifoDetector:
         finally:
             self._stop.set()
             self._thread.join(5)
-            for path in self.paths:
-                if self.reader_present(path):
-                    self.opened.append(path.name)
+            self._look()
 
 
 class Listener:

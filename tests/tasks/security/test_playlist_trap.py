@@ -54,6 +54,13 @@ def test_detector_sees_a_real_reader_and_nothing_else(tmp_path):
         reader = subprocess.run(["cat", str(pipe)], capture_output=True, timeout=10)
     assert detector.opened == ["pipe"]
     assert MARKER.encode() in reader.stdout  # the reader got the payload and EOF: nothing hangs
+    # A reader that holds its end a moment after EOF (as a slow `cat` on a loaded machine did in CI) is one reader.
+    with detector.watching():
+        held = subprocess.run(
+            ["sh", "-c", 'exec 3<"$0"; cat <&3; sleep 0.3', str(pipe)], capture_output=True, timeout=10
+        )
+    assert detector.opened == ["pipe"]
+    assert MARKER.encode() in held.stdout
 
 
 def test_control_unconfined_ffprobe_without_whitelists_reads_outside(world, traps):
