@@ -40,11 +40,14 @@ class Clock:
 
 @contextmanager
 def selects_of(engine: Any, *tables: str) -> Iterator[list[str]]:
-    """Collect the SELECT statements the engine runs that name one of tables, while the block runs."""
+    """Collect the SELECT statements the engine runs that name one of tables (any, with none given), while the
+    block runs."""
     seen: list[str] = []
 
     def count(conn, cursor, statement, *rest) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and any(f" {t}" in statement for t in tables):
+        if statement.lstrip().upper().startswith("SELECT") and (
+            not tables or any(f" {t}" in statement for t in tables)
+        ):
             seen.append(statement)
 
     from sqlalchemy import event

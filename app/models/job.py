@@ -35,6 +35,7 @@ class JobStatus(str, enum.Enum):
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
 ACTIVE = frozenset({JobStatus.DISPATCHED, JobStatus.RUNNING})
+ACTIVE_VALUES = tuple(sorted(status.value for status in ACTIVE))  # the same, as stored: for queries
 
 
 class Job(db.Model):

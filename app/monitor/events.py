@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus
+from app.models import ACTIVE_VALUES, FINISHED, Follower, Job, JobStatus
 from app.monitor.reconcile import backend_states
 from app.monitor.registry import Registry
 from app.services.live import live_message, progress_message, publish_many
@@ -245,7 +245,7 @@ class EventHandler:
 
     def prune(self) -> None:
         """Forget task ids whose attempts are no longer active (ended by the reaper or a sweep)."""
-        active = set(db.session.execute(select(Job.task_id).where(Job.status.in_([s.value for s in ACTIVE]))).scalars())
+        active = set(db.session.execute(select(Job.task_id).where(Job.status.in_(ACTIVE_VALUES))).scalars())
         for task_id in [t for t in self.jobs_by_task if t not in active]:
             del self.jobs_by_task[task_id]
         for task_id in [t for t in self.written if t not in active]:

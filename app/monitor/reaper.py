@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db, redis_store
-from app.models import ACTIVE, Job, JobStatus, utcnow
+from app.models import ACTIVE, ACTIVE_VALUES, Job, JobStatus, utcnow
 from app.monitor.reconcile import FINAL_STATES, backend_state, settle
 from app.monitor.registry import Registry
 from app.services.jobs import request_stop
@@ -34,9 +34,9 @@ LEASE_GRACE = 10.0
 # the cancel flag for the enforcer and the follower for the busy counts. Each of the three read the jobs itself
 # before (six statements a second with one job running, four of them built and keyed anew each time).
 ACTIVE_ROWS = select(Job.id, Job.status, Job.task_id, Job.follower, Job.dispatched_at, Job.cancel_requested_at).where(
-    Job.status.in_([s.value for s in ACTIVE])
+    Job.status.in_(ACTIVE_VALUES)
 )
-CANCELS_PENDING = select(Job).where(Job.status.in_([s.value for s in ACTIVE]), Job.cancel_requested_at.is_not(None))
+CANCELS_PENDING = select(Job).where(Job.status.in_(ACTIVE_VALUES), Job.cancel_requested_at.is_not(None))
 
 
 def leader_claims(task_id: str | None) -> bool:

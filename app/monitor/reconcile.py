@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import ACTIVE, Follower, Job
+from app.models import ACTIVE_VALUES, Follower, Job
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish
 from app.services.outcomes import apply_progress, end_attempt, mark_running
@@ -56,7 +56,7 @@ def backend_states(celery_app: Celery, task_ids: list[str]) -> dict[str, tuple[s
 
 def active_jobs() -> list[Job]:
     """Return the dispatched and running jobs, their attempts loaded in one more query (settling touches them)."""
-    query = select(Job).where(Job.status.in_([s.value for s in ACTIVE])).options(selectinload(Job.attempts))
+    query = select(Job).where(Job.status.in_(ACTIVE_VALUES)).options(selectinload(Job.attempts))
     return list(db.session.execute(query).scalars())
 
 
@@ -88,7 +88,7 @@ def reconcile(celery_app: Celery, registry: Registry) -> dict[str, int]:
         else:
             counts["waiting"] += 1
         publish(live_message(job))
-    live = {job.follower for job in jobs if job.follower and job.status in {s.value for s in ACTIVE}}
+    live = {job.follower for job in jobs if job.follower and job.status in ACTIVE_VALUES}
     db.session.commit()
     registry.grace(live)
     log.info("reconciled unfinished jobs: %s", counts)
@@ -101,7 +101,7 @@ def sweep(celery_app: Celery) -> int:
     Every SWEEP_EVERY seconds, so it reads two columns of the active jobs and builds only the jobs whose
     attempt has ended (building every active job with its attempts was 17 % of the monitor's main thread at
     800 running jobs: py-spy, docs/benchmarks.md fix 13)."""
-    active = [s.value for s in ACTIVE]
+    active = ACTIVE_VALUES
     rows = db.session.execute(select(Job.id, Job.task_id).where(Job.status.in_(active), Job.task_id.is_not(None)))
     by_task = {task_id: job_id for job_id, task_id in rows}
     states = backend_states(celery_app, list(by_task))

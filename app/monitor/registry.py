@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.extensions import db, redis_store
-from app.models import ACTIVE, Follower, Job
+from app.models import ACTIVE_VALUES, Follower, Job
 from app.models.piece import Piece
 from app.services.liveness import follower_alive
 from tasks import keys
@@ -27,7 +27,7 @@ CLIENT_NAME = re.compile(r"(?:^| )name=(\S*)", re.MULTILINE)
 # The follower table is written when what it shows changed; a heartbeat alone moves it at most this often
 # (the web trusts a row for MONITOR_LAG, app/services/liveness.py, and a heartbeat comes every 2 s).
 HEARTBEAT_WRITE_EVERY = 3.0
-_OUT = [status.value for status in ACTIVE]  # dispatched or running: a follower holds it
+_OUT = ACTIVE_VALUES  # dispatched or running: a follower holds it (also for pieces: the same values)
 _ANY_PIECE_OUT = select(Piece.id).where(Piece.status.in_(_OUT)).limit(1)
 _BUSY_JOBS = select(Job.follower, func.count()).where(Job.status.in_(_OUT)).group_by(Job.follower)
 _BUSY_PIECES = select(Piece.follower, func.count()).where(Piece.status.in_(_OUT)).group_by(Piece.follower)

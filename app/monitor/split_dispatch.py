@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import select, true
 
 from app.extensions import db, redis_store
-from app.models import ACTIVE, Job, JobStatus
+from app.models import ACTIVE_VALUES, Job, JobStatus
 from app.models.piece import KIND_ORDER, Piece, PieceKind
 from app.monitor import schedule_gate
 from app.monitor.dispatcher import free_slots, payload_ttl, send_batch
@@ -138,7 +138,7 @@ def queued_pieces(limit: int, closed: dict[int, str] | None = None) -> list[tupl
         .join(Job, Piece.job_id == Job.id)
         .where(
             Piece.status == S.QUEUED.value,
-            Job.status.in_([s.value for s in ACTIVE]),
+            Job.status.in_(ACTIVE_VALUES),
             Job.cancel_requested_at.is_(None),
             schedule_gate.not_in(closed) if closed else true(),
         )
@@ -260,7 +260,7 @@ def note_held(off_hours: str | None, closed: dict[int, str]) -> None:
     library = schedule_gate.library_of_job()
     rows = db.session.execute(
         select(Job, library).where(
-            Job.status.in_([s.value for s in ACTIVE]),
+            Job.status.in_(ACTIVE_VALUES),
             Job.split_state == "split",
             Job.id.in_(select(Piece.job_id).where(Piece.status == S.QUEUED.value)),
         )

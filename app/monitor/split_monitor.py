@@ -17,7 +17,7 @@ from celery import Celery
 from sqlalchemy import or_, select
 
 from app.extensions import db
-from app.models import ACTIVE, FINISHED, Job, JobStatus, utcnow
+from app.models import ACTIVE_VALUES, FINISHED, Job, JobStatus, utcnow
 from app.models.piece import PIECE_ACTIVE, Piece
 from app.monitor.reaper import MIN_NOT_TAKEN, NOT_TAKEN_WINDOWS, fence_out, leader_claims
 from app.monitor.reconcile import FINAL_STATES, backend_states, readable
@@ -198,7 +198,7 @@ def jobs_in_flight() -> list[Job]:
     """Return split jobs that may have a next step: active ones, those with unfinished pieces, and ended ones
     not cleaned up yet (a failed one keeps its pieces for a retry)."""
     busy = select(Piece.job_id).where(Piece.status.in_((*PIECE_ACTIVE, JobStatus.QUEUED.value)))
-    active = [s.value for s in ACTIVE]
+    active = ACTIVE_VALUES
     ended = [JobStatus.SUCCEEDED.value, JobStatus.CANCELLED.value]
     query = select(Job).where(
         Job.split_state == "split",

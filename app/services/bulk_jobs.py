@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import ACTIVE, Job, JobStatus, utcnow
+from app.models import ACTIVE_VALUES, Job, JobStatus, utcnow
 from app.services.jobs import media_roots, request_stop
 from app.services.live import live_message, publish_many, wake_dispatcher
 from app.services.transitions import transition
@@ -24,7 +24,7 @@ def _jobs(statuses: list[str]) -> list[Job]:
 
 def cancel_all(waiting: bool = True, running: bool = True) -> dict[str, int]:
     """Cancel every waiting job now and ask the followers to stop every running one; return how many of each."""
-    statuses = ([JobStatus.QUEUED.value] if waiting else []) + ([s.value for s in ACTIVE] if running else [])
+    statuses = ([JobStatus.QUEUED.value] if waiting else []) + (list(ACTIVE_VALUES) if running else [])
     cancelled, stopping, stops = 0, 0, []
     changed: list[Job] = []
     for job in _jobs(statuses):

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db, redis_store
-from app.models import ACTIVE, Follower, Job, utcnow
+from app.models import ACTIVE_VALUES, Follower, Job, utcnow
 from app.services.errors import Conflict, NotFound
 from app.services.follower_load import machine_load
 from app.services.jobs import status_counts
@@ -32,7 +32,7 @@ def current_jobs() -> dict[str, list[dict[str, Any]]]:
     """Return the dispatched and running jobs of every follower."""
     rows = db.session.execute(
         select(Job.id, Job.name, Job.status, Job.percent, Job.follower, Job.task_id, Job.attempt)
-        .where(Job.status.in_([s.value for s in ACTIVE]))
+        .where(Job.status.in_(ACTIVE_VALUES))
         .order_by(Job.id)
     ).all()
     jobs: dict[str, list[dict[str, Any]]] = {}

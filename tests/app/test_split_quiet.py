@@ -6,29 +6,19 @@ round with work queued, a wake from the web, a piece's event), so its look witho
 
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from app.extensions import db, get_celery
 from app.monitor import split_monitor
 from app.monitor.registry import Registry
 from app.monitor.split_monitor import QUIET_RECHECK, SplitMonitor
-from tests.support import Clock
+from tests.support import Clock, selects_of
 
 
 def test_with_nothing_split_the_monitor_looks_every_quiet_period_or_when_poked(app, monkeypatch):
     clock = Clock()
     monkeypatch.setattr(split_monitor, "time", clock)
-    looks: list[str] = []
-
-    def count(conn, cursor, statement, *rest):
-        if statement.lstrip().upper().startswith("SELECT"):
-            looks.append(statement)
-
     with app.app_context():
-        engine = db.engine
         split = SplitMonitor(get_celery(app), Registry(lost_after=10))
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with selects_of(db.engine) as looks:
             split.tick()
             first = len(looks)
             assert first >= 1, "the first tick looks"
@@ -51,5 +41,3 @@ def test_with_nothing_split_the_monitor_looks_every_quiet_period_or_when_poked(a
             split.poke()
             split.tick()
             assert len(looks) > again, "a poke makes the next tick look"
-        finally:
-            event.remove(engine, "before_cursor_execute", count)

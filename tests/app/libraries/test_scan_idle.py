@@ -7,28 +7,18 @@ monitor's wake-up channel, and the monitor pokes the scanner, so a new library i
 
 from __future__ import annotations
 
-from sqlalchemy import event
-
 from app.extensions import db, redis_store
 from app.monitor import library_scan
 from app.monitor.library_scan import IDLE_EVERY, LibraryScanner
 from app.services.libraries import create_library, request_rescan
 from tasks import keys
-from tests.support import Clock, wait_for
+from tests.support import Clock, selects_of, wait_for
 
 
 def test_with_no_library_the_scanner_looks_every_idle_period_or_when_poked(app, media, monkeypatch):
     clock = Clock()
     monkeypatch.setattr(library_scan, "time", clock)
-    looks: list[str] = []
-
-    def count(conn, cursor, statement, *rest):
-        if statement.lstrip().upper().startswith("SELECT") and "FROM libraries" in statement:
-            looks.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-        event.listen(engine, "before_cursor_execute", count)
+    with app.app_context(), selects_of(db.engine, "libraries") as looks:
         scanner = LibraryScanner(app, 2.0)
         try:
             scanner.tick()
@@ -55,7 +45,6 @@ def test_with_no_library_the_scanner_looks_every_idle_period_or_when_poked(app, 
             scanner.tick()
             assert len(looks) >= 5
         finally:
-            event.remove(engine, "before_cursor_execute", count)
             scanner.close()
 
 
