@@ -37,6 +37,11 @@ class Reporter:
     def __init__(self, task: Any, client: Callable[[], redis.Redis], interval: float, lease_seconds: int) -> None:
         self.task = task
         self.request = task.request  # thread-local in Celery: capture it on the task's own thread
+        # The result backend too: Celery makes one per thread, and the sender below is a new thread each attempt,
+        # so each attempt built a backend (a connection pool, a connection, its driver's version read from the
+        # installed packages): 13 % of a pool process's CPU per job (py-spy, docs/benchmarks.md fix 28). The
+        # task's thread keeps its own for the process's life; the sender uses that one (redis-py is thread-safe).
+        self.backend = task.backend
         self.task_id: str = task.request.id
         self.hostname: str = task.request.hostname or ""
         self.client = client
@@ -101,7 +106,7 @@ class Reporter:
 
     def _send(self, meta: dict[str, Any]) -> None:
         try:
-            self.task.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
+            self.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
             EVENTS.send(self.task.app, self.hostname, "task-progress", uuid=self.task_id, **meta)
         except Exception as exc:  # noqa: BLE001  (a Redis hiccup must not fail a long encode)
             EVENTS.drop(self.task.app, self.hostname)  # its connection may be broken: the next report makes a new one
