@@ -12,7 +12,7 @@ from celery import Celery
 from flask import Flask
 
 from app.extensions import db, get_celery, redis_store
-from app.monitor import library_probe, library_scan
+from app.monitor import library_probe, library_scan, split_dispatch
 from app.monitor.dispatcher import dispatch_ready, jobs_queued, stop_result_subscriptions
 from app.monitor.events import EventHandler
 from app.monitor.reaper import active_rows, enforce_cancels, reap_lost
@@ -146,11 +146,13 @@ class Monitor:
         if not self.safely(jobs_queued) and not self.safely(pieces_queued):
             return
         self.maybe_out = True  # this round may send some (fix 24)
-        self.split.poke()  # a split job may start (or be given back) in this round
+        started = split_dispatch.STARTED[0]
         left: dict[str, Any] = {}  # the free slots, counted once for the round (fix 19), unless that step failed
         split = self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task, None, left)
         slots = left.get("slots") if split is not None else None
         self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task, None, slots)
+        if split != 0 or split_dispatch.STARTED[0] != started:  # pieces sent (or failed to), a split job started
+            self.split.poke()  # its monitor looks at the next tick; a round of whole jobs leaves it alone (fix 29)
 
     def take(self, timeout: float, limit: int = 500) -> list[tuple[str, Any]]:
         """Wait up to timeout for the first inbox item, then take what else is there."""

@@ -95,6 +95,11 @@ def start_ready(registry: Registry, capacity: int, closed: dict[int, str] | None
     return len(decide_jobs(registry, jobs))
 
 
+# How many split jobs this process has started: the monitor pokes its split monitor after a round that started one
+# or sent pieces, and not after the others (fix 29).
+STARTED = [0]
+
+
 def decide_jobs(registry: Registry, jobs: list[Job]) -> set[int]:
     """Decide each queued job (whole or split), start the split ones, commit; return the ids of the started ones.
 
@@ -113,6 +118,7 @@ def decide_jobs(registry: Registry, jobs: list[Job]) -> set[int]:
         if split:
             start_split(job)
             started.add(job.id)
+            STARTED[0] += 1
         else:
             job.split_state, job.split_note = "whole", note
         messages.append(live_message(job))

@@ -41,3 +41,36 @@ def test_with_nothing_split_the_monitor_looks_every_quiet_period_or_when_poked(a
             split.poke()
             split.tick()
             assert len(looks) > again, "a poke makes the next tick look"
+
+
+def test_a_dispatch_round_pokes_the_split_monitor_only_when_split_work_moved(app, monkeypatch):
+    """Every dispatch round poked the split monitor, so a stream of whole jobs made it read the pieces and the split
+    jobs at the next tick each time (fix 29). Now a round pokes it when pieces were sent (or sending them failed)
+    or a split job started (split_dispatch.decide_jobs counts those, in either step of the round)."""
+    from app.monitor import loop, split_dispatch
+
+    monitor = loop.Monitor(app)
+    pokes: list[int] = []
+    monkeypatch.setattr(monitor.split, "poke", lambda: pokes.append(1))
+    monkeypatch.setattr(loop, "jobs_queued", lambda: True)
+    sent = {"pieces": 0}
+    monkeypatch.setattr(loop, "dispatch_split", lambda *args: sent["pieces"])
+
+    def whole_jobs(*args, start_split=False):
+        if start_split:  # as decide_jobs does when a job it is about to send must be split after all
+            split_dispatch.STARTED[0] += 1
+
+    monkeypatch.setattr(loop, "dispatch_ready", whole_jobs)
+    with app.app_context():
+        monitor.dispatch()
+        assert pokes == [], "a round of whole jobs poked the split monitor"
+        sent["pieces"] = 2
+        monitor.dispatch()
+        assert len(pokes) == 1, "pieces sent: their monitor must watch them"
+        sent["pieces"] = None  # the step failed: look anyway
+        monitor.dispatch()
+        assert len(pokes) == 2
+        sent["pieces"] = 0
+        monkeypatch.setattr(loop, "dispatch_ready", lambda *args: whole_jobs(start_split=True))
+        monitor.dispatch()
+        assert len(pokes) == 3, "a split job started in the round"
