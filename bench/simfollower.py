@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import queue
-import random
 import signal
 import socket
 import sys
@@ -42,98 +41,12 @@ from celery.worker.state import SOFTWARE_INFO  # noqa: E402
 from kombu import Consumer  # noqa: E402
 
 from bench import sim_bus  # noqa: E402
-from tasks import keys, reporting, transcode  # noqa: E402
-from tasks.celery_app import create_celery  # noqa: E402
-from tasks.errors import TranscodeCancelled, TranscodeInterrupted  # noqa: E402
-from tasks.progress import parse_block  # noqa: E402
+from bench.sim_task import _CLIENT, COUNT_LOCK, COUNTS, JOB_SECONDS, count, run, sim_app  # noqa: E402
+from tasks import keys, transcode  # noqa: E402
 from tasks.worker_signals import ADVERT_EVERY, ADVERT_TTL, stamp  # noqa: E402
 
 HEARTBEAT = 2.0  # Celery's worker-heartbeat interval
 ENCODERS = ["libx264", "libx265", "libsvtav1", "libvpx-vp9", "aac", "libopus", "flac", "copy"]
-sim_app = create_celery(set_as_current=False)  # the follower's settings (celeryconfig), its own app object
-# A real pool process is single-threaded; here hundreds of slot and reporter threads share one app, whose
-# producer pool (broker_pool_limit, 10) and kombu's per-channel Redis pool (10) then run out ("Too many
-# connections"). Larger pools change nothing on the wire.
-sim_app.conf.broker_pool_limit = 1000
-sim_app.conf.broker_transport_options = {**sim_app.conf.broker_transport_options, "max_connections": 2000}
-JOB_SECONDS = [20.0, 0.0]  # mean length, jitter; set from the command line
-COUNTS = {"received": 0, "succeeded": 0, "failed": 0, "ignored": 0, "reports": 0, "blocks": 0, "busy_fetch": 0}
-COUNT_LOCK = threading.Lock()
-
-
-def count(name: str, n: int = 1) -> None:
-    with COUNT_LOCK:
-        COUNTS[name] += n
-
-
-class CountingReporter(reporting.Reporter):
-    """tasks/reporting.py's Reporter, unchanged, counting the reports it sends."""
-
-    def _send(self, meta: dict[str, Any]) -> None:
-        super()._send(meta)
-        count("reports")
-
-
-transcode.Reporter = CountingReporter  # open_attempt builds the reporter by this name (this process only)
-# tasks/transcode.py's client for claims, leases, cancel flags and the fence, the same but with room for hundreds
-# of threads (redis-py's default pool refuses past its limit; a real pool process is one thread).
-_CLIENT = redis.Redis.from_url(
-    sim_app.conf.broker_url, socket_timeout=5, socket_connect_timeout=5, max_connections=5000
-)
-transcode.redis_client = lambda: _CLIENT
-
-
-def simulated_encode(payload: dict[str, Any], conf: Any, report: Any, stop: Any, tag: str, publish: Any) -> dict:
-    """Stand in for tasks/convert.py run_attempt: FFmpeg's progress blocks at its real rate, then publish."""
-    mean, jitter = JOB_SECONDS
-    seconds = max(0.0, mean * random.uniform(1 - jitter, 1 + jitter))
-    argv = [conf.ffmpeg_bin, "-i", str(payload.get("input")), "-progress", "pipe:1", str(payload.get("output"))]
-    report({"stage": "starting", "percent": 0.0, "argv": argv, "input_size": 0})
-    report({"stage": "started", "ffmpeg_pid": os.getpid(), "percent": 0.0})
-    report({"duration": seconds or None, "input_size": 0})
-    began, block, checked = time.monotonic(), 0, time.monotonic()
-    while (block + 1) * conf.progress_interval <= seconds:
-        block += 1
-        time.sleep(max(0.0, began + block * conf.progress_interval - time.monotonic()))
-        if time.monotonic() - checked >= 1.0:  # the runner asks once a second
-            checked = time.monotonic()
-            reason = stop()
-            if reason == "shutdown":
-                raise TranscodeInterrupted("interrupted: this follower was shutting down")
-            if reason:
-                raise TranscodeCancelled("cancelled" if reason == "cancel" else reason)
-        out = block * conf.progress_interval
-        fields = {"frame": str(int(out * 25)), "fps": "25.0", "total_size": str(int(out * 50_000))}
-        fields.update(out_time_us=str(int(out * 1e6)), speed="1.00x", progress="continue")
-        report({"stage": "encoding", **parse_block(fields, seconds).to_dict()})
-        count("blocks")
-    if publish is not None and not publish():
-        raise TranscodeCancelled(f"{stop() or 'given up by the leader'}; this attempt's output was discarded")
-    return {
-        "output": payload.get("output"),
-        "argv": argv,
-        "exit_code": 0,
-        "input_size": 0,
-        "output_size": int(seconds * 50_000),
-        "duration": seconds,
-        "video_codec": "h264",
-        "audio_codec": "aac",
-        "format": "matroska,webm",
-        "log_tail": ["simulated by bench/simfollower.py"],
-    }
-
-
-# Declared as tasks/transcode.py declares transcode.run; only the body differs (no FFmpeg).
-@sim_app.task(
-    name="transcode.run",
-    bind=True,
-    ignore_result=False,
-    acks_late=False,
-    track_started=True,
-    throws=(TranscodeCancelled, TranscodeInterrupted),
-)
-def run(self, payload: dict[str, Any]) -> dict[str, Any]:
-    return transcode.run_body(self, payload, simulated_encode, "converting")
 
 
 class SimFollower:
