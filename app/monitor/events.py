@@ -243,9 +243,11 @@ class EventHandler:
         (the reaper, the cancel enforcer, the sweep, a reconcile) ended attempts."""
         self.running.clear()
 
-    def prune(self) -> None:
-        """Forget task ids whose attempts are no longer active (ended by the reaper or a sweep)."""
-        active = set(db.session.execute(select(Job.task_id).where(Job.status.in_(ACTIVE_VALUES))).scalars())
+    def prune(self, active: set[str] | None = None) -> None:
+        """Forget task ids whose attempts are no longer active (ended by the reaper or a sweep); active: the task ids
+        of the active jobs when the caller knows them (none out: an empty set), else read."""
+        if active is None:
+            active = set(db.session.execute(select(Job.task_id).where(Job.status.in_(ACTIVE_VALUES))).scalars())
         for task_id in [t for t in self.jobs_by_task if t not in active]:
             del self.jobs_by_task[task_id]
         for task_id in [t for t in self.written if t not in active]:

@@ -220,9 +220,12 @@ class Monitor:
             self.safely(self.split.tick)
             if now - self._last_sweep >= SWEEP_EVERY:
                 self._last_sweep = now
-                if self.safely(sweep, self.celery_app) != 0:
-                    self.events.forget_running()
-                self.safely(self.events.prune)
+                if not self.maybe_out:  # nothing out at the last read, none sent since (fix 24): nothing to settle,
+                    self.safely(self.events.prune, set())  # and every attempt it remembers has ended (fix 30)
+                else:
+                    if self.safely(sweep, self.celery_app) != 0:
+                        self.events.forget_running()
+                    self.safely(self.events.prune)
         if due or crashed:
             self._last_housekeeping = now
             self.safely(self.sync_followers, busy)

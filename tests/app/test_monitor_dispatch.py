@@ -120,3 +120,36 @@ def test_at_rest_the_housekeeping_reads_again_only_once_work_may_have_gone_out(a
             fresh.apply([("event", {"type": "task-started", "uuid": "not-ours", "hostname": "w@h"})])
             selects.clear()
             assert fresh.housekeep() == {"w@h": 1} and len(selects) == 2, "a task event makes the next round look"
+
+
+def test_at_rest_the_sweep_and_the_prune_read_nothing(app, dispatched_jobs, monkeypatch):
+    """Fix 30: every SWEEP_EVERY the monitor read the active jobs twice (the sweep, the prune), also with nothing out.
+    Once the housekeeping found nothing out and none was sent since (fix 24), there is nothing to settle and every
+    attempt the event handler remembers has ended: no sweep, the memory emptied without a read. With work out,
+    both run as before."""
+    from app.extensions import db
+    from app.monitor import loop
+
+    swept: list[int] = []
+    monkeypatch.setattr(loop, "sweep", lambda *args: swept.append(1) or 0)
+    monkeypatch.setattr(loop.library_scan, "tick", lambda monitor: None)  # its own reads are not the subject here
+    monitor = loop.Monitor(app)
+    monitor.split.tick = lambda: None
+    with app.app_context():
+        assert monitor.housekeep() == {} and monitor.maybe_out is False  # nothing out
+        monitor.events.jobs_by_task["an-ended-attempt"] = 1
+        monitor.events.running.add("an-ended-attempt")
+        with selects_of(db.engine, "jobs") as selects:
+            monitor._last_sweep, monitor._last_housekeeping = 0.0, time.monotonic()
+            monitor.tick()
+        assert swept == [] and selects == [], selects
+        assert "an-ended-attempt" not in monitor.events.jobs_by_task and not monitor.events.running
+    job = dispatched_jobs(["short"], "sweep-at-rest")[0]
+    with app.app_context():
+        monitor.apply([("wake", None)])  # the web's wake: work may be out now
+        monitor.events.jobs_by_task[job.task_id] = job.id
+        with selects_of(db.engine, "jobs") as selects:
+            monitor._last_sweep, monitor._last_housekeeping = 0.0, time.monotonic()
+            monitor.tick()
+        assert swept == [1] and len(selects) == 1, selects  # the sweep (stubbed here), and the prune's read
+        assert monitor.events.jobs_by_task == {job.task_id: job.id}, "a job out is remembered"
