@@ -94,13 +94,6 @@ def simulated_encode(payload: dict[str, Any], conf: Any, report: Any, stop: Any,
 
 
 # Declared as tasks/transcode.py declares transcode.run; only the body differs (no FFmpeg).
-@sim_app.task(
-    name="transcode.run",
-    bind=True,
-    ignore_result=False,
-    acks_late=False,
-    track_started=True,
-    throws=(TranscodeCancelled, TranscodeInterrupted),
-)
+@sim_app.task(**transcode.RUN_TASK_OPTIONS)
 def run(self, payload: dict[str, Any]) -> dict[str, Any]:
     return transcode.run_body(self, payload, simulated_encode, "converting")

@@ -73,15 +73,19 @@ def open_attempt(task: Any, payload: dict[str, Any]) -> tuple[FollowerSettings, 
     return conf, stop, Reporter(task, redis_client, conf.progress_interval, conf.lease_seconds)
 
 
-# A cancel or a shutdown is an expected end: Celery logs it as one INFO line, not an ERROR with a traceback.
-@celery_app.task(
-    name="transcode.run",
-    bind=True,
-    ignore_result=False,
-    acks_late=False,
-    track_started=True,
-    throws=(TranscodeCancelled, TranscodeInterrupted),
-)
+# How transcode.run is declared (bench/sim_task.py declares its simulated twin with the same). A cancel or a
+# shutdown is an expected end: Celery logs it as one INFO line, not an ERROR with a traceback.
+RUN_TASK_OPTIONS: dict[str, Any] = {
+    "name": "transcode.run",
+    "bind": True,
+    "ignore_result": False,
+    "acks_late": False,
+    "track_started": True,
+    "throws": (TranscodeCancelled, TranscodeInterrupted),
+}
+
+
+@celery_app.task(**RUN_TASK_OPTIONS)
 def run(self, payload: dict[str, Any]) -> dict[str, Any]:
     """Convert one file as described by a signed payload from the leader."""
     return run_body(self, payload, run_attempt, "converting")
