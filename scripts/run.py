@@ -23,14 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def port_taken(host: str, port: int) -> bool:
-    """Return True when something already listens on host:port."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return True
+    """Return True when something already listens on host:port (the same bind that holds Flower's port)."""
+    try:
+        listen(host, port).close()
+    except OSError:
+        return True
     return False
+
+
+def refused(name: str) -> None:
+    """The line after a process's own lines about the settings it refused."""
+    print(f"[run] {name} refused its settings (above); fix them and run make run again", file=sys.stderr)
 
 
 def redis_answers(url: str) -> bool:
@@ -231,9 +234,7 @@ def main() -> int:
         now = time.monotonic()
         for child in children:
             if child.check(now) == "config":
-                print(
-                    f"[run] {child.name} refused its settings (above); fix them and run make run again", file=sys.stderr
-                )
+                refused(child.name)
                 stopping, code = True, 1
         # Half a second between checks, or at once when someone opens Flower while it is not running.
         waiting = [sock for child in children if (sock := child.waiting_on()) is not None]
@@ -255,7 +256,7 @@ def start_flower(
     check = Child("flower settings", [argv[0], "-m", "tasks.flower_socket", "--check"], env, fork=forking)
     check.start()
     if check.proc.wait() != 0:
-        print("[run] flower refused its settings (above); fix them and run make run again", file=sys.stderr)
+        refused("flower")
         return False
     try:
         listener = listen(host, port)

@@ -59,6 +59,15 @@ def selects_of(engine: Any, *tables: str) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", count)
 
 
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (state, parent pid, ...); [] when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 30, interval: float = 0.1, what: str = "condition") -> Any:
     """Poll condition until it returns something truthy; fail with `what` after timeout."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from tests.support import ROOT, free_port, make_clip, wait_for
+from tests.support import ROOT, free_port, make_clip, proc_stat, wait_for
 
 
 def parsed(raw: bytes) -> dict:
@@ -41,12 +41,8 @@ def descendants(pid: int) -> set[int]:
     """Every process below pid (from /proc, children of children included)."""
     parents = {}
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
+        if entry.isdigit() and (fields := proc_stat(int(entry))):
+            parents[int(entry)] = int(fields[1])
     found, frontier = set(), {pid}
     while frontier:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
@@ -56,11 +52,8 @@ def descendants(pid: int) -> set[int]:
 
 def parent_of(pid: int) -> int:
     """The parent pid of pid (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
+    fields = proc_stat(pid)
+    return int(fields[1]) if fields else 0
 
 
 def cmdline(pid: int) -> str:

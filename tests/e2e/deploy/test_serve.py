@@ -14,7 +14,7 @@ import textwrap
 import time
 import urllib.request
 
-from tests.support import ROOT, base_env, free_port, wait_for
+from tests.support import ROOT, base_env, free_port, proc_stat, wait_for
 
 
 def answers(url: str) -> int:
@@ -26,11 +26,8 @@ def answers(url: str) -> int:
 
 
 def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    fields = proc_stat(pid)
+    return bool(fields) and fields[0] != "Z"
 
 
 def test_one_process_serves_and_stops_with_its_parent(redis_server, clips, tmp_path):
