@@ -73,6 +73,7 @@ class Registry:
         self.lease_missing: dict[str, float] = {}
         self.followers: dict[str, FollowerState] = {}
         self.written: set[str] = set()  # names this monitor has written a row for (a row gone since = forgotten)
+        self.forgotten: dict[str, float] = {}  # name -> when its row was found gone: older events bring nothing back
         self.last_shown: str | None = None  # what the follower table showed at the last write (heartbeats aside)
         self.last_write = 0.0
 
@@ -80,6 +81,9 @@ class Registry:
         """Record a sign of life from name (any event it sent)."""
         state = self.followers.get(name)
         if state is None:
+            if (when or time.time()) <= self.forgotten.get(name, 0.0):
+                return FollowerState(name=name)  # sent before it was forgotten, read late (a paused monitor)
+            self.forgotten.pop(name, None)  # a sign of life since: it reappears
             state = self.followers[name] = FollowerState(name=name)
             self.refresh(state)
         state.last_seen = max(state.last_seen, when or time.time())
@@ -257,6 +261,7 @@ class Registry:
             log.info("follower %s was forgotten", name)
             del self.followers[name]
             self.written.discard(name)
+            self.forgotten[name] = now
         for name, state in self.followers.items():
             row = rows.get(name)
             if row is None:

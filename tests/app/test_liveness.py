@@ -69,3 +69,33 @@ def test_the_web_stops_trusting_a_row_its_monitor_no_longer_writes(app):
             name: describe(db.session.get(Follower, name), [], LOST_AFTER)["state"] for name in ("fresh@h", "stale@h")
         }
     assert shown == {"fresh@h": "idle", "stale@h": "lost"}
+
+
+def test_a_forgotten_follower_stays_forgotten_until_it_sends_something_new(app):
+    """A follower killed while the monitor was paused, then forgotten: the events it sent before it died reached
+    the monitor after the forget (read from the paused stream) and wrote its row again, so the forgotten follower
+    came back (a clean-clone CI run of tests/e2e/test_followers_forget.py). An event older than the forget
+    brings nothing back; a newer one (the follower started again) does."""
+    name = "killed@h"
+    registry = Registry(lost_after=LOST_AFTER)
+    with app.app_context():
+        sent_before = time.time() - 5
+        registry.seen(name, sent_before)
+        registry.sync_db()
+        db.session.commit()
+        db.session.delete(db.session.get(Follower, name))  # the web forgets it
+        db.session.commit()
+        registry.last_write = 0.0  # the next write is due
+        registry.sync_db()
+        db.session.commit()
+        assert name not in registry.followers
+        registry.seen(name, sent_before + 1)  # a late event, sent before the forget
+        registry.last_write = 0.0
+        registry.sync_db()
+        db.session.commit()
+        assert name not in registry.followers and db.session.get(Follower, name) is None
+        registry.seen(name, time.time() + 1)  # it started again
+        registry.last_write = 0.0
+        registry.sync_db()
+        db.session.commit()
+        assert db.session.get(Follower, name) is not None
