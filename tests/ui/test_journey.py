@@ -65,7 +65,16 @@ def test_browse_select_configure_watch_cancel_retry_reorder(page, api, ui_media)
         seen = page.evaluate("() => window.__seen")
         return all(len({v for v in seen.get(str(i), []) if 0 < v < 100}) >= 2 for i in ids)
 
-    wait_for(moving, 90, 0.1, what="both progress bars to move")
+    try:
+        wait_for(moving, 90, 0.1, what="both progress bars to move")
+    except AssertionError as error:  # say what the page and the API saw, so a failure in CI can be read
+        jobs = {
+            i: {k: api.job(i)[k] for k in ("status", "percent", "follower", "attempt", "waiting_reason", "error")}
+            for i in ids
+        }
+        seen = page.evaluate("() => window.__seen")
+        live = page.evaluate("() => document.body.dataset.live")
+        raise AssertionError(f"{error}; the page saw {seen}, its stream is {live!r}; the API says {jobs}") from None
     shot(page, "queue-progress")
     for job_id in ids:
         card = row(page, job_id)
