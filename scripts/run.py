@@ -20,6 +20,11 @@ from demo import demo_clip
 from supervised import Child, listen, stopping_now
 
 ROOT = Path(__file__).resolve().parent.parent
+# Redis's background cron ten times a second (its default hz) was 2.7-3.0 of the tree's 10-11 ms/s at rest;
+# twice a second it is 1.0 (docs/benchmarks.md, fix 31). Nothing of ours waits on the cron: leases expire when
+# read, a closed connection leaves CLIENT LIST at once, and Celery's 1 s queue polls (BRPOP) end within 1.5 s.
+# The tests' Redis (tests.support.RedisServer) and compose's use the same setting.
+REDIS_SETTINGS = ("--hz", "2")
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -154,6 +159,7 @@ def main() -> int:
             str(data),
             "--appendonly",
             "yes",
+            *REDIS_SETTINGS,
         ]
         if url.password:
             argv += ["--requirepass", url.password]

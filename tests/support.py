@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+from run import REDIS_SETTINGS  # noqa: E402  (the Redis settings make run starts its own with)
+
 HOSTNAME = socket.gethostname()
 
 
@@ -107,6 +111,7 @@ class RedisServer:
             "no",
             "--dir",
             str(self.workdir),
+            *REDIS_SETTINGS,  # as make run starts it
         ]
         if self.password:
             argv += ["--requirepass", self.password]

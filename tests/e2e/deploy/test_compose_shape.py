@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.e2e.deploy.compose import FRAMESHIFT, env_example, environment, interpolate, load
-from tests.support import ROOT
+from tests.support import REDIS_SETTINGS, ROOT
 
 ENV = {"REDIS_PASSWORD": "pw123", "SHARED_TOKEN": "s" * 32, "FLOWER_BASIC_AUTH": "ops:secret"}
 
@@ -39,6 +39,11 @@ def test_services_and_healthchecks(compose):
     for name in ("follower1", "follower2"):
         assert services[name]["command"][:4] == ["celery", "-A", "tasks", "worker"]
         assert "-E" in services[name]["command"], "followers must send task events (the monitor needs them)"
+
+
+def test_redis_runs_with_the_settings_make_run_gives_it(compose):
+    command = compose["services"]["redis"]["command"]
+    assert REDIS_SETTINGS and all(option(command, name) == value for name, value in zip(*[iter(REDIS_SETTINGS)] * 2))
 
 
 def test_redis_has_a_password_and_everyone_uses_it(compose):

@@ -13,6 +13,8 @@ import sys
 import urllib.error
 import urllib.request
 
+import redis
+
 from tests.support import ROOT, free_port, make_clip, proc_stat, wait_for
 
 
@@ -130,6 +132,7 @@ def test_make_run_serves_the_readme_api_and_stops_cleanly(tmp_path):
             what="make run's web process",
         )
         assert run.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+        assert redis.Redis(port=redis_port).config_get("hz") == {"hz": "2"}  # its cron twice a second (fix 31)
         status, denied = call("POST", f"{base}/api/jobs", {"inputs": ["demo.mp4"], "spec": {}})
         assert status == 401 and "Authorization: Bearer" in denied["error"]
         basic = base64.b64encode(b"admin:readme-admin-pw").decode()
