@@ -29,10 +29,17 @@ EARLY = 0.8
 # (30 s) and the leader gives a running attempt up after LEASE_GRACE (10 s) without one, so one SET with each
 # of the two reports a second was 17 % of a pool process's CPU for nothing (py-spy, docs/benchmarks.md).
 RENEW_EVERY = 5.0
+# The task state (Celery's PROGRESS, read by AsyncResult and by the leader's reconcile after a restart) is stored
+# at most this often; the `task-progress` event, which the leader's live view runs on, goes with every report.
+# A store is a GET (Celery reads the state first, never to overwrite a SUCCESS) and a SETEX with a PUBLISH: at
+# two a second it was 15 % of a pool process's CPU (py-spy, docs/benchmarks.md fix 32). The stages 'starting'
+# and 'started' are stored at once.
+STATE_EVERY = 1.0
 
 
 class Reporter:
-    """Send the latest progress as task state, a `task-progress` event and a lease renewal."""
+    """Send the latest progress as a `task-progress` event, the task state (at most every STATE_EVERY) and a lease
+    renewal."""
 
     def __init__(self, task: Any, client: Callable[[], redis.Redis], interval: float, lease_seconds: int) -> None:
         self.task = task
@@ -49,6 +56,7 @@ class Reporter:
         self.lease_seconds = lease_seconds
         self.renew_every = max(interval, min(RENEW_EVERY, lease_seconds / 6))
         self.last_renewal: float | None = None
+        self.state_stored: float | None = None  # when the task state was last stored (STATE_EVERY)
         self.state: dict[str, Any] = {}
         self.dirty = False
         self.lock = threading.Lock()
@@ -106,7 +114,14 @@ class Reporter:
 
     def _send(self, meta: dict[str, Any]) -> None:
         try:
-            self.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
+            now = time.monotonic()
+            if (
+                self.state_stored is None
+                or now - self.state_stored >= STATE_EVERY
+                or meta.get("stage") in URGENT_STAGES
+            ):
+                self.backend.store_result(self.task_id, meta, "PROGRESS", request=self.request)
+                self.state_stored = now
             EVENTS.send(self.task.app, self.hostname, "task-progress", uuid=self.task_id, **meta)
         except Exception as exc:  # noqa: BLE001  (a Redis hiccup must not fail a long encode)
             EVENTS.drop(self.task.app, self.hostname)  # its connection may be broken: the next report makes a new one

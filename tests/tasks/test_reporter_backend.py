@@ -12,11 +12,12 @@ import time
 import redis
 from celery.backends import redis as redis_backend
 
+from tasks import reporting
 from tasks.celery_app import create_celery
 from tasks.reporting import EVENTS, Reporter
 
 
-def test_the_sender_threads_use_the_task_threads_backend(redis_server, monkeypatch):
+def celery_task(redis_server):
     app = create_celery(set_as_current=False)
     app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url, task_send_sent_event=False)
 
@@ -24,6 +25,12 @@ def test_the_sender_threads_use_the_task_threads_backend(redis_server, monkeypat
     def work(self):
         return None
 
+    return app.tasks["frameshift.test_report"]
+
+
+def test_the_sender_threads_use_the_task_threads_backend(redis_server, monkeypatch):
+    monkeypatch.setattr(reporting, "STATE_EVERY", 0.0)  # the state with every report: the backend is the subject here
+    task = celery_task(redis_server)
     built = []
     real_init = redis_backend.RedisBackend.__init__
 
@@ -32,7 +39,6 @@ def test_the_sender_threads_use_the_task_threads_backend(redis_server, monkeypat
         real_init(self, *args, **kwargs)
 
     client = redis.Redis.from_url(redis_server.url)
-    task = app.tasks["frameshift.test_report"]
     assert task.backend is not None  # the task thread's own, made before the attempts (as a pool process's first task)
     monkeypatch.setattr(redis_backend.RedisBackend, "__init__", counting_init)
     try:
@@ -53,3 +59,50 @@ def test_the_sender_threads_use_the_task_threads_backend(redis_server, monkeypat
     finally:
         EVENTS.drop_all()
         client.close()
+
+
+def test_the_state_is_stored_once_a_second_and_the_event_goes_with_every_report(redis_server, monkeypatch):
+    """Fix 32: the PROGRESS state (a GET, then a SETEX and a PUBLISH: Celery's store_result) is stored at most once
+    a second and at once for the first stages; the event the leader's live view runs on goes with every report.
+    Real Celery app and Redis: reports every 0.05 s for 2.3 s."""
+    task = celery_task(redis_server)
+    stored: list[tuple[float, dict]] = []
+    real_store = task.backend.store_result
+
+    def store_result(task_id, meta, state, **kwargs):
+        stored.append((time.monotonic(), dict(meta)))
+        return real_store(task_id, meta, state, **kwargs)
+
+    events: list[dict] = []
+    real_send = EVENTS.send
+    monkeypatch.setattr(task.backend, "store_result", store_result)
+    monkeypatch.setattr(
+        EVENTS, "send", lambda app, host, kind, **fields: events.append(fields) or real_send(app, host, kind, **fields)
+    )
+    client = redis.Redis.from_url(redis_server.url)
+    task.push_request(id="attempt-rate", hostname="w@test")
+    try:
+        reporter = Reporter(task, lambda: client, interval=0.05, lease_seconds=30)
+        reporter({"stage": "starting", "percent": 0.0})
+        time.sleep(0.05)
+        reporter({"stage": "started", "percent": 0.0})
+        time.sleep(0.05)
+        began = time.monotonic()
+        percent = 0.0
+        while time.monotonic() - began < 2.3:
+            percent += 1.0
+            reporter({"stage": "encoding", "percent": percent})
+            time.sleep(0.05)
+        reporter.close()
+    finally:
+        task.pop_request()
+        EVENTS.drop_all()
+        client.close()
+    assert len(events) >= 25, f"an event with every report: {len(events)}"
+    assert [meta["stage"] for _, meta in stored[:2]] == ["starting", "started"], stored
+    encoding = [(at, meta) for at, meta in stored if meta["stage"] == "encoding"]
+    assert 2 <= len(encoding) <= 3, [meta["percent"] for _, meta in encoding]  # at ~1.0 and ~2.0 s after the first
+    times = [at for at, _ in stored[1:]]
+    assert all(later - earlier >= reporting.STATE_EVERY - 0.01 for earlier, later in zip(times, times[1:]))
+    meta = task.backend.get_task_meta("attempt-rate")
+    assert meta["status"] == "PROGRESS" and meta["result"]["percent"] == encoding[-1][1]["percent"] > 10, meta
