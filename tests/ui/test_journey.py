@@ -68,10 +68,8 @@ def test_browse_select_configure_watch_cancel_retry_reorder(page, api, ui_media)
     try:
         wait_for(moving, 90, 0.1, what="both progress bars to move")
     except AssertionError as error:  # say what the page and the API saw, so a failure in CI can be read
-        jobs = {
-            i: {k: api.job(i)[k] for k in ("status", "percent", "follower", "attempt", "waiting_reason", "error")}
-            for i in ids
-        }
+        fields = ("status", "percent", "follower", "attempt", "waiting_reason", "error")
+        jobs = {i: {k: job[k] for k in fields} for i, job in ((i, api.job(i)) for i in ids)}
         seen = page.evaluate("() => window.__seen")
         live = page.evaluate("() => document.body.dataset.live")
         raise AssertionError(f"{error}; the page saw {seen}, its stream is {live!r}; the API says {jobs}") from None
