@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bare import run_bare  # noqa: E402
 from bench.harness import Api, Result, db_time, median, parse_args  # noqa: E402
 from bench.makerun import ROLES, MakeRun, memory_kb, own_cpu  # noqa: E402
-from tests.support import make_clip  # noqa: E402
+from tests.media import make_clip  # noqa: E402
 
 SPEC = {
     "video_codec": "libx264",

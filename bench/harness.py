@@ -36,13 +36,13 @@ from bench.report import (  # noqa: E402, F401
     table,
 )
 from tasks import keys  # noqa: E402
+from tests.media import make_clip  # noqa: E402
 from tests.support import (  # noqa: E402
     HOSTNAME,
     Proc,
     RedisServer,
     base_env,
     free_port,
-    make_clip,
     monitor_argv,
     wait_for,
     worker_argv,

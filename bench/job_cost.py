@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.footprint import SPEC, by_role  # noqa: E402
 from bench.makerun import ROLES, MakeRun  # noqa: E402
 from bench.report import Result, machine  # noqa: E402
-from tests.support import make_clip  # noqa: E402
+from tests.media import make_clip  # noqa: E402
 
 
 def wait_done(system: MakeRun, job_id: int, timeout: float = 900) -> dict:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.footprint import SPEC  # noqa: E402
 from bench.makerun import ROLES, MakeRun  # noqa: E402
-from tests.support import make_clip  # noqa: E402
+from tests.media import make_clip  # noqa: E402
 
 RATE = 250
 # Frames on every stack of a process (the interpreter's and click's entry points): left out of the listing.

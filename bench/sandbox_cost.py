@@ -28,7 +28,7 @@ from bench.report import Result, median  # noqa: E402
 from tasks.convert import run_attempt  # noqa: E402
 from tasks.ffmpeg_lib import probe  # noqa: E402
 from tasks.follower import FollowerSettings  # noqa: E402
-from tests.support import make_clip  # noqa: E402
+from tests.media import make_clip  # noqa: E402
 
 SPEC = {"video_codec": "libx264", "preset": "veryfast", "crf": 23, "bit_depth": 8, "audio_codec": "aac"}
 MODES = ("landlock", "off")

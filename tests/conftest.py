@@ -11,7 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support import RedisServer, make_clip  # noqa: E402
+from tests.media import make_clip  # noqa: E402
+from tests.support import RedisServer  # noqa: E402
 
 TOKEN = "test-shared-token-0123456789abcdef"
 # Run on SQLite and on PostgreSQL: whole modules (None) or the named tests in them.

@@ -9,7 +9,8 @@ from pathlib import Path
 import redis as redis_lib
 
 from tasks import keys
-from tests.support import ffmpeg_pids, ffprobe, wait_for
+from tests.media import ffmpeg_pids, ffprobe
+from tests.support import wait_for
 
 FAST_HEVC = {
     "video_codec": "libx265",

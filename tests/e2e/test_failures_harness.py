@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from tests.conftest import TOKEN
 from tests.e2e.conftest import Stack
-from tests.support import HOSTNAME, Proc, RedisServer, ffmpeg_pids, make_clip, wait_for
+from tests.media import ffmpeg_pids, make_clip
+from tests.support import HOSTNAME, Proc, RedisServer, wait_for
 
 if TYPE_CHECKING:
     from tests.e2e.web_process import Web

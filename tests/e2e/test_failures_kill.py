@@ -11,7 +11,8 @@ import time
 from datetime import datetime, timezone
 
 from tests.e2e.test_failures_harness import FAST, REALTIME, System, needs, outcome, parent_pid, scenario
-from tests.support import ffmpeg_pids, wait_for
+from tests.media import ffmpeg_pids
+from tests.support import wait_for
 
 LOST_AFTER = 6
 VISIBILITY = 5

@@ -18,7 +18,8 @@ from tests.e2e.test_failures_harness import (
     scenario,
 )
 from tests.e2e.web_process import Web
-from tests.support import ffmpeg_pids, ffprobe, wait_for
+from tests.media import ffmpeg_pids, ffprobe
+from tests.support import wait_for
 
 
 @scenario("sigterm")

@@ -14,7 +14,8 @@ from tasks import keys
 from tasks.signing import sign
 from tests.conftest import TOKEN
 from tests.e2e.test_failures_harness import FAST, System, needs, outcome, scenario, watch
-from tests.support import ffmpeg_pids, wait_for
+from tests.media import ffmpeg_pids
+from tests.support import wait_for
 
 
 def bound(body: dict, task_id: str, key: str | None = TOKEN) -> dict:

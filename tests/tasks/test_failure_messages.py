@@ -20,7 +20,8 @@ from tasks.convert import run_attempt
 from tasks.errors import TranscodeError
 from tasks.failures import explain
 from tasks.follower import FollowerSettings
-from tests.support import ROOT, make_clip
+from tests.media import make_clip
+from tests.support import ROOT
 
 SPEC = {
     "video_codec": "libx264",

@@ -13,7 +13,7 @@ import pytest
 from tasks import library_probe, probe_sandbox
 from tasks.ffmpeg_lib import NOT_MEDIA
 from tasks.follower import FollowerSettings
-from tests.support import make_clip, make_hevc_clip
+from tests.media import make_clip, make_hevc_clip
 
 
 def playlist(segment: Path) -> str:

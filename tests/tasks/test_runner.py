@@ -11,7 +11,8 @@ import time
 import uuid
 
 from tasks.runner import run_ffmpeg
-from tests.support import ROOT, ffmpeg_pids, wait_for
+from tests.media import ffmpeg_pids
+from tests.support import ROOT, wait_for
 
 
 def realtime_argv(marker: str, seconds: int = 30) -> list[str]:

@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.e2e.conftest import Stack
-from tests.support import LiveServer, RedisServer, make_clip, wait_for
+from tests.media import make_clip
+from tests.support import LiveServer, RedisServer, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "tests" / "screenshots"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.support import ffprobe, wait_for
+from tests.media import ffprobe
+from tests.support import wait_for
 from tests.ui.conftest import FOLDER, shot
 from tests.ui.test_queue import QUICK, RECORD, row
 

@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from app.services.schedules import DAYS
-from tests.support import make_clip, wait_for
+from tests.media import make_clip
+from tests.support import wait_for
 from tests.ui.conftest import shot
 from tests.ui.test_pages import UNLABELLED
 

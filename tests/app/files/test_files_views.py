@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.app.files.conftest import HOSTILE, touch
-from tests.support import make_clip
+from tests.media import make_clip
 
 
 def alerts(html: str) -> str:

@@ -15,7 +15,8 @@ from app.extensions import db
 from app.models.library import LibraryFile, MediaFacts
 from app.services.libraries import create_library
 from tests.e2e.conftest import Stack
-from tests.support import RedisServer, make_clip, make_hevc_clip, wait_for
+from tests.media import make_clip, make_hevc_clip
+from tests.support import RedisServer, wait_for
 
 
 @pytest.fixture

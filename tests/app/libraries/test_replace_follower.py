@@ -16,7 +16,8 @@ from app.models import Job, utcnow
 from app.models.library import Library, LibraryFile, Replacement
 from app.services.libraries import create_library
 from tests.e2e.conftest import Stack
-from tests.support import RedisServer, ffprobe, wait_for
+from tests.media import ffprobe
+from tests.support import RedisServer, wait_for
 
 SMALL = {
     "video_codec": "libx264",

@@ -15,7 +15,8 @@ import urllib.request
 
 import redis
 
-from tests.support import ROOT, free_port, make_clip, proc_stat, wait_for
+from tests.media import make_clip
+from tests.support import ROOT, free_port, proc_stat, wait_for
 
 
 def parsed(raw: bytes) -> dict:

@@ -19,7 +19,8 @@ from celery.utils import worker_direct
 from tasks import keys
 from tests.conftest import TOKEN
 from tests.e2e.conftest import Stack
-from tests.support import HOSTNAME, RedisServer, ffmpeg_pids, wait_for
+from tests.media import ffmpeg_pids
+from tests.support import HOSTNAME, RedisServer, wait_for
 
 FAST = {"video_codec": "libx264", "preset": "ultrafast", "crf": 30, "container": "mkv", "audio_codec": "aac"}
 FOLLOWER = f"replay@{HOSTNAME}"

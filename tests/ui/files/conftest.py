@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.app.files.conftest import HOSTILE, make_app
-from tests.support import LiveServer, make_clip
+from tests.media import make_clip
+from tests.support import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import TOKEN
+from tests.media import make_clip
 from tests.stats_seed import seed
-from tests.support import LiveServer, make_clip
+from tests.support import LiveServer
 from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 
