@@ -122,6 +122,11 @@ def main() -> None:
         throughput_slots={"type": int, "default": 200, "help": "slots in the throughput run (200)"},
         lean={"action": "store_true", "help": "simulated followers send their reports from one thread (sim_bus.py)"},
         sim_procs={"type": int, "default": 1, "help": "simulator processes the followers are spread over (1)"},
+        sim_nice={
+            "type": int,
+            "default": 0,
+            "help": "niceness of the simulator processes (0): 19 lets the leader's processes run first",
+        },
     )
     steps = [int(s) for s in (args.steps or ("48,200" if args.quick else "100,400,800")).split(",")]
     runs = args.runs or (1 if args.quick else 2)

