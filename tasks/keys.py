@@ -68,3 +68,7 @@ return 1
 FOLLOWERS = f"{PREFIX}:followers"
 LIVE_CHANNEL = f"{PREFIX}:live"
 WAKE_CHANNEL = f"{PREFIX}:wake"
+# What a wake-up says: new jobs only (the dispatch round is all they need), or any other change from a person (a
+# cancel, a retry, a library, a follower, the queue's hours), after which the split jobs and libraries look too.
+WAKE_NEW_JOBS = "new-jobs"
+WAKE_CHANGE = "1"

@@ -96,7 +96,8 @@ class Monitor:
                 while not self.stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message:
-                        self.inbox.put(("wake", None))
+                        data = message.get("data")
+                        self.inbox.put(("wake", data.decode() if isinstance(data, bytes) else data))
             except Exception as exc:  # noqa: BLE001
                 if connection_error(exc) is not None:
                     redis_failed(exc, "the monitor's wake-up channel")
@@ -182,9 +183,10 @@ class Monitor:
                 self.registry.grace_all()  # events were missed while the stream was down
                 self.safely(reconcile, self.celery_app, self.registry)
                 self.events.forget_running()
-            self.split.poke()  # a cancel or a retry from the web, or missed events: look at split jobs too
-            if getattr(self, "libraries", None) is not None:
-                self.libraries.poke()  # a library made, changed or asked to rescan: the scanner looks at once
+            if item != keys.WAKE_NEW_JOBS:  # new jobs need only the round below; a split one pokes it (dispatch)
+                self.split.poke()  # a cancel or a retry from the web, or missed events: look at split jobs too
+                if getattr(self, "libraries", None) is not None:
+                    self.libraries.poke()  # a library made, changed or asked to rescan: the scanner looks at once
             wake = self.woken = True  # new work from a person is sent at once, whatever DISPATCH_GAP says
         self.apply_events(events)
         if self.events.finished_any:

@@ -108,7 +108,7 @@ def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, prio
         jobs.append(job)
     db.session.add_all(jobs)
     db.session.commit()
-    wake_dispatcher()
+    wake_dispatcher(keys.WAKE_NEW_JOBS)
     for job in jobs:
         publish(live_message(job))
     return jobs

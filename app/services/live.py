@@ -87,9 +87,10 @@ def publish_many(messages: list[dict[str, Any]]) -> None:
         log.warning("%d live updates not published: %s", len(messages), exc)
 
 
-def wake_dispatcher() -> None:
-    """Tell the monitor there is new work, so dispatch does not wait for its next tick."""
+def wake_dispatcher(what: str = keys.WAKE_CHANGE) -> None:
+    """Tell the monitor there is new work, so dispatch does not wait for its next tick (what: keys.WAKE_NEW_JOBS
+    when only new jobs were made: the monitor then leaves its split jobs and libraries alone)."""
     try:
-        redis_store.client.publish(keys.WAKE_CHANNEL, "1")
+        redis_store.client.publish(keys.WAKE_CHANNEL, what)
     except Exception as exc:  # noqa: BLE001
         log.warning("could not wake the dispatcher (it will poll): %s", exc)

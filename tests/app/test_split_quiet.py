@@ -74,3 +74,53 @@ def test_a_dispatch_round_pokes_the_split_monitor_only_when_split_work_moved(app
         monkeypatch.setattr(loop, "dispatch_ready", lambda *args: whole_jobs(start_split=True))
         monitor.dispatch()
         assert len(pokes) == 3, "a split job started in the round"
+
+
+def test_a_wake_for_new_jobs_leaves_split_jobs_and_libraries_alone(app, monkeypatch):
+    """Every job made through the web woke the monitor with a plain wake, which poked the split monitor and the
+    library scanner: each looked at the database at the next tick for every submission (fix 33). A wake that says
+    only new jobs were made gets its dispatch round and no look; any other wake (a cancel, a retry, a library)
+    still pokes both."""
+    from app.monitor import loop
+    from tasks import keys
+
+    monitor = loop.Monitor(app)
+    pokes: list[str] = []
+    monkeypatch.setattr(monitor.split, "poke", lambda: pokes.append("split"))
+    monitor.libraries = type("Scanner", (), {"poke": lambda self: pokes.append("libraries")})()
+    with app.app_context():
+        assert monitor.apply([("wake", keys.WAKE_NEW_JOBS)]) is True, "new jobs must get a dispatch round at once"
+        assert monitor.woken
+        assert pokes == [], "a wake for new jobs made the split monitor or the library scanner look"
+        assert monitor.apply([("wake", keys.WAKE_CHANGE)]) is True
+        assert pokes == ["split", "libraries"]
+        pokes.clear()
+        monitor.apply([("wake", None)])  # a wake of unknown kind counts as a change
+        assert pokes == ["split", "libraries"]
+
+
+def test_making_jobs_wakes_the_monitor_saying_so_and_a_retry_as_a_change(app, clips):
+    """What the web publishes on the wake channel (read from Redis): new jobs say so; a retry is a change."""
+    from app.extensions import redis_store
+    from app.models import Job, JobStatus
+    from app.services.jobs import create_jobs, retry_job
+    from tasks import keys
+
+    with app.app_context():
+        pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(keys.WAKE_CHANNEL)
+        try:
+            pubsub.get_message(timeout=0.5)  # the subscription settles
+            job = create_jobs([str(clips["short"])], {"split": "never"})[0]
+            message = pubsub.get_message(timeout=2)
+            assert message is not None, "making a job did not wake the monitor"
+            assert message["data"] in (keys.WAKE_NEW_JOBS, keys.WAKE_NEW_JOBS.encode())
+            row = db.session.get(Job, job.id)
+            row.status = JobStatus.FAILED.value
+            db.session.commit()
+            retry_job(job.id)
+            message = pubsub.get_message(timeout=2)
+            assert message is not None, "a retry did not wake the monitor"
+            assert message["data"] in (keys.WAKE_CHANGE, keys.WAKE_CHANGE.encode())
+        finally:
+            pubsub.close()
