@@ -57,6 +57,7 @@ class Monitor:
         self._last_housekeeping = 0.0
         self.woken = False
         self.maybe_out = True  # whether a job or a piece may be out (dispatched or running); unknown at start
+        self.presence: tuple[dict[str, Any], Any] | None = None  # the tick's read of the followers' connections
         self._out_read = 0.0
 
     def receive_events(self) -> None:
@@ -216,7 +217,7 @@ class Monitor:
         crashed = False
         busy: dict[str, int] | None = None  # counted by sync_followers unless known from the rows read here
         if self.broker_reachable():
-            crashed = bool(self.safely(self.registry.check_presence))
+            crashed = bool(self.safely(self.registry.check_presence, self.presence))
             if due or crashed:
                 busy = self.safely(self.housekeep)
             self.safely(self.split.tick)
@@ -263,9 +264,17 @@ class Monitor:
         return self.registry.busy_counts(rows, pieces=pieces) if rows or pieces else {}
 
     def broker_reachable(self) -> bool:
-        """Ping Redis; while we cannot reach it, silence from followers proves nothing about them."""
+        """Read the followers' presence from Redis (self.presence), which proves Redis answers: one round trip a
+        tick where a PING and the presence read were two (fix 34). While we cannot reach Redis, silence from
+        followers proves nothing about them."""
+        self.presence = None
         try:
-            redis_store.client.ping()
+            try:
+                self.presence = self.registry.read_presence()
+            except Exception as exc:  # noqa: BLE001
+                if connection_error(exc) is not None:
+                    raise
+                redis_store.client.ping()  # Redis answers but refused the read (an ACL, say): judge by heartbeats
         except Exception as exc:  # noqa: BLE001
             if connection_error(exc) is not None:
                 redis_failed(exc, "the monitor, which judges no follower until it is back")

@@ -168,21 +168,32 @@ class Registry:
         silent = (now or time.time()) - state.last_seen if state is not None and state.last_seen else None
         return f"it stopped answering for {silent:.0f} s" if silent is not None else "it stopped answering"
 
-    def check_presence(self) -> bool:
+    @staticmethod
+    def read_presence() -> tuple[dict[str, Any], Any]:
+        """One round trip: the server's INFO (its run id tells a restart) and the names of the connected clients.
+        Raises what redis-py raises; an answer also proves Redis is reachable (the monitor's tick asks nothing
+        else for that: fix 34)."""
+        with redis_store.client.pipeline(transaction=False) as pipe:
+            pipe.info("server")
+            # Raw, not pipe.client_list(): redis-py parses every field of every client, and that was over
+            # half of the monitor's tick at rest (bench/footprint.py); only the names are needed here.
+            pipe.execute_command("CLIENT", "LIST", "TYPE", "normal")
+            server, clients = pipe.execute()
+        return server, clients
+
+    def check_presence(self, read: tuple[dict[str, Any], Any] | None = None) -> bool:
         """Mark followers whose named Redis connection closed as crashed: the kernel closes a dead process's
         sockets at once, whatever the load, so this needs no short heartbeat (which a busy machine would miss).
         Missing in two polls in a row, and not stopping cleanly by its own advertisement. Return True when a
-        follower was found crashed by this poll (the monitor then reaps its work at once)."""
+        follower was found crashed by this poll (the monitor then reaps its work at once).
+        read: read_presence()'s answer when the caller has it (the monitor's tick reads it to know Redis answers)."""
         found = False
-        try:
-            with redis_store.client.pipeline(transaction=False) as pipe:
-                pipe.info("server")
-                # Raw, not pipe.client_list(): redis-py parses every field of every client, and that was over
-                # half of the monitor's tick at rest (bench/footprint.py); only the names are needed here.
-                pipe.execute_command("CLIENT", "LIST", "TYPE", "normal")
-                server, clients = pipe.execute()
-        except Exception:  # noqa: BLE001  (cannot tell: judge nobody by it)
-            return False
+        if read is None:
+            try:
+                read = self.read_presence()
+            except Exception:  # noqa: BLE001  (cannot tell: judge nobody by it)
+                return False
+        server, clients = read
         run_id = server.get("run_id")
         if run_id != self.redis_run:
             self.redis_run = run_id
