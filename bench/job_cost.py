@@ -6,7 +6,8 @@ job's total by up to 60 ms; its medians over three jobs cannot show a change of 
 (`python scripts/run.py`, as footprint starts it) converts --jobs jobs of one clip one after another, each
 submitted as soon as the one before is `succeeded` in the database (polled every 20 ms), and each role's CPU
 is read once before the first and once after the last: the rounding is then at most 10 ms a role over all
-the jobs, 0.5 ms a job with 20 jobs. The figure includes what our processes spend at rest while the jobs run,
+the jobs, 0.5 ms a job with 20 jobs. Also printed: the same CPU per second of a job, steadier than the per-job
+figure across hours of a VM whose speed varies (docs/benchmarks.md, "4 Dec 2026"). The figure includes what our processes spend at rest while the jobs run,
 as the issue's per-job figure does; the rest rate is measured over --idle seconds first and printed beside it.
 
     python bench/job_cost.py [--clip 30] [--jobs 20] [--idle 20] [--keep]
@@ -87,6 +88,9 @@ def main() -> None:
                 note=f"at rest {rest.get(role, 0.0) * 1000:.1f} ms/s",
             )
         result.add("wall per job (submit -> succeeded, back to back)", wall / args.jobs, "s")
+        # The per-job figure grows with the job's wall time, which follows the machine's speed of the hour (3.0 to
+        # 6.2 s for this clip on one VM across two days): per second of a job compares runs of different hours.
+        result.add("own CPU per second of a job", sum(spent.values()) / wall * 1000, "ms/s")
         result.add("at rest, all roles", sum(rest.values()) * 1000, "ms/s")
         result.add("resolution of the per-job total", 10 * len(ROLES) / args.jobs, "ms", note="10 ms a role, once")
         result.details = {"spent": spent, "rest": rest, "wall": wall, "machine": machine()}
