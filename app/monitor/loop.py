@@ -16,6 +16,7 @@ from app.monitor import library_probe, library_scan, split_dispatch
 from app.monitor.dispatcher import dispatch_ready, jobs_queued, stop_result_subscriptions
 from app.monitor.events import EventHandler
 from app.monitor.reaper import active_rows, enforce_cancels, reap_lost
+from app.monitor.receivers import Receivers
 from app.monitor.reconcile import reconcile, sweep
 from app.monitor.registry import Registry
 from app.monitor.split_dispatch import dispatch_split, pieces_queued
@@ -40,7 +41,7 @@ DISPATCH_GAP = 0.1
 OUT_RECHECK = 10.0
 
 
-class Monitor:
+class Monitor(Receivers):
     """Consume Celery events, dispatch, reap, reconcile; all database work on one thread."""
 
     def __init__(self, flask_app: Flask) -> None:
@@ -59,58 +60,6 @@ class Monitor:
         self.maybe_out = True  # whether a job or a piece may be out (dispatched or running); unknown at start
         self.presence: tuple[dict[str, Any], Any] | None = None  # the tick's read of the followers' connections
         self._out_read = 0.0
-
-    def receive_events(self) -> None:
-        """Thread: put every Celery event in the inbox; reconnect after broker failures."""
-        interrupted = False
-        while not self.stopping.is_set():
-            try:
-                with self.celery_app.connection_for_read() as connection:
-                    connection.ensure_connection(max_retries=1)
-                    receiver = self.celery_app.events.Receiver(
-                        connection, handlers={"*": lambda e: self.inbox.put(("event", e))}
-                    )
-                    if interrupted:
-                        log.info("event stream back")
-                        self.inbox.put(("reconnected", None))  # settle what happened meanwhile
-                        interrupted = False
-                    self.ready.set()
-                    receiver.capture(limit=None, timeout=None, wakeup=True)
-            except Exception as exc:  # noqa: BLE001  (broker outages)
-                if self.stopping.is_set():
-                    return
-                if connection_error(exc) is not None:
-                    redis_failed(exc, "the monitor's event stream")
-                elif not interrupted:
-                    log.warning("event stream interrupted (%s); reconnecting", exc)
-                interrupted = True
-                time.sleep(1.0)
-
-    def receive_wakeups(self) -> None:
-        """Thread: turn 'new work' messages from the web process into immediate dispatch."""
-        failing = False
-        while not self.stopping.is_set():
-            try:
-                pubsub = redis_store.client_for(self.flask_app).pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(keys.WAKE_CHANNEL)
-                failing = False
-                while not self.stopping.is_set():
-                    message = pubsub.get_message(timeout=1.0)
-                    if message:
-                        data = message.get("data")
-                        self.inbox.put(("wake", data.decode() if isinstance(data, bytes) else data))
-            except Exception as exc:  # noqa: BLE001
-                if connection_error(exc) is not None:
-                    redis_failed(exc, "the monitor's wake-up channel")
-                elif not failing:
-                    log.warning("wake-up channel interrupted (%s); retrying", exc)
-                failing = True
-                time.sleep(1.0)
-
-    def start_threads(self) -> None:
-        """Start the event and wake-up receivers."""
-        for target in (self.receive_events, self.receive_wakeups):
-            threading.Thread(target=target, name=target.__name__, daemon=True).start()
 
     def run(self, max_seconds: float | None = None) -> None:
         """Run until stopped (or for max_seconds)."""

@@ -8,7 +8,6 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import current_app
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 from app.extensions import db, redis_store
 from app.models import ACTIVE_VALUES, Follower, Job
 from app.models.piece import Piece
+from app.monitor.follower_table import FollowerTable
 from app.services.liveness import follower_alive
 from tasks import keys
 from tasks.signing import check_proof
@@ -24,9 +24,6 @@ from tasks.signing import check_proof
 log = logging.getLogger("frameshift.monitor")
 # The name field of each line of CLIENT LIST (not lib-name=).
 CLIENT_NAME = re.compile(r"(?:^| )name=(\S*)", re.MULTILINE)
-# The follower table is written when what it shows changed; a heartbeat alone moves it at most this often
-# (the web trusts a row for MONITOR_LAG, app/services/liveness.py, and a heartbeat comes every 2 s).
-HEARTBEAT_WRITE_EVERY = 3.0
 _OUT = ACTIVE_VALUES  # dispatched or running: a follower holds it (also for pieces: the same values)
 _ANY_PIECE_OUT = select(Piece.id).where(Piece.status.in_(_OUT)).limit(1)
 _BUSY_JOBS = select(Job.follower, func.count()).where(Job.status.in_(_OUT)).group_by(Job.follower)
@@ -63,7 +60,7 @@ class FollowerState:
         return self.token == "ok" and not self.refused
 
 
-class Registry:
+class Registry(FollowerTable):
     """Followers keyed by Celery hostname."""
 
     def __init__(self, lost_after: float) -> None:
@@ -247,63 +244,3 @@ class Registry:
             if name:
                 counts[name] = counts.get(name, 0) + count
         return counts
-
-    def shown(self, busy: dict[str, int], now: float) -> str:
-        """What the follower table shows, heartbeat times aside, as one comparable string."""
-        view = [
-            (name, self.online(name, now), s.concurrency, s.encoders, s.ffmpeg_version, s.info, s.shutting_down)
-            + (s.stopped or s.offline, s.token, s.refused, s.heartbeat_at > 0)
-            for name, s in sorted(self.followers.items())
-        ]
-        return json.dumps([view, sorted(busy.items(), key=str)], sort_keys=True, default=str)
-
-    def sync_db(self, busy: dict[str, int] | None = None) -> bool:
-        """Write the follower table the web process reads; forget followers whose rows were deleted (forgotten).
-        Skipped (False) when nothing it shows changed and the heartbeats were written HEARTBEAT_WRITE_EVERY ago.
-        busy: the busy counts when the caller knows them (none: nothing is out), else they are counted."""
-        now = time.time()
-        busy = self.busy_counts() if busy is None else busy
-        shown = self.shown(busy, now)
-        if shown == self.last_shown and now - self.last_write < HEARTBEAT_WRITE_EVERY:
-            return False
-        self.last_write = now
-        rows = {row.name: row for row in db.session.execute(select(Follower)).scalars()}
-        for name in [n for n in self.followers if n in self.written and n not in rows]:
-            log.info("follower %s was forgotten", name)
-            del self.followers[name]
-            self.written.discard(name)
-            self.forgotten[name] = now
-        for name, state in self.followers.items():
-            row = rows.get(name)
-            if row is None:
-                row = Follower(name=name)
-                db.session.add(row)
-            self.written.add(name)
-            mark = (row.info or {}).get("refused")
-            if mark and mark.get("started_at") == state.info.get("started_at"):
-                state.refused = state.refused or mark.get("reason")
-            row.online = self.online(name, now)
-            row.concurrency = state.concurrency
-            row.encoders = state.encoders
-            row.ffmpeg_version = state.ffmpeg_version
-            row.info = {
-                **state.info,
-                "shutting_down": state.shutting_down,
-                "stopped": state.stopped or state.offline,
-                "token": state.token,
-                **(
-                    {"refused": {"reason": state.refused, "started_at": state.info.get("started_at")}}
-                    if state.refused
-                    else {}
-                ),
-            }
-            row.busy = busy.get(name, 0)
-            if state.heartbeat_at:
-                # The follower's own clock: a grace period (ours) after a Redis restart never shows as its heartbeat.
-                row.last_heartbeat = datetime.fromtimestamp(state.heartbeat_at, timezone.utc).replace(tzinfo=None)
-        for name, row in rows.items():
-            if name not in self.followers:
-                row.online = False
-                row.busy = busy.get(name, 0)
-        self.last_shown = self.shown(busy, now)  # refusal marks read from the rows above are part of it
-        return True

@@ -1,0 +1,80 @@
+"""The monitor's two receiving threads: Celery events and the web's wake-ups, both into the loop's inbox."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from celery import Celery
+from flask import Flask
+
+from app.extensions import redis_store
+from tasks import keys
+from tasks.outage import connection_error, redis_failed
+
+log = logging.getLogger("frameshift.monitor")
+
+
+class Receivers:
+    """Monitor's threads that fill its inbox (app/monitor/loop.py applies what they put there, on its one thread)."""
+
+    flask_app: Flask
+    celery_app: Celery
+    inbox: queue.Queue[tuple[str, Any]]
+    stopping: threading.Event
+    ready: threading.Event
+
+    def receive_events(self) -> None:
+        """Thread: put every Celery event in the inbox; reconnect after broker failures."""
+        interrupted = False
+        while not self.stopping.is_set():
+            try:
+                with self.celery_app.connection_for_read() as connection:
+                    connection.ensure_connection(max_retries=1)
+                    receiver = self.celery_app.events.Receiver(
+                        connection, handlers={"*": lambda e: self.inbox.put(("event", e))}
+                    )
+                    if interrupted:
+                        log.info("event stream back")
+                        self.inbox.put(("reconnected", None))  # settle what happened meanwhile
+                        interrupted = False
+                    self.ready.set()
+                    receiver.capture(limit=None, timeout=None, wakeup=True)
+            except Exception as exc:  # noqa: BLE001  (broker outages)
+                if self.stopping.is_set():
+                    return
+                if connection_error(exc) is not None:
+                    redis_failed(exc, "the monitor's event stream")
+                elif not interrupted:
+                    log.warning("event stream interrupted (%s); reconnecting", exc)
+                interrupted = True
+                time.sleep(1.0)
+
+    def receive_wakeups(self) -> None:
+        """Thread: turn 'new work' messages from the web process into immediate dispatch."""
+        failing = False
+        while not self.stopping.is_set():
+            try:
+                pubsub = redis_store.client_for(self.flask_app).pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(keys.WAKE_CHANNEL)
+                failing = False
+                while not self.stopping.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message:
+                        data = message.get("data")
+                        self.inbox.put(("wake", data.decode() if isinstance(data, bytes) else data))
+            except Exception as exc:  # noqa: BLE001
+                if connection_error(exc) is not None:
+                    redis_failed(exc, "the monitor's wake-up channel")
+                elif not failing:
+                    log.warning("wake-up channel interrupted (%s); retrying", exc)
+                failing = True
+                time.sleep(1.0)
+
+    def start_threads(self) -> None:
+        """Start the event and wake-up receivers."""
+        for target in (self.receive_events, self.receive_wakeups):
+            threading.Thread(target=target, name=target.__name__, daemon=True).start()
