@@ -6,9 +6,10 @@ job's total by up to 60 ms; its medians over three jobs cannot show a change of 
 (`python scripts/run.py`, as footprint starts it) converts --jobs jobs of one clip one after another, each
 submitted as soon as the one before is `succeeded` in the database (polled every 20 ms), and each role's CPU
 is read once before the first and once after the last: the rounding is then at most 10 ms a role over all
-the jobs, 0.5 ms a job with 20 jobs. Also printed: the same CPU per second of a job, steadier than the per-job
-figure across hours of a VM whose speed varies (docs/benchmarks.md, "4 Dec 2026"). The figure includes what our processes spend at rest while the jobs run,
+the jobs, 0.5 ms a job with 20 jobs. The figure includes what our processes spend at rest while the jobs run,
 as the issue's per-job figure does; the rest rate is measured over --idle seconds first and printed beside it.
+Also printed: the same CPU per second of a job, steadier than the per-job figure across hours of a VM whose
+speed varies (docs/benchmarks.md, "4 Dec 2026").
 
     python bench/job_cost.py [--clip 30] [--jobs 20] [--idle 20] [--keep]
 
