@@ -121,6 +121,7 @@ def main() -> None:
         throughput_jobs={"type": int, "default": None, "help": "jobs in the throughput run (5000; --quick 1000)"},
         throughput_slots={"type": int, "default": 200, "help": "slots in the throughput run (200)"},
         lean={"action": "store_true", "help": "simulated followers send their reports from one thread (sim_bus.py)"},
+        wire={"action": "store_true", "help": "simulated followers run every attempt from one thread (sim_wire.py)"},
         sim_procs={"type": int, "default": 1, "help": "simulator processes the followers are spread over (1)"},
         sim_nice={
             "type": int,

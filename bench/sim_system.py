@@ -90,6 +90,8 @@ def start_system(args, slots: int, jobs: int, job_seconds: float, jitter: float)
         argv += ["--slots", str(slots // followers), "--job-seconds", str(job_seconds), "--jitter", str(jitter)]
         if getattr(args, "lean", False):
             argv.append("--lean")  # one thread sends every slot's reports (bench/sim_bus.py)
+        if getattr(args, "wire", False):
+            argv.append("--wire")  # one thread runs every slot's attempts, pipelined (bench/sim_wire.py)
         niceness = getattr(args, "sim_nice", 0) or 0
         if niceness:  # the simulators yield the cores to the leader, as followers on their own machines would
             argv = ["nice", "-n", str(niceness), *argv]

@@ -53,32 +53,32 @@ _CLIENT = redis.Redis.from_url(
 transcode.redis_client = lambda: _CLIENT
 
 
-def simulated_encode(payload: dict[str, Any], conf: Any, report: Any, stop: Any, tag: str, publish: Any) -> dict:
-    """Stand in for tasks/convert.py run_attempt: FFmpeg's progress blocks at its real rate, then publish."""
+def job_seconds() -> float:
+    """One simulated encode's length: the mean times a random factor in 1 +/- jitter."""
     mean, jitter = JOB_SECONDS
-    seconds = max(0.0, mean * random.uniform(1 - jitter, 1 + jitter))
+    return max(0.0, mean * random.uniform(1 - jitter, 1 + jitter))
+
+
+def first_reports(conf: Any, payload: dict[str, Any], seconds: float) -> tuple[list[str], list[dict[str, Any]]]:
+    """The argv and what tasks/convert.py reports before FFmpeg's first block: starting, started, the duration."""
     argv = [conf.ffmpeg_bin, "-i", str(payload.get("input")), "-progress", "pipe:1", str(payload.get("output"))]
-    report({"stage": "starting", "percent": 0.0, "argv": argv, "input_size": 0})
-    report({"stage": "started", "ffmpeg_pid": os.getpid(), "percent": 0.0})
-    report({"duration": seconds or None, "input_size": 0})
-    began, block, checked = time.monotonic(), 0, time.monotonic()
-    while (block + 1) * conf.progress_interval <= seconds:
-        block += 1
-        time.sleep(max(0.0, began + block * conf.progress_interval - time.monotonic()))
-        if time.monotonic() - checked >= 1.0:  # the runner asks once a second
-            checked = time.monotonic()
-            reason = stop()
-            if reason == "shutdown":
-                raise TranscodeInterrupted("interrupted: this follower was shutting down")
-            if reason:
-                raise TranscodeCancelled("cancelled" if reason == "cancel" else reason)
-        out = block * conf.progress_interval
-        fields = {"frame": str(int(out * 25)), "fps": "25.0", "total_size": str(int(out * 50_000))}
-        fields.update(out_time_us=str(int(out * 1e6)), speed="1.00x", progress="continue")
-        report({"stage": "encoding", **parse_block(fields, seconds).to_dict()})
-        count("blocks")
-    if publish is not None and not publish():
-        raise TranscodeCancelled(f"{stop() or 'given up by the leader'}; this attempt's output was discarded")
+    return argv, [
+        {"stage": "starting", "percent": 0.0, "argv": argv, "input_size": 0},
+        {"stage": "started", "ffmpeg_pid": os.getpid(), "percent": 0.0},
+        {"duration": seconds or None, "input_size": 0},
+    ]
+
+
+def block_report(block: int, interval: float, seconds: float) -> dict[str, Any]:
+    """FFmpeg's progress block number `block` (one every `interval`), parsed by the follower's own parser."""
+    out = block * interval
+    fields = {"frame": str(int(out * 25)), "fps": "25.0", "total_size": str(int(out * 50_000))}
+    fields.update(out_time_us=str(int(out * 1e6)), speed="1.00x", progress="continue")
+    return {"stage": "encoding", **parse_block(fields, seconds).to_dict()}
+
+
+def simulated_result(payload: dict[str, Any], argv: list[str], seconds: float) -> dict[str, Any]:
+    """What run_attempt returns for a finished encode."""
     return {
         "output": payload.get("output"),
         "argv": argv,
@@ -91,6 +91,30 @@ def simulated_encode(payload: dict[str, Any], conf: Any, report: Any, stop: Any,
         "format": "matroska,webm",
         "log_tail": ["simulated by bench/simfollower.py"],
     }
+
+
+def simulated_encode(payload: dict[str, Any], conf: Any, report: Any, stop: Any, tag: str, publish: Any) -> dict:
+    """Stand in for tasks/convert.py run_attempt: FFmpeg's progress blocks at its real rate, then publish."""
+    seconds = job_seconds()
+    argv, reports = first_reports(conf, payload, seconds)
+    for update in reports:
+        report(update)
+    began, block, checked = time.monotonic(), 0, time.monotonic()
+    while (block + 1) * conf.progress_interval <= seconds:
+        block += 1
+        time.sleep(max(0.0, began + block * conf.progress_interval - time.monotonic()))
+        if time.monotonic() - checked >= 1.0:  # the runner asks once a second
+            checked = time.monotonic()
+            reason = stop()
+            if reason == "shutdown":
+                raise TranscodeInterrupted("interrupted: this follower was shutting down")
+            if reason:
+                raise TranscodeCancelled("cancelled" if reason == "cancel" else reason)
+        report(block_report(block, conf.progress_interval, seconds))
+        count("blocks")
+    if publish is not None and not publish():
+        raise TranscodeCancelled(f"{stop() or 'given up by the leader'}; this attempt's output was discarded")
+    return simulated_result(payload, argv, seconds)
 
 
 # Declared as tasks/transcode.py declares transcode.run; only the body differs (no FFmpeg).

@@ -40,7 +40,7 @@ from celery.utils import worker_direct  # noqa: E402
 from celery.worker.state import SOFTWARE_INFO  # noqa: E402
 from kombu import Consumer  # noqa: E402
 
-from bench import sim_bus  # noqa: E402
+from bench import sim_bus, sim_wire  # noqa: E402
 from bench.sim_task import _CLIENT, COUNT_LOCK, COUNTS, JOB_SECONDS, count, run, sim_app  # noqa: E402
 from tasks import keys, transcode  # noqa: E402
 from tasks.worker_signals import ADVERT_EVERY, ADVERT_TTL, stamp  # noqa: E402
@@ -218,8 +218,9 @@ def main() -> None:
     parser.add_argument("--jitter", type=float, default=0.5, help="each job lasts job-seconds x (1 +/- jitter)")
     parser.add_argument("--stats", type=Path, default=None, help="write counters here (JSON) every second")
     parser.add_argument("--lean", action="store_true", help="one thread sends every slot's reports (bench/sim_bus.py)")
+    parser.add_argument("--wire", action="store_true", help="one thread runs every slot's attempts (bench/sim_wire.py)")
     args = parser.parse_args()
-    if args.lean:
+    if args.lean and not args.wire:
         sim_bus.BUS.append(sim_bus.Bus(sim_app, _CLIENT))
         transcode.Reporter = sim_bus.LeanReporter
         sim_bus.BUS[0].start()
@@ -231,7 +232,11 @@ def main() -> None:
     for follower in followers:
         follower.advertise(first=True)
         follower.heartbeat("worker-online")
-    for follower in followers:
+    if args.wire:
+        sim_bus.BUS.append(sim_wire.WireBus(sim_app, _CLIENT, followers))
+        transcode.Reporter = sim_bus.LeanReporter
+        sim_bus.BUS[0].start()
+    for follower in [] if args.wire else followers:
         for _ in range(follower.slots):
             threading.Thread(target=follower.slot, daemon=True).start()
         threading.Thread(target=follower.consume, name=f"consume-{follower.hostname}", daemon=True).start()

@@ -16,10 +16,11 @@ from tests.support import HOSTNAME, ROOT, Proc, RedisServer, base_env, monitor_a
 FINAL = ("succeeded", "failed", "cancelled")
 
 
-@pytest.mark.parametrize("lean", [False, True], ids=["thread-a-slot", "lean"])
-def test_jobs_dispatched_to_a_simulated_follower_succeed(tmp_path, lean):
-    """Both ways of reporting (a Reporter thread per slot, or --lean: one thread for all, bench/sim_bus.py) are
-    taken for a follower: listed idle, its jobs succeed, the argv of each comes from its first progress report."""
+@pytest.mark.parametrize("mode", [[], ["--lean"], ["--wire"]], ids=["thread-a-slot", "lean", "wire"])
+def test_jobs_dispatched_to_a_simulated_follower_succeed(tmp_path, mode):
+    """Every way of simulating (a Reporter thread per slot; --lean: one thread sends every report, bench/sim_bus.py;
+    --wire: one thread runs every attempt, bench/sim_wire.py) is taken for a follower: listed idle, its jobs
+    succeed, the argv of each comes from its first progress report."""
     media, data = tmp_path / "media", tmp_path / "data"
     media.mkdir()
     data.mkdir()
@@ -32,7 +33,7 @@ def test_jobs_dispatched_to_a_simulated_follower_succeed(tmp_path, lean):
     sim = Proc(
         [sys.executable, str(ROOT / "bench" / "simfollower.py"), "--followers", "1", "--slots", "2"]
         + ["--prefix", "simtest", "--job-seconds", "1.5", "--jitter", "0"]
-        + (["--lean"] if lean else []),
+        + mode,
         env,
         tmp_path / "sim.log",
     )
