@@ -13,6 +13,7 @@ from app.extensions import db, redis_store
 from app.models import ACTIVE, FINISHED, Job, JobStatus, utcnow
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.live import live_message, publish, wake_dispatcher
+from app.services.split_jobs import whole_by_spec
 from app.services.transitions import transition
 from tasks import keys
 from tasks.command import build_argv
@@ -86,6 +87,7 @@ def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, prio
     position = (db.session.execute(select(func.max(Job.position))).scalar() or 0.0) + 1
     batch = str(uuid.uuid4()) if len(inputs) > 1 else None
     jobs: list[Job] = []
+    whole, note = whole_by_spec(spec)  # decided once here, not by every dispatch round (docs/split.md)
     for source in sources:
         try:
             output = plan_output(source, spec.container, spec.if_exists, output_dir, taken)
@@ -103,6 +105,8 @@ def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, prio
             priority=priority,
             position=position,
             input_size=source.stat().st_size,
+            split_state="whole" if whole else None,
+            split_note=note,
         )
         position += 1
         jobs.append(job)

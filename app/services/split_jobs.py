@@ -65,14 +65,22 @@ def needs_length(job: Job, capacity: int) -> bool:
     return _without_length(job, capacity) is None
 
 
+def whole_by_spec(spec: Any) -> tuple[bool, str | None]:
+    """(True, the note) when the spec alone makes a job run whole (split=never, or a stream that cannot be cut),
+    whatever the fleet and the input: create_jobs records it with the job, so no dispatch round decides it again
+    (a spec never changes after the job is made)."""
+    if spec.split == "never":
+        return True, None
+    reason = whole_stream_reason(spec)
+    return (True, f"runs whole: {reason}") if reason else (False, None)
+
+
 def _without_length(job: Job, capacity: int) -> tuple[bool, str | None] | None:
     """The decision when the spec or the fleet settle it alone; None when it depends on the input's length."""
     spec = parse_spec(job.spec)
-    if spec.split == "never":
-        return False, None
-    reason = whole_stream_reason(spec)
-    if reason:
-        return False, f"runs whole: {reason}"
+    whole, note = whole_by_spec(spec)
+    if whole:
+        return False, note
     if spec.split == "always":
         return True, None
     if capacity < 2:

@@ -20,7 +20,8 @@ def test_an_undecided_split_job_is_split_by_dispatch_ready_not_sent_whole(app, c
     with app.app_context():
         split = create_jobs([str(clips["long"])], {"split": "always"})[0]
         whole = create_jobs([str(clips["short"])], {"split": "never"})[0]
-        assert split.split_state is None and whole.split_state is None  # as the web leaves them
+        # The web decides only what the spec alone settles (split=never: whole); the rest is the monitor's.
+        assert split.split_state is None and whole.split_state == "whole"
         sent: dict[str, int] = {}
         assert dispatch_ready(get_celery(app), registry(slots=2), sent) == 1
         db.session.expire_all()
@@ -55,3 +56,18 @@ def test_one_round_counts_the_free_slots_once_and_fills_them_with_pieces_first(a
         counts.clear()
         monitor.dispatch()  # no free slot left: counted once, nothing sent
         assert len(counts) == 1 and sorted(db.session.get(Job, job.id).status for job in wholes) == statuses
+
+
+def test_the_web_records_at_creation_only_what_the_spec_alone_decides(app, clips):
+    """split=never and a video that is copied run whole whatever the fleet: recorded with the job (with the note a
+    user would not guess), so no dispatch round loads the job to decide it; auto and always are left undecided."""
+    with app.app_context():
+        never = create_jobs([str(clips["short"])], {"split": "never"})[0]
+        copied = create_jobs([str(clips["short"])], {"split": "auto", "video_codec": "copy", "if_exists": "rename"})[0]
+        auto = create_jobs([str(clips["short"])], {"split": "auto", "if_exists": "rename"})[0]
+        always = create_jobs([str(clips["long"])], {"split": "always"})[0]
+        db.session.expire_all()
+        rows = {j.id: (j.split_state, j.split_note) for j in db.session.query(Job)}
+        assert rows[never.id] == ("whole", None)
+        assert rows[copied.id][0] == "whole" and "copied" in rows[copied.id][1]
+        assert rows[auto.id] == (None, None) and rows[always.id] == (None, None)
