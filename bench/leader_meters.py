@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from app.services.live import unpack
 from bench.harness import cpu_seconds, rss_mb
 from tasks import keys
 
@@ -73,10 +74,12 @@ class LiveCounter(threading.Thread):
         while not self.stop.is_set():
             message = self.pubsub.get_message(timeout=0.5)
             if message:
-                if b'"type": "progress"' in message["data"] or b'"type":"progress"' in message["data"]:
-                    self.progress.append(time.time())
-                else:
-                    self.other += 1
+                now = time.time()
+                for item in unpack(message["data"]):  # one publish holds a batch (app/services/live.py)
+                    if item.get("type") == "progress":
+                        self.progress.append(now)
+                    else:
+                        self.other += 1
 
 
 def rate_windows(times: list[float], start: float, end: float) -> list[float]:

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, or_, select
 from app.extensions import db, redis_store
 from app.models import ACTIVE, FINISHED, Job, JobStatus, utcnow
 from app.services.errors import Conflict, NotFound, ServiceError
-from app.services.live import live_message, publish, wake_dispatcher
+from app.services.live import live_message, publish, publish_many, wake_dispatcher
 from app.services.split_jobs import whole_by_spec
 from app.services.transitions import transition
 from tasks import keys
@@ -113,8 +113,7 @@ def create_jobs(inputs: list[str] | None, spec_data: dict[str, Any] | None, prio
     db.session.add_all(jobs)
     db.session.commit()
     wake_dispatcher(keys.WAKE_NEW_JOBS)
-    for job in jobs:
-        publish(live_message(job))
+    publish_many([live_message(job) for job in jobs])
     return jobs
 
 

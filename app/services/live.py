@@ -66,25 +66,34 @@ def progress_message(job_id: int, follower: str | None, ts: float | None, figure
     }
 
 
+# A publish on the live channel is a JSON array of messages, in order: the monitor's batch of events or a dispatch
+# round publishes once, not once a message (a PUBLISH each was ~8 % of the monitor's CPU a job at 440 jobs a second:
+# bench/monitor_cost.py, docs/benchmarks.md fix 36). PUBLISH_CHUNK bounds one publish's size.
+PUBLISH_CHUNK = 200
+
+
 def publish(message: dict[str, Any]) -> None:
     """Publish one message on the live channel; never raise (live updates are best effort)."""
-    try:
-        redis_store.client.publish(keys.LIVE_CHANNEL, json.dumps(message))
-    except Exception as exc:  # noqa: BLE001
-        log.warning("live update not published: %s", exc)
+    publish_many([message])
 
 
 def publish_many(messages: list[dict[str, Any]]) -> None:
-    """Publish messages in order in one round trip; never raise."""
+    """Publish messages in order, PUBLISH_CHUNK to a publish, in one round trip; never raise."""
     if not messages:
         return
     try:
         with redis_store.client.pipeline(transaction=False) as pipe:
-            for message in messages:
-                pipe.publish(keys.LIVE_CHANNEL, json.dumps(message))
+            for first in range(0, len(messages), PUBLISH_CHUNK):
+                pipe.publish(keys.LIVE_CHANNEL, json.dumps(messages[first : first + PUBLISH_CHUNK]))
             pipe.execute()
     except Exception as exc:  # noqa: BLE001
         log.warning("%d live updates not published: %s", len(messages), exc)
+
+
+def unpack(data: bytes | str) -> list[dict[str, Any]]:
+    """The messages of one publish on the live channel, in order (the web's stream reads them here)."""
+    found = json.loads(data.decode() if isinstance(data, bytes) else data)
+    return found if isinstance(found, list) else [found]
 
 
 def wake_dispatcher(what: str = keys.WAKE_CHANGE) -> None:

@@ -9,6 +9,7 @@ import redis
 from flask import Blueprint, Response, jsonify, stream_with_context
 
 from app.extensions import redis_store
+from app.services.live import unpack
 from tasks import keys
 from tasks.outage import redis_failed, redis_recovered
 
@@ -45,10 +46,11 @@ def events() -> Response:
                     redis_failed(exc, "the live-update stream")
                     return  # ends the response; the browser reconnects and re-reads what it shows
                 if message and message.get("type") == "message":
-                    data = message["data"]
-                    text = data.decode() if isinstance(data, bytes) else str(data)
-                    kind = json.loads(text).get("type", "job")
-                    yield f"event: {kind}\ndata: {text}\n\n"
+                    # One publish holds a batch of messages (app/services/live.py): an event each for the browser.
+                    yield "".join(
+                        f"event: {item.get('type', 'job')}\ndata: {json.dumps(item)}\n\n"
+                        for item in unpack(message["data"])
+                    )
                     last = time.monotonic()
                 elif time.monotonic() - last > KEEPALIVE:
                     yield ": keep-alive\n\n"

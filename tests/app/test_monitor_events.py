@@ -3,7 +3,6 @@ and one bad event loses no other."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from app.extensions import db, get_celery, redis_store
 from app.models import JobStatus
 from app.monitor.loop import Monitor
-from app.services.live import live_message, progress_message
+from app.services.live import live_message, progress_message, unpack
 from app.services.transitions import transition
 from tasks import keys
 from tasks.errors import TranscodeError
@@ -35,7 +34,7 @@ def succeeded(task_id: str) -> dict:
 def live_messages(pubsub) -> list[dict]:
     found = []
     while message := pubsub.get_message(timeout=0.5):
-        found.append(json.loads(message["data"]))
+        found.extend(unpack(message["data"]))
     return found
 
 

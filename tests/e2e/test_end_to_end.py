@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
 import redis as redis_lib
 
+from app.services.live import unpack
 from tasks import keys
 from tests.media import ffmpeg_pids, ffprobe
 from tests.support import wait_for
@@ -35,9 +35,7 @@ def watch_live(redis_url: str, job_id: int, seen: list, stop: threading.Event) -
         while not stop.is_set():
             message = pubsub.get_message(timeout=0.2)
             if message:
-                data = json.loads(message["data"])
-                if data.get("id") == job_id:
-                    seen.append(data)
+                seen.extend(data for data in unpack(message["data"]) if data.get("id") == job_id)
         pubsub.close()
 
     thread = threading.Thread(target=run, daemon=True)
