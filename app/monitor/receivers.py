@@ -9,13 +9,42 @@ import time
 from typing import Any
 
 from celery import Celery
+from celery.events.receiver import EventReceiver
 from flask import Flask
+from kombu import Queue
 
 from app.extensions import redis_store
+from app.monitor.events import JOB_EVENTS
 from tasks import keys
 from tasks.outage import connection_error, redis_failed
 
 log = logging.getLogger("frameshift.monitor")
+# What the monitor applies: the followers' worker-* events and the task events of JOB_EVENTS (app/monitor/events.py,
+# the split monitor's too). Celery publishes an event on the topic of its type with '.' for '-'; Redis sends a
+# subscriber only the topics it subscribed to, so a task-received (one a job, never applied: a follower's liveness
+# comes from its heartbeats) is not sent to the monitor, not decoded, not queued (fix 37, docs/benchmarks.md).
+TOPICS = ("worker.*", *sorted(kind.replace("-", ".") for kind in JOB_EVENTS))
+
+
+class FollowerEvents(EventReceiver):
+    """Celery's event receiver, subscribed to TOPICS instead of every event: one auto-deleted queue (a Redis
+    pattern subscription) a topic, as kombu binds one routing key a fanout queue."""
+
+    def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:
+        queues = [
+            Queue(
+                f"{self.queue.name}.{topic}",
+                exchange=self.exchange,
+                routing_key=topic,
+                auto_delete=self.queue.auto_delete,
+                durable=self.queue.durable,
+                exclusive=self.queue.exclusive,
+                message_ttl=self.queue.message_ttl,
+                expires=self.queue.expires,
+            )
+            for topic in TOPICS
+        ]
+        return [Consumer(queues=queues, callbacks=[self._receive], no_ack=True, accept=self.accept)]
 
 
 class Receivers:
@@ -34,8 +63,8 @@ class Receivers:
             try:
                 with self.celery_app.connection_for_read() as connection:
                     connection.ensure_connection(max_retries=1)
-                    receiver = self.celery_app.events.Receiver(
-                        connection, handlers={"*": lambda e: self.inbox.put(("event", e))}
+                    receiver = FollowerEvents(
+                        connection, handlers={"*": lambda e: self.inbox.put(("event", e))}, app=self.celery_app
                     )
                     if interrupted:
                         log.info("event stream back")

@@ -1,0 +1,50 @@
+"""The monitor subscribes to the events it applies, not to every event (fix 37, docs/benchmarks.md "Lean").
+
+A follower sends task-received for every job; the monitor never applies it (a follower's liveness comes from its
+heartbeats), yet decoding and queueing it was a share of the monitor's event thread at hundreds of jobs a second.
+Real Redis, the monitor's real event thread, events sent by Celery's own dispatcher as a follower sends them."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+from app.extensions import get_celery
+from app.monitor.events import JOB_EVENTS
+from app.monitor.loop import Monitor
+
+
+def drain(inbox: queue.Queue, seconds: float) -> list[dict]:
+    got, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            kind, item = inbox.get(timeout=0.05)
+        except queue.Empty:
+            continue
+        if kind == "event":
+            got.append(item)
+    return got
+
+
+def test_the_event_thread_gets_every_applied_event_and_no_task_received(app):
+    monitor = Monitor(app)
+    celery = get_celery(app)
+    thread = threading.Thread(target=monitor.receive_events, daemon=True)
+    thread.start()
+    try:
+        assert monitor.ready.wait(10)
+        with celery.connection_for_write() as connection:
+            dispatcher = celery.events.Dispatcher(connection, hostname="topics@host", enabled=True)
+            deadline = time.monotonic() + 10
+            while not any(e.get("type") == "worker-heartbeat" for e in drain(monitor.inbox, 0.2)):
+                assert time.monotonic() < deadline, "the event thread never subscribed"
+                dispatcher.send("worker-heartbeat", freq=2.0, active=0, processed=0)
+            sent = ["task-received", "worker-online", *sorted(JOB_EVENTS), "worker-offline"]
+            for kind in sent:
+                dispatcher.send(kind, uuid="t-1")
+            got = [e["type"] for e in drain(monitor.inbox, 1.0)]
+        assert "task-received" not in got, got
+        assert got == [kind for kind in sent if kind != "task-received"], got
+    finally:
+        monitor.stopping.set()
