@@ -23,10 +23,12 @@ from tasks.outage import connection_error, redis_failed
 
 log = logging.getLogger("frameshift.monitor")
 # What the monitor applies: the followers' worker-* events and the task events of JOB_EVENTS (app/monitor/events.py,
-# the split monitor's too). Celery publishes an event on the topic of its type with '.' for '-'; Redis sends a
-# subscriber only the topics it subscribed to, so a task-received (one a job, never applied: a follower's liveness
-# comes from its heartbeats) is not sent to the monitor, not decoded, not queued (fix 37, docs/benchmarks.md).
-TOPICS = ("worker.*", *sorted(kind.replace("-", ".") for kind in JOB_EVENTS))
+# the split monitor's too). Celery publishes an event on the topic of its type with '.' for '-', and a worker whose
+# pool runs an event loop (prefork) buffers its task events and sends them as one list on 'task.multi' (received,
+# started, succeeded...: the list is taken whole, task-received in it too); Redis sends a subscriber only the topics
+# it subscribed to, so a task-received sent alone (a worker without that buffer: solo, threads) is not sent to the
+# monitor, not decoded, not queued (fix 37, docs/benchmarks.md).
+TOPICS = ("worker.*", "task.multi", *sorted(kind.replace("-", ".") for kind in JOB_EVENTS))
 
 
 class FollowerEvents(EventReceiver):

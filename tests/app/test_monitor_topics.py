@@ -44,8 +44,15 @@ def test_the_event_thread_gets_every_applied_event_and_no_task_received(app):
             for kind in sent:
                 dispatcher.send(kind, uuid="t-1")
             got = [e["type"] for e in drain(monitor.inbox, 1.0)]
-        assert "task-received" not in got, got
-        assert got == [kind for kind in sent if kind != "task-received"], got
+            assert "task-received" not in got, got
+            assert got == [kind for kind in sent if kind != "task-received"], got
+            # A prefork worker buffers its task events and sends them as one list on 'task.multi': all of it arrives.
+            buffered = celery.events.Dispatcher(connection, hostname="multi@host", enabled=True, buffer_group=["task"])
+            for kind in ("task-received", "task-started", "task-succeeded"):
+                buffered.send(kind, uuid="t-2")
+            buffered.flush()
+            got = [(e["type"], e["hostname"]) for e in drain(monitor.inbox, 1.0)]
+        assert got == [(k, "multi@host") for k in ("task-received", "task-started", "task-succeeded")], got
     finally:
         monitor.stopping.set()
 
