@@ -39,7 +39,7 @@ class Bus:
         self.reporters: set[LeanReporter] = set()
         self.lock = threading.Lock()  # held while sending: close() waits for a send in flight, as Reporter's
         self.held: list[tuple[str, tuple]] = []
-        self.dispatchers: dict[str, Any] = {}
+        self.dispatchers: dict[tuple[str, bool], Any] = {}
         self.connection = app.connection_for_write()
         self.sent = 0
         backend = app.backend
@@ -60,11 +60,16 @@ class Bus:
     def start(self) -> None:
         self.thread.start()
 
-    def dispatcher(self, hostname: str) -> Any:
-        """A persistent event dispatcher for this follower, whose channel holds its publishes for the pipeline."""
-        found = self.dispatchers.get(hostname)
+    def dispatcher(self, hostname: str, buffered: bool = False) -> Any:
+        """A persistent event dispatcher for this follower, whose channel holds its publishes for the pipeline.
+
+        buffered: the worker's own (main process) dispatcher, which under a prefork pool keeps its task events and
+        sends them as one list on 'task.multi' when flushed (bench/sim_wire.py flushes every tick, as the worker's
+        event loop flushes every turn); the pool's reports are sent one by one (buffered=False)."""
+        found = self.dispatchers.get((hostname, buffered))
         if found is None:
-            found = self.app.events.Dispatcher(self.connection, hostname=hostname, enabled=True)
+            groups = {"buffer_group": ["task"]} if buffered else {}
+            found = self.app.events.Dispatcher(self.connection, hostname=hostname, enabled=True, **groups)
             channel = found.producer.channel
             topics = channel._get_publish_topics
 
@@ -74,7 +79,7 @@ class Bus:
                     self.held.append(("publish", (topic, payload)))
 
             channel._put_fanout = held_fanout
-            self.dispatchers[hostname] = found
+            self.dispatchers[(hostname, buffered)] = found
         return found
 
     def run(self) -> None:

@@ -23,8 +23,10 @@ follower does on the wire, in order, and writes each tick's commands in one Redi
 - takes the fence (keys.PUBLISH_SCRIPT, as StopCheck.may_publish) and, when it wins, stores SUCCESS (the
   result run_attempt returns) and sends `task-succeeded`; when it loses, FAILURE and `task-failed`.
 
-What the leader receives is what it receives from a follower: the same keys, values, channels and order per
-attempt. What differs, none of it read by the leader: no kombu QoS bookkeeping of the fetched message (the
+The worker's own events (task-received, task-started, task-succeeded, task-failed) go through a dispatcher that
+buffers them, flushed every tick: one list a follower on 'task.multi', as a prefork worker's event loop sends them;
+the reports go one by one, as the pool's Reporter sends them. What the leader receives is what it receives from a
+follower: the same keys, values, channels and order per attempt. What differs, none of it read by the leader: no kombu QoS bookkeeping of the fetched message (the
 `unacked` hash and index, which an early ack removes at once), the backend's SET and PUBLISH are not wrapped in
 their own MULTI/EXEC, and the commands of many attempts share one pipeline (a tick's worth, TICK = 5 ms).
 tests/e2e/test_simulated_follower.py runs the real monitor against it.
@@ -120,6 +122,9 @@ class WireBus(sim_bus.Bus):
                     reporter.sent_at = reporter.step(time.monotonic(), reporter.sent_at)
                     if len(self.held) >= sim_bus.FLUSH_AT and not self.waiting:
                         self.flush()
+                for (_host, buffered), dispatcher in self.dispatchers.items():
+                    if buffered:
+                        dispatcher.flush()  # the tick's task events, one list a follower (a worker loop's turn)
                 self.flush()
             time.sleep(max(0.0, began + sim_bus.TICK - time.monotonic()))
 
@@ -147,7 +152,7 @@ class WireBus(sim_bus.Bus):
         headers = message.headers or {}
         task_id, hostname = headers.get("id"), follower.hostname
         args, kwargs = (body[0], body[1]) if isinstance(body, list | tuple) and len(body) >= 2 else ([], {})
-        events = self.dispatcher(hostname)
+        events = self.dispatcher(hostname, buffered=True)  # the worker's: a list on task.multi each tick
         events.send(
             "task-received",
             uuid=task_id,
@@ -258,7 +263,7 @@ class WireBus(sim_bus.Bus):
         self.backend.store_result(attempt.task_id, result, "SUCCESS", request=attempt.ctx)
         runtime = time.monotonic() - attempt.began
         hostname = attempt.follower.hostname
-        self.dispatcher(hostname).send(
+        self.dispatcher(hostname, buffered=True).send(
             "task-succeeded", uuid=attempt.task_id, result=saferepr(result, 1024), runtime=runtime
         )
         count("succeeded")
@@ -268,7 +273,7 @@ class WireBus(sim_bus.Bus):
         """End FAILURE as Celery's tracer stores an exception the task raised, and send task-failed."""
         self.close_reporter(attempt)
         self.backend.mark_as_failure(attempt.task_id, exc, request=attempt.ctx, call_errbacks=False)
-        self.dispatcher(attempt.follower.hostname).send(
+        self.dispatcher(attempt.follower.hostname, buffered=True).send(
             "task-failed", uuid=attempt.task_id, exception=saferepr(exc), traceback=""
         )
         count("failed")
