@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import queue
 import threading
@@ -14,7 +12,6 @@ from celery import Celery
 from celery.events.receiver import EventReceiver
 from flask import Flask
 from kombu import Queue
-from kombu.serialization import loads, prepare_accept_content
 
 from app.extensions import redis_store
 from app.monitor.events import JOB_EVENTS
@@ -52,16 +49,6 @@ class FollowerEvents(EventReceiver):
         return [Consumer(queues=queues, callbacks=[self._receive], no_ack=True, accept=self.accept)]
 
 
-def event_body(data: bytes, accept: Any) -> Any:
-    """The body of a message of kombu's Redis transport: a JSON envelope whose body is encoded (base64) and
-    serialized (JSON for events), both as its properties and headers say."""
-    envelope = json.loads(data)
-    body = envelope["body"]
-    if (envelope.get("properties") or {}).get("body_encoding") == "base64":
-        body = base64.b64decode(body)
-    return loads(body, envelope.get("content-type"), envelope.get("content-encoding"), accept=accept)
-
-
 class Receivers:
     """Monitor's threads that fill its inbox (app/monitor/loop.py applies what they put there, on its one thread)."""
 
@@ -72,40 +59,21 @@ class Receivers:
     ready: threading.Event
 
     def receive_events(self) -> None:
-        """Thread: put every Celery event the monitor applies in the inbox; reconnect after broker failures.
-
-        Read from Redis directly, not through kombu's consumer: kombu's Redis transport publishes an event as a JSON
-        envelope on a pub/sub channel (its topic), and its consumer machinery around that cost more than the decoding
-        (fix 38, docs/benchmarks.md). Celery's own receiver still turns each body into the event (clock, timestamp)."""
+        """Thread: put every Celery event in the inbox; reconnect after broker failures."""
         interrupted = False
         while not self.stopping.is_set():
-            pubsub = None
             try:
                 with self.celery_app.connection_for_read() as connection:
                     connection.ensure_connection(max_retries=1)
                     receiver = FollowerEvents(
                         connection, handlers={"*": lambda e: self.inbox.put(("event", e))}, app=self.celery_app
                     )
-                    channel = connection.default_channel
-                    accept = prepare_accept_content(receiver.accept)
-                    pubsub = channel.client.pubsub(ignore_subscribe_messages=True)
-                    pubsub.psubscribe(*[channel._get_publish_topic(receiver.exchange.name, t) for t in TOPICS])
                     if interrupted:
                         log.info("event stream back")
                         self.inbox.put(("reconnected", None))  # settle what happened meanwhile
                         interrupted = False
                     self.ready.set()
-                    receiver.wakeup_workers(channel=channel)  # every follower sends a heartbeat now, as Celery's does
-                    while not self.stopping.is_set():
-                        message = pubsub.get_message(timeout=1.0)
-                        if message and message.get("type") == "pmessage":
-                            try:
-                                body = event_body(message["data"], accept)
-                            except Exception as exc:  # noqa: BLE001  (one bad message is dropped, as kombu drops it)
-                                log.warning("an event that cannot be read was dropped: %s", exc)
-                                continue
-                            for event in body if isinstance(body, list) else [body]:
-                                receiver.process(*receiver.event_from_message(event))
+                    receiver.capture(limit=None, timeout=None, wakeup=True)
             except Exception as exc:  # noqa: BLE001  (broker outages)
                 if self.stopping.is_set():
                     return
@@ -115,9 +83,6 @@ class Receivers:
                     log.warning("event stream interrupted (%s); reconnecting", exc)
                 interrupted = True
                 time.sleep(1.0)
-            finally:
-                if pubsub is not None:
-                    pubsub.close()
 
     def receive_wakeups(self) -> None:
         """Thread: turn 'new work' messages from the web process into immediate dispatch."""
