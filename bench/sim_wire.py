@@ -26,9 +26,11 @@ follower does on the wire, in order, and writes each tick's commands in one Redi
 The worker's own events (task-received, task-started, task-succeeded, task-failed) go through a dispatcher that
 buffers them, flushed every tick: one list a follower on 'task.multi', as a prefork worker's event loop sends them;
 the reports go one by one, as the pool's Reporter sends them. What the leader receives is what it receives from a
-follower: the same keys, values, channels and order per attempt. What differs, none of it read by the leader: no kombu QoS bookkeeping of the fetched message (the
-`unacked` hash and index, which an early ack removes at once), the backend's SET and PUBLISH are not wrapped in
-their own MULTI/EXEC, and the commands of many attempts share one pipeline (a tick's worth, TICK = 5 ms).
+follower: the same keys, values, channels and order per attempt. What differs, none of it read by the leader:
+no kombu QoS bookkeeping of the fetched message (the `unacked` hash and index, which an early ack removes at
+once), the backend's SET and PUBLISH are not wrapped in their own MULTI/EXEC, the commands of many attempts share
+one pipeline (a tick's worth, TICK = 5 ms), and each follower's queue is polled (RPOP) every tick where a
+follower blocks in BRPOP: Redis's CPU in these runs includes those polls, which a real fleet does not cost.
 tests/e2e/test_simulated_follower.py runs the real monitor against it.
 """
 
