@@ -49,6 +49,16 @@ class FollowerEvents(EventReceiver):
         return [Consumer(queues=queues, callbacks=[self._receive], no_ack=True, accept=self.accept)]
 
 
+def broken(exc: Exception, what: str, warning: str, said: bool) -> None:
+    """A receiving thread lost its subscription: an outage is said once for the process (redis_failed), any other
+    error once until the thread is back (unless `said`); then wait a second before subscribing again."""
+    if connection_error(exc) is not None:
+        redis_failed(exc, what)
+    elif not said:
+        log.warning(warning, exc)
+    time.sleep(1.0)
+
+
 class Receivers:
     """Monitor's threads that fill its inbox (app/monitor/loop.py applies what they put there, on its one thread)."""
 
@@ -77,12 +87,8 @@ class Receivers:
             except Exception as exc:  # noqa: BLE001  (broker outages)
                 if self.stopping.is_set():
                     return
-                if connection_error(exc) is not None:
-                    redis_failed(exc, "the monitor's event stream")
-                elif not interrupted:
-                    log.warning("event stream interrupted (%s); reconnecting", exc)
+                broken(exc, "the monitor's event stream", "event stream interrupted (%s); reconnecting", interrupted)
                 interrupted = True
-                time.sleep(1.0)
 
     def receive_wakeups(self) -> None:
         """Thread: turn 'new work' messages from the web process into immediate dispatch."""
@@ -98,12 +104,8 @@ class Receivers:
                         data = message.get("data")
                         self.inbox.put(("wake", data.decode() if isinstance(data, bytes) else data))
             except Exception as exc:  # noqa: BLE001
-                if connection_error(exc) is not None:
-                    redis_failed(exc, "the monitor's wake-up channel")
-                elif not failing:
-                    log.warning("wake-up channel interrupted (%s); retrying", exc)
+                broken(exc, "the monitor's wake-up channel", "wake-up channel interrupted (%s); retrying", failing)
                 failing = True
-                time.sleep(1.0)
 
     def start_threads(self) -> None:
         """Start the event and wake-up receivers."""
