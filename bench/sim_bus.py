@@ -39,6 +39,7 @@ class Bus:
         self.reporters: set[LeanReporter] = set()
         self.lock = threading.Lock()  # held while sending: close() waits for a send in flight, as Reporter's
         self.held: list[tuple[str, tuple]] = []
+        self.waiting: list[tuple[int, Any]] = []  # (index in held, callback for that command's reply)
         self.dispatchers: dict[tuple[str, bool], Any] = {}
         self.connection = app.connection_for_write()
         self.sent = 0
@@ -82,28 +83,48 @@ class Bus:
             self.dispatchers[(hostname, buffered)] = found
         return found
 
+    def ask(self, name: str, args: tuple, reply: Any) -> None:
+        """Hold a command whose reply is needed (bench/sim_wire.py); `reply` gets it after the pipeline runs."""
+        self.waiting.append((len(self.held), reply))
+        self.held.append((name, args))
+
     def run(self) -> None:
         while True:
             began = time.monotonic()
             with self.lock:
+                self.step_attempts(time.monotonic())
                 for reporter in list(self.reporters):
                     reporter.sent_at = reporter.step(time.monotonic(), reporter.sent_at)
-                    if len(self.held) >= FLUSH_AT:  # a report goes out soon after its `ts` is stamped
+                    if len(self.held) >= FLUSH_AT and not self.waiting:  # a report goes out soon after its `ts`
                         self.flush()
+                for (_host, buffered), dispatcher in self.dispatchers.items():
+                    if buffered:
+                        dispatcher.flush()  # the tick's task events, one list a follower (a worker loop's turn)
                 self.flush()
             time.sleep(max(0.0, began + TICK - time.monotonic()))
 
+    def step_attempts(self, now: float) -> None:
+        """The attempts' own work each tick, before the reports: none here (slot threads run them); WireBus's."""
+
     def flush(self) -> None:
         held, self.held = self.held, []
+        waiting, self.waiting = self.waiting, []
         if not held:
             return
         try:
             pipe = self.client.pipeline(transaction=False)
             for name, args in held:
                 getattr(pipe, name)(*args)
-            pipe.execute()
-        except redis.RedisError as exc:  # a report lost, as a follower loses one in an outage
+            replies = pipe.execute(raise_on_error=False)
+        except Exception as exc:  # noqa: BLE001  (an outage: a report lost, as a follower loses one)
             print(f"report bus: {exc}", flush=True)
+            replies = [exc] * len(held)
+        else:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    print(f"report bus: {reply}", flush=True)
+        for index, reply in waiting:
+            reply(replies[index])
 
 
 def channel_dumps(message: dict) -> str:

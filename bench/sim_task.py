@@ -53,6 +53,26 @@ _CLIENT = redis.Redis.from_url(
 transcode.redis_client = lambda: _CLIENT
 
 
+def delivered(body: Any, message: Any, hostname: str) -> tuple[Any, list, dict, dict, dict[str, Any]]:
+    """What a worker takes from a task message: the task id, args, kwargs, the request its tracer gets, and the
+    fields of the task-received event it sends (as celery.worker.request does)."""
+    headers = message.headers or {}
+    args, kwargs = (body[0], body[1]) if isinstance(body, list | tuple) and len(body) >= 2 else ([], {})
+    request = {**headers, "hostname": hostname, "delivery_info": dict(message.delivery_info or {})}
+    received = {
+        "uuid": headers.get("id"),
+        "name": headers.get("task"),
+        "args": headers.get("argsrepr"),
+        "kwargs": headers.get("kwargsrepr"),
+        "root_id": headers.get("root_id"),
+        "parent_id": headers.get("parent_id"),
+        "retries": headers.get("retries", 0),
+        "eta": headers.get("eta"),
+        "expires": headers.get("expires"),
+    }
+    return headers.get("id"), args, kwargs, request, received
+
+
 def job_seconds() -> float:
     """One simulated encode's length: the mean times a random factor in 1 +/- jitter."""
     mean, jitter = JOB_SECONDS

@@ -49,7 +49,7 @@ from celery.utils import worker_direct
 from celery.utils.saferepr import saferepr
 
 from bench import sim_bus
-from bench.sim_task import block_report, count, first_reports, job_seconds, simulated_result
+from bench.sim_task import block_report, count, delivered, first_reports, job_seconds, simulated_result
 from tasks import keys, reporting, transcode
 from tasks.errors import TranscodeCancelled
 from tasks.signing import PayloadRefused, refusal
@@ -85,7 +85,6 @@ class WireBus(sim_bus.Bus):
         self.backend = app.backend  # the instance whose SET and PUBLISH the bus holds (sim_bus.Bus)
         self.lock = threading.RLock()  # a LeanReporter joins the bus under its lock, here on the bus's own thread
         self.followers = followers
-        self.waiting: list[tuple[int, Any]] = []  # (index in held, callback for the command's reply)
         self.attempts: list[Attempt] = []
         self.conf = transcode.settings()
         channel = self.connection.default_channel
@@ -93,42 +92,10 @@ class WireBus(sim_bus.Bus):
         for follower in followers:  # declared as the follower's consumer declares its queue
             worker_direct(follower.hostname)(channel).declare()
 
-    def ask(self, name: str, args: tuple, reply: Any) -> None:
-        """Hold a command whose reply is needed; `reply` gets it after the pipeline runs."""
-        self.waiting.append((len(self.held), reply))
-        self.held.append((name, args))
-
-    def flush(self) -> None:
-        held, self.held = self.held, []
-        waiting, self.waiting = self.waiting, []
-        if not held:
-            return
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            for name, args in held:
-                getattr(pipe, name)(*args)
-            replies = pipe.execute(raise_on_error=False)
-        except Exception as exc:  # noqa: BLE001  (an outage: what was asked is lost, as a follower loses it)
-            print(f"wire bus: {exc}", flush=True)
-            replies = [exc] * len(held)
-        for index, reply in waiting:
-            reply(replies[index])
-
-    def run(self) -> None:
-        while True:
-            began = time.monotonic()
-            with self.lock:
-                self.take_messages()
-                self.advance(time.monotonic())
-                for reporter in list(self.reporters):
-                    reporter.sent_at = reporter.step(time.monotonic(), reporter.sent_at)
-                    if len(self.held) >= sim_bus.FLUSH_AT and not self.waiting:
-                        self.flush()
-                for (_host, buffered), dispatcher in self.dispatchers.items():
-                    if buffered:
-                        dispatcher.flush()  # the tick's task events, one list a follower (a worker loop's turn)
-                self.flush()
-            time.sleep(max(0.0, began + sim_bus.TICK - time.monotonic()))
+    def step_attempts(self, now: float) -> None:
+        """Each tick, before the reports: take new messages, move every attempt on."""
+        self.take_messages()
+        self.advance(now)
 
     def take_messages(self) -> None:
         """Ask each follower's queue for one message per free slot (kombu's Redis transport pops from the right)."""
@@ -150,25 +117,11 @@ class WireBus(sim_bus.Bus):
     def receive(self, follower: Any, raw: bytes) -> None:
         """A message, early-acked: task-received, the payload checked, task-started, STARTED, the claim."""
         message = self.channel.Message(json.loads(raw), channel=self.channel)
-        body = message.decode()
-        headers = message.headers or {}
-        task_id, hostname = headers.get("id"), follower.hostname
-        args, kwargs = (body[0], body[1]) if isinstance(body, list | tuple) and len(body) >= 2 else ([], {})
+        hostname = follower.hostname
+        task_id, args, kwargs, request, received = delivered(message.decode(), message, hostname)
         events = self.dispatcher(hostname, buffered=True)  # the worker's: a list on task.multi each tick
-        events.send(
-            "task-received",
-            uuid=task_id,
-            name=headers.get("task"),
-            args=headers.get("argsrepr"),
-            kwargs=headers.get("kwargsrepr"),
-            root_id=headers.get("root_id"),
-            parent_id=headers.get("parent_id"),
-            retries=headers.get("retries", 0),
-            eta=headers.get("eta"),
-            expires=headers.get("expires"),
-        )
+        events.send("task-received", **received)
         count("received")
-        request = {**headers, "hostname": hostname, "delivery_info": dict(message.delivery_info or {})}
         ctx = Context(request, args=args, called_directly=False, kwargs=kwargs)
         payload = args[0] if args else None
         attempt = Attempt(follower, task_id, payload, ctx)

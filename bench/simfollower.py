@@ -41,7 +41,7 @@ from celery.worker.state import SOFTWARE_INFO  # noqa: E402
 from kombu import Consumer  # noqa: E402
 
 from bench import sim_bus, sim_wire  # noqa: E402
-from bench.sim_task import _CLIENT, COUNT_LOCK, COUNTS, JOB_SECONDS, count, run, sim_app  # noqa: E402
+from bench.sim_task import _CLIENT, COUNT_LOCK, COUNTS, JOB_SECONDS, count, delivered, run, sim_app  # noqa: E402
 from tasks import keys, transcode  # noqa: E402
 from tasks.worker_signals import ADVERT_EVERY, ADVERT_TTL, stamp  # noqa: E402
 
@@ -140,23 +140,9 @@ class SimFollower:
             count("busy_fetch")
             self.free.acquire()
         self.took = True
-        headers = message.headers or {}
-        task_id = headers.get("id")
-        args, kwargs = (body[0], body[1]) if isinstance(body, list | tuple) and len(body) >= 2 else ([], {})
-        self.event(
-            "task-received",
-            uuid=task_id,
-            name=headers.get("task"),
-            args=headers.get("argsrepr"),
-            kwargs=headers.get("kwargsrepr"),
-            root_id=headers.get("root_id"),
-            parent_id=headers.get("parent_id"),
-            retries=headers.get("retries", 0),
-            eta=headers.get("eta"),
-            expires=headers.get("expires"),
-        )
+        task_id, args, kwargs, request, received = delivered(body, message, self.hostname)
+        self.event("task-received", **received)
         count("received")
-        request = {**headers, "hostname": self.hostname, "delivery_info": dict(message.delivery_info or {})}
         self.work.put((task_id, args, kwargs, request))
 
     def slot(self) -> None:
@@ -220,10 +206,6 @@ def main() -> None:
     parser.add_argument("--lean", action="store_true", help="one thread sends every slot's reports (bench/sim_bus.py)")
     parser.add_argument("--wire", action="store_true", help="one thread runs every slot's attempts (bench/sim_wire.py)")
     args = parser.parse_args()
-    if args.lean and not args.wire:
-        sim_bus.BUS.append(sim_bus.Bus(sim_app, _CLIENT))
-        transcode.Reporter = sim_bus.LeanReporter
-        sim_bus.BUS[0].start()
     JOB_SECONDS[:] = [args.job_seconds, min(max(args.jitter, 0.0), 1.0)]
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -232,8 +214,10 @@ def main() -> None:
     for follower in followers:
         follower.advertise(first=True)
         follower.heartbeat("worker-online")
-    if args.wire:
-        sim_bus.BUS.append(sim_wire.WireBus(sim_app, _CLIENT, followers))
+    if args.wire or args.lean:  # one thread sends the reports (--lean), or runs whole attempts too (--wire)
+        sim_bus.BUS.append(
+            sim_wire.WireBus(sim_app, _CLIENT, followers) if args.wire else sim_bus.Bus(sim_app, _CLIENT)
+        )
         transcode.Reporter = sim_bus.LeanReporter
         sim_bus.BUS[0].start()
     for follower in [] if args.wire else followers:
