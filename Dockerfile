@@ -15,7 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # FFmpeg from Debian (followers run it; the leader uses ffprobe for media info).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg ca-certificates \
+    && apt-get install -y --no-install-recommends ffmpeg ca-certificates util-linux \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -4,8 +4,11 @@ Why our own ~100 lines and not a PyPI binding (docs/architecture.md, "The FFmpeg
 `landlock` package handles filesystem rules only (no TCP rules, no ABI 4+), and `landlockpy` is a
 single-vendor beta from 2026; the kernel interface is three system calls and three structs.
 
-The parent builds the ruleset (any Python may run there); the child, between fork and exec, only
-adds its own /proc/self/status, sets no-new-privs and restricts itself: a few raw system calls.
+The follower builds the ruleset (any Python may run there); a short-lived thread of its own then sets
+no-new-privs, restricts itself and starts the program (tasks/sandbox.py `spawn`): Landlock, no-new-privs and a
+seccomp filter apply to the calling thread only, and the child inherits them, so no Python runs between fork
+and exec and the start can be a vfork (fork copied the follower's page tables at every start: a third of its
+CPU a job, docs/benchmarks.md fix 39).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from tasks.seccomp import NoSockets
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 CREATE_RULESET_VERSION = 1
 RULE_PATH_BENEATH, RULE_NET_PORT = 1, 2
-PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG = 38, 1
+PR_SET_NO_NEW_PRIVS = 38
 
 # Filesystem rights (uapi/linux/landlock.h).
 EXECUTE = 1 << 0
@@ -72,7 +75,7 @@ def _check(result: int, what: str) -> int:
 
 
 class Ruleset:
-    """A Landlock ruleset under construction in the parent; `restrict_child` applies it after fork."""
+    """A Landlock ruleset under construction in the follower; `restrict_thread` applies it to the starting thread."""
 
     def __init__(self, abi: int) -> None:
         if abi < MIN_ABI:
@@ -85,8 +88,6 @@ class Ruleset:
         self.fd = _check(
             _libc.syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0), "create ruleset"
         )
-        # Prepared now, so the child only fills in a file descriptor: no allocation between fork and exec.
-        self._child_rule = _PathBeneath(READ_FILE, -1)
         self._no_sockets = NoSockets()  # what Landlock ABI 7 leaves open: UDP and UNIX sockets by path
 
     def allow(self, path: str, rights: int) -> None:
@@ -103,16 +104,9 @@ class Ruleset:
         finally:
             os.close(fd)
 
-    def restrict_child(self) -> None:
-        """In the child between fork and exec: die with the parent, read own status, no new privileges, restrict."""
-        _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
-        try:
-            # /proc/self resolves to the child only here, after fork; granted in the parent it would be the parent's.
-            own = os.open("/proc/self/status", os.O_PATH | os.O_CLOEXEC)
-            self._child_rule.parent_fd = own
-            _libc.syscall(SYS_ADD_RULE, self.fd, RULE_PATH_BENEATH, ctypes.byref(self._child_rule), 0)
-        except OSError:
-            pass  # only libnuma's warnings depend on it
+    def restrict_thread(self) -> None:
+        """In the thread that will start the program and do nothing else: no new privileges, restrict, no sockets.
+        All three hold for this thread (the process's other threads are untouched) and for the children it starts."""
         _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
         _check(_libc.syscall(SYS_RESTRICT_SELF, self.fd, 0), "restrict self")
         _check(self._no_sockets.apply(), "seccomp filter")
@@ -122,8 +116,3 @@ class Ruleset:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-
-
-def die_with_parent() -> None:
-    """In the child before exec, without a boundary: get SIGKILL when the process that started us dies."""
-    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)

@@ -8,7 +8,7 @@ says {"ready": true} once PyAV is loaded, then writes one JSON line per path, in
 
 Each file is opened with FFmpeg's own format and protocol whitelists (the same ones every FFmpeg and ffprobe
 gets: a playlist or concat list named .mp4 is refused before it can name another file); the kernel boundary
-(Landlock + seccomp, set by the parent between fork and exec) is the guarantee behind them.
+(Landlock + seccomp, which the child inherits from the follower's thread that starts it) is the guarantee behind them.
 """
 
 from __future__ import annotations

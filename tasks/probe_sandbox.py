@@ -1,8 +1,8 @@
 """The boundary around the probe child (tasks/probe_child.py): read the media roots and the interpreter, write nothing.
 
 Same machinery as FFmpeg's (tasks/sandbox.py, tasks/landlock.py, tasks/seccomp.py): the ruleset is built
-in the follower; the child, between fork and exec, only sets no-new-privs, restricts itself and installs
-the no-sockets filter. Unlike FFmpeg it gets no private folder: every filesystem right is handled and the
+in the follower; a thread of its own sets no-new-privs, restricts itself, installs the no-sockets filter and
+starts the child, which inherits all three (sandbox.spawn). Unlike FFmpeg it gets no private folder: every filesystem right is handled and the
 only ones granted are reading (and running the interpreter), so nothing anywhere is writable; no TCP
 port is allowed and socket() fails, so there is no network. FFMPEG_SANDBOX=off runs it without the
 boundary (same clean environment), as it does FFmpeg.
@@ -85,16 +85,16 @@ def start(roots: list[Path], command: list[str] | None = None) -> subprocess.Pop
         "stderr": subprocess.PIPE,
         "start_new_session": True,
     }
-    if sandbox.mode() == "off":
-        return subprocess.Popen(command, preexec_fn=landlock.die_with_parent, **options)
     problem = sandbox.startup_problem()
     if problem:
         raise sandbox.SandboxError(problem)
+    if sandbox.mode() == "off":
+        return sandbox.spawn(command, None, **options)
     try:
         ruleset = build_ruleset(roots)
     except (OSError, landlock.LandlockError) as exc:
         raise sandbox.SandboxError(f"could not set up the probe's boundary: {exc}") from None
     try:
-        return subprocess.Popen(command, preexec_fn=ruleset.restrict_child, **options)
+        return sandbox.spawn(command, ruleset, **options)
     finally:
         ruleset.close()

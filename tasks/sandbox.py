@@ -2,8 +2,9 @@
 
 Each process may read its input files and what the program needs to run, read and write only a
 private folder made for it (also its working directory, empty at start), and reach no network.
-The rules are Landlock's, applied in the child between fork and exec (tasks/landlock.py), so the
-follower or web process that starts FFmpeg is not restricted. FFMPEG_SANDBOX=off runs the same
+The rules are Landlock's (tasks/landlock.py), applied by a short-lived thread that then starts the process
+(`spawn`), so the follower or web process that starts FFmpeg is not restricted and no Python runs between
+fork and exec. FFMPEG_SANDBOX=off runs the same
 process without the boundary (same private folder, same clean environment) and says so loudly.
 
 docs/security.md explains the threat model; docs/architecture.md why Landlock.
@@ -14,9 +15,11 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import select
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +46,11 @@ SYSTEM_READ = ("/etc/ld.so.cache", "/dev/null", "/dev/urandom", "/sys/devices/sy
 DEVICES = ("/dev/dri", "/dev/nvidia*")
 LOADERS = ("/lib64/ld-linux*.so*", "/lib/ld-linux*.so*", "/lib/*/ld-linux*.so*", "/lib/ld-musl-*.so*")
 FALLBACK_LIBRARY_DIRS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib")
+# FFmpeg must die with the process that started it (a follower killed mid-job leaves no FFmpeg behind). That
+# death signal can only be set in the child; setpriv (util-linux, on every Debian) sets it and then execs the
+# program, which keeps Python out of the child and the start a vfork.
+SETPRIV = "setpriv"
+DEATH_SIGNAL = ("--pdeathsig", "KILL", "--")
 # FFmpeg reads nothing from its environment that it needs; a secret in ours must not reach it.
 KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 
@@ -71,6 +79,11 @@ def startup_problem(env: dict[str, str] | None = None) -> str | None:
     chosen = mode(env)
     if chosen not in MODES:
         return f"FFMPEG_SANDBOX={chosen!r}: use landlock (the default) or off"
+    if shutil.which(SETPRIV) is None:
+        return (
+            f"{SETPRIV} was not found on PATH: FFmpeg is started through it so that it dies with the follower; "
+            "install util-linux (apt-get install util-linux)"
+        )
     abi = kernel_abi()
     if chosen == "landlock" and abi < landlock.MIN_ABI:
         have = (
@@ -185,19 +198,80 @@ def build_ruleset(argv0: str, reads: Iterable[str], workdir: Path) -> landlock.R
 def popen(argv: Sequence[str], *, reads: Iterable[str], workdir: Path, **kwargs) -> subprocess.Popen:
     """Start argv inside the boundary (or, with FFMPEG_SANDBOX=off, only in its private folder)."""
     kwargs.setdefault("env", clean_env(workdir))
-    if mode() == "off":
-        return subprocess.Popen(list(argv), cwd=workdir, preexec_fn=landlock.die_with_parent, **kwargs)
     problem = startup_problem()
     if problem:
         raise SandboxError(problem)
+    if mode() == "off":
+        return spawn(argv, None, cwd=workdir, **kwargs)
     try:
         ruleset = build_ruleset(argv[0], reads, workdir)
     except (OSError, landlock.LandlockError) as exc:
         raise SandboxError(f"could not set up FFmpeg's boundary: {exc}") from None
     try:
-        return subprocess.Popen(list(argv), cwd=workdir, preexec_fn=ruleset.restrict_child, **kwargs)
+        return spawn(argv, ruleset, cwd=workdir, **kwargs)
     finally:
         ruleset.close()
+
+
+def spawn(argv: Sequence[str], ruleset: landlock.Ruleset | None, **kwargs) -> subprocess.Popen:
+    """Start argv through setpriv (its death signal), inside ruleset's boundary unless None; Popen's options.
+
+    A thread of its own restricts itself and starts the child, which inherits the boundary; the calling thread
+    stays unrestricted. That thread then lives as long as the child: the kernel sends the death signal when the
+    thread that started a process ends, not the whole follower. A program that is not installed raises
+    FileNotFoundError, as Popen does."""
+    program = shutil.which(argv[0])
+    if program is None:
+        raise FileNotFoundError(2, f"No such file or directory: {argv[0]!r}", argv[0])
+    setpriv = shutil.which(SETPRIV) or SETPRIV
+    if ruleset is not None:
+        executables, folders = program_paths(setpriv)
+        for exe in executables:
+            ruleset.allow(exe, RUN)
+        for folder in folders:
+            ruleset.allow(folder, READ)
+    devnull = None
+    for stream in ("stdin", "stdout", "stderr"):
+        if kwargs.get(stream) == subprocess.DEVNULL:  # the restricted thread may not open /dev/null itself
+            devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC) if devnull is None else devnull
+            kwargs[stream] = devnull
+    started: dict[str, object] = {}
+    ready = threading.Event()
+
+    def parent() -> None:
+        try:
+            if ruleset is not None:
+                ruleset.restrict_thread()
+            proc = subprocess.Popen([setpriv, *DEATH_SIGNAL, *argv], **kwargs)
+        except BaseException as exc:  # noqa: BLE001  (handed to the caller)
+            started["error"] = exc
+            ready.set()
+            return
+        started["proc"] = proc
+        ready.set()
+        outlive(proc.pid)
+
+    try:
+        threading.Thread(target=parent, name=f"parent-of-{os.path.basename(program)}", daemon=True).start()
+        ready.wait()
+    finally:
+        if devnull is not None:
+            os.close(devnull)
+    if "error" in started:
+        raise started["error"]  # type: ignore[misc]
+    return started["proc"]  # type: ignore[return-value]
+
+
+def outlive(pid: int) -> None:
+    """Return once process pid has ended, without reaping it (its Popen does that): a pidfd turns readable."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return  # already ended and reaped
+    try:
+        select.select([fd], [], [])
+    finally:
+        os.close(fd)
 
 
 def run(

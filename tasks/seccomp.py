@@ -4,7 +4,8 @@ FFmpeg needs no socket to read a local file and write another. Landlock's TCP ru
 UDP datagram or a connection to a UNIX socket by path (redis.sock, docker.sock) still went through.
 So the child also gets this filter: `socket()` and `io_uring_setup()` (which could open sockets without
 the system call) fail with EACCES, as does any system call of another ABI (x32, 32-bit compat). Built
-in the parent; the child only calls prctl (after no-new-privs, which Landlock sets anyway).
+in the follower; the thread that starts the child installs it on itself with prctl (after no-new-privs, which
+Landlock sets anyway), and the child inherits it.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class NoSockets:
         self._prog = _Prog(len(program), self._insns)
 
     def apply(self) -> int:
-        """In the child, after no-new-privs: install the filter; return 0 or -1 (errno set)."""
+        """On the calling thread, after no-new-privs: install the filter; return 0 or -1 (errno set)."""
         if not self.supported:
             return 0
         return _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self._prog), 0, 0)
