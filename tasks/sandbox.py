@@ -263,11 +263,18 @@ def spawn(argv: Sequence[str], ruleset: landlock.Ruleset | None, **kwargs) -> su
 
 
 def outlive(pid: int) -> None:
-    """Return once process pid has ended, without reaping it (its Popen does that): a pidfd turns readable."""
+    """Return once process pid has ended, without reaping it (its Popen does that): a pidfd turns readable, or,
+    on a kernel without pidfds (FFMPEG_SANDBOX=off on Linux before 5.3), waitid with WNOWAIT returns."""
     try:
         fd = os.pidfd_open(pid)
-    except OSError:
+    except ProcessLookupError:
         return  # already ended and reaped
+    except OSError:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            pass  # reaped meanwhile by its Popen
+        return
     try:
         select.select([fd], [], [])
     finally:

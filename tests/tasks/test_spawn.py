@@ -3,6 +3,7 @@ setpriv, without forking the caller's memory (real processes, real Landlock)."""
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import resource
@@ -45,6 +46,25 @@ def test_the_child_outlives_the_call_and_only_the_child_is_confined(tmp_path):
 
 def parents() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("parent-of-") and t.is_alive()]
+
+
+def test_without_pidfds_the_starting_thread_still_waits_for_the_child(monkeypatch, tmp_path):
+    def no_pidfds(pid: int) -> int:
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfds)
+    proc = sandbox.popen(
+        ["sh", "-c", "read go; echo done"],
+        reads=[],
+        workdir=sandbox.private_folder(tmp_path / "w"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.0)
+    assert proc.poll() is None and parents() == ["parent-of-sh"]
+    assert proc.communicate(b"go\n", timeout=10)[0] == b"done\n"
+    wait_for(lambda: not parents(), 5, what="the starting thread to end with its child")
 
 
 def test_a_start_leaves_the_callers_memory_alone():
