@@ -32,12 +32,12 @@ REASON_SCAN = 200
 
 
 # Nothing queued, nothing to do: a whole round cost ~1.6 ms of CPU at rest (bench/footprint.py), this probe ~0.1 ms.
-_ANY_QUEUED_JOB = select(Job.id).where(Job.status == JobStatus.QUEUED.value).limit(1)
+ANY_QUEUED_JOB = select(Job.id).where(Job.status == JobStatus.QUEUED.value).limit(1)
 
 
 def jobs_queued() -> bool:
     """Return True when at least one job waits in the queue (one indexed probe)."""
-    return db.session.execute(_ANY_QUEUED_JOB).first() is not None
+    return db.session.execute(ANY_QUEUED_JOB).first() is not None
 
 
 @dataclass

@@ -13,13 +13,13 @@ from flask import Flask
 
 from app.extensions import db, get_celery, redis_store
 from app.monitor import library_probe, library_scan, split_dispatch
-from app.monitor.dispatcher import dispatch_ready, jobs_queued, stop_result_subscriptions
+from app.monitor.dispatcher import dispatch_ready, stop_result_subscriptions
 from app.monitor.events import EventHandler
 from app.monitor.reaper import active_rows, enforce_cancels, reap_lost
 from app.monitor.receivers import Receivers
 from app.monitor.reconcile import reconcile, sweep
 from app.monitor.registry import Registry
-from app.monitor.split_dispatch import dispatch_split, pieces_queued
+from app.monitor.split_dispatch import dispatch_split, work_queued
 from app.monitor.split_monitor import SplitMonitor
 from tasks import keys
 from tasks.outage import connection_error, quiet_redis_outages, redis_failed, redis_recovered
@@ -94,7 +94,7 @@ class Monitor(Receivers):
 
     def dispatch(self) -> None:
         """One dispatch round, when anything waits (one probe otherwise): pieces of split jobs, then whole jobs."""
-        if not self.safely(jobs_queued) and not self.safely(pieces_queued):
+        if not self.safely(work_queued):
             return
         self.maybe_out = True  # this round may send some (fix 24)
         started = split_dispatch.STARTED[0]

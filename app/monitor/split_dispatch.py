@@ -16,13 +16,13 @@ from typing import Any
 
 from celery import Celery
 from flask import current_app
-from sqlalchemy import select, true
+from sqlalchemy import exists, select, true
 
 from app.extensions import db, redis_store
 from app.models import ACTIVE_VALUES, Job, JobStatus
 from app.models.piece import KIND_ORDER, Piece, PieceKind
 from app.monitor import schedule_gate
-from app.monitor.dispatcher import free_slots, payload_ttl, send_batch
+from app.monitor.dispatcher import ANY_QUEUED_JOB, free_slots, payload_ttl, send_batch
 from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish_many
@@ -128,12 +128,19 @@ def decide_jobs(registry: Registry, jobs: list[Job]) -> set[int]:
     return started
 
 
-_ANY_QUEUED_PIECE = select(Piece.id).where(Piece.status == S.QUEUED.value).limit(1)
+ANY_QUEUED_PIECE = select(Piece.id).where(Piece.status == S.QUEUED.value).limit(1)
 
 
 def pieces_queued() -> bool:
     """Return True when at least one piece of a split job waits to be sent."""
-    return db.session.execute(_ANY_QUEUED_PIECE).first() is not None
+    return db.session.execute(ANY_QUEUED_PIECE).first() is not None
+
+
+def work_queued() -> bool:
+    """Return True when a job or a piece of a split job waits to be sent: both indexed probes in one statement.
+    Most dispatch rounds (the once-a-second one, the one after each job's end) find neither, and the two probes
+    were two statements through SQLAlchemy for each of them."""
+    return bool(db.session.execute(select(exists(ANY_QUEUED_JOB) | exists(ANY_QUEUED_PIECE))).scalar())
 
 
 def queued_pieces(limit: int, closed: dict[int, str] | None = None) -> list[tuple[Piece, Job]]:

@@ -163,3 +163,19 @@ def test_a_plan_that_cannot_cut_runs_the_job_whole(job):
     db.session.flush()
     apply_plan(job, other)
     assert job.status == "queued" and job.split_state == "whole" and "too few keyframes" in job.split_note
+
+
+def test_one_probe_sees_a_queued_piece_or_a_queued_job(job):
+    """The dispatch round's first look (split_dispatch.work_queued): one statement for both kinds of work."""
+    from app.monitor.split_dispatch import work_queued
+
+    assert job.status != "queued" and any(p.status == "queued" for p in pieces_of(job.id))
+    assert work_queued(), "queued pieces were not seen"
+    for piece in pieces_of(job.id):
+        if piece.status == "queued":
+            run(piece, "x")
+    db.session.flush()
+    assert not work_queued(), "nothing is queued, yet the probe saw work"
+    job.status = "queued"
+    db.session.flush()
+    assert work_queued(), "a queued job was not seen"

@@ -52,7 +52,7 @@ def test_a_dispatch_round_pokes_the_split_monitor_only_when_split_work_moved(app
     monitor = loop.Monitor(app)
     pokes: list[int] = []
     monkeypatch.setattr(monitor.split, "poke", lambda: pokes.append(1))
-    monkeypatch.setattr(loop, "jobs_queued", lambda: True)
+    monkeypatch.setattr(loop, "work_queued", lambda: True)
     sent = {"pieces": 0}
     monkeypatch.setattr(loop, "dispatch_split", lambda *args: sent["pieces"])
 
