@@ -2,10 +2,10 @@
 
 Each process may read its input files and what the program needs to run, read and write only a
 private folder made for it (also its working directory, empty at start), and reach no network.
-The rules are Landlock's (tasks/landlock.py), applied by a short-lived thread that then starts the process
-(`spawn`), so the follower or web process that starts FFmpeg is not restricted and no Python runs between
-fork and exec. FFMPEG_SANDBOX=off runs the same
-process without the boundary (same private folder, same clean environment) and says so loudly.
+The rules are Landlock's (tasks/landlock.py), applied by a short-lived thread that then starts the
+process (`spawn`), so the follower or web process that starts FFmpeg is not restricted and no Python
+runs between fork and exec. FFMPEG_SANDBOX=off runs the same process without the boundary (same
+private folder, same clean environment) and says so loudly.
 
 docs/security.md explains the threat model; docs/architecture.md why Landlock.
 """
@@ -276,7 +276,9 @@ def outlive(pid: int) -> None:
             pass  # reaped meanwhile by its Popen
         return
     try:
-        select.select([fd], [], [])
+        waiter = select.poll()  # not select(): a busy process may have descriptors above FD_SETSIZE
+        waiter.register(fd, select.POLLIN)
+        waiter.poll()
     finally:
         os.close(fd)
 

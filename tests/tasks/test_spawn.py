@@ -112,3 +112,28 @@ def test_without_setpriv_the_follower_says_what_to_install(monkeypatch, tmp_path
     assert problem and "setpriv" in problem and "util-linux" in problem
     with pytest.raises(sandbox.SandboxError, match="util-linux"):
         sandbox.run([os.path.realpath("/bin/true")])
+
+
+def test_a_process_with_many_open_files_still_starts_and_keeps_its_child(tmp_path):
+    # The starting thread waits on a pidfd; numbered above FD_SETSIZE (1024), select() would refuse it.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"the open-file limit here is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        proc = sandbox.popen(
+            ["sh", "-c", "read go; echo done"],
+            reads=[],
+            workdir=sandbox.private_folder(tmp_path / "w"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(1.0)
+        assert proc.poll() is None and parents() == ["parent-of-sh"]
+        assert proc.communicate(b"go\n", timeout=10)[0] == b"done\n"
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
