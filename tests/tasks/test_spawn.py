@@ -48,11 +48,9 @@ def parents() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("parent-of-") and t.is_alive()]
 
 
-def test_without_pidfds_the_starting_thread_still_waits_for_the_child(monkeypatch, tmp_path):
-    def no_pidfds(pid: int) -> int:
-        raise OSError(errno.ENOSYS, "Function not implemented")
-
-    monkeypatch.setattr(os, "pidfd_open", no_pidfds)
+def child_outlives_the_call(tmp_path) -> None:
+    """Start a child that waits for a line; it must still run a second later, its starting thread with it, and
+    both end once it has its line."""
     proc = sandbox.popen(
         ["sh", "-c", "read go; echo done"],
         reads=[],
@@ -65,6 +63,14 @@ def test_without_pidfds_the_starting_thread_still_waits_for_the_child(monkeypatc
     assert proc.poll() is None and parents() == ["parent-of-sh"]
     assert proc.communicate(b"go\n", timeout=10)[0] == b"done\n"
     wait_for(lambda: not parents(), 5, what="the starting thread to end with its child")
+
+
+def test_without_pidfds_the_starting_thread_still_waits_for_the_child(monkeypatch, tmp_path):
+    def no_pidfds(pid: int) -> int:
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfds)
+    child_outlives_the_call(tmp_path)
 
 
 def test_a_start_leaves_the_callers_memory_alone():
@@ -122,17 +128,7 @@ def test_a_process_with_many_open_files_still_starts_and_keeps_its_child(tmp_pat
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
     held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
     try:
-        proc = sandbox.popen(
-            ["sh", "-c", "read go; echo done"],
-            reads=[],
-            workdir=sandbox.private_folder(tmp_path / "w"),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        time.sleep(1.0)
-        assert proc.poll() is None and parents() == ["parent-of-sh"]
-        assert proc.communicate(b"go\n", timeout=10)[0] == b"done\n"
+        child_outlives_the_call(tmp_path)
     finally:
         for fd in held:
             os.close(fd)
