@@ -5,7 +5,7 @@ Why our own ~100 lines and not a PyPI binding (docs/architecture.md, "The FFmpeg
 single-vendor beta from 2026; the kernel interface is three system calls and three structs.
 
 The follower builds the ruleset (any Python may run there); a short-lived thread of its own then sets
-no-new-privs, restricts itself and starts the program (tasks/sandbox.py `spawn`): Landlock, no-new-privs and a
+no-new-privs, restricts itself and starts the program (tasks/spawning.py): Landlock, no-new-privs and a
 seccomp filter apply to the calling thread only, and the child inherits them, so no Python runs between fork
 and exec and the start can be a vfork (fork copied the follower's page tables at every start: a third of its
 CPU a job, docs/benchmarks.md fix 39).

@@ -2,10 +2,10 @@
 
 Same machinery as FFmpeg's (tasks/sandbox.py, tasks/landlock.py, tasks/seccomp.py): the ruleset is built
 in the follower; a thread of its own sets no-new-privs, restricts itself, installs the no-sockets filter and
-starts the child, which inherits all three (sandbox.spawn). Unlike FFmpeg it gets no private folder: every filesystem right is handled and the
-only ones granted are reading (and running the interpreter), so nothing anywhere is writable; no TCP
-port is allowed and socket() fails, so there is no network. FFMPEG_SANDBOX=off runs it without the
-boundary (same clean environment), as it does FFmpeg.
+starts the child, which inherits all three (tasks/spawning.py). Unlike FFmpeg it gets no private folder:
+every filesystem right is handled and the only ones granted are reading (and running the interpreter), so
+nothing anywhere is writable; no TCP port is allowed and socket() fails, so there is no network.
+FFMPEG_SANDBOX=off runs it without the boundary (same clean environment), as it does FFmpeg.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from tasks import landlock, sandbox
+from tasks import landlock, sandbox, spawning
 
 CHILD = Path(__file__).with_name("probe_child.py")
 # What the interpreter reads besides its own folders: the loader's cache and the random device.
@@ -51,16 +51,16 @@ def python_folders() -> tuple[str, ...]:
 
 def build_ruleset(roots: Iterable[Path]) -> landlock.Ruleset:
     """Rules for the probe child: run the interpreter, read its folders and the media roots; nothing else."""
-    executables, library_folders = sandbox.program_paths(interpreter())
+    executables, library_folders = spawning.program_paths(interpreter())
     ruleset = landlock.Ruleset(sandbox.kernel_abi())
     try:
         for exe in executables:
-            ruleset.allow(exe, sandbox.RUN)
+            ruleset.allow(exe, spawning.RUN)
         for folder in (*library_folders, *python_folders(), *SYSTEM_READ):
-            ruleset.allow(folder, sandbox.READ)
+            ruleset.allow(folder, spawning.READ)
         ruleset.allow(str(CHILD), landlock.READ_FILE)
         for root in roots:
-            ruleset.allow(str(root), sandbox.READ)
+            ruleset.allow(str(root), spawning.READ)
     except Exception:
         ruleset.close()
         raise
@@ -89,12 +89,12 @@ def start(roots: list[Path], command: list[str] | None = None) -> subprocess.Pop
     if problem:
         raise sandbox.SandboxError(problem)
     if sandbox.mode() == "off":
-        return sandbox.spawn(command, None, **options)
+        return spawning.spawn(command, None, **options)
     try:
         ruleset = build_ruleset(roots)
     except (OSError, landlock.LandlockError) as exc:
         raise sandbox.SandboxError(f"could not set up the probe's boundary: {exc}") from None
     try:
-        return sandbox.spawn(command, ruleset, **options)
+        return spawning.spawn(command, ruleset, **options)
     finally:
         ruleset.close()

@@ -104,7 +104,7 @@ def run_ffmpeg(
     duration may be a callable: at the first progress line it gets the duration FFmpeg's log gave for
     the input (None when the log had none) and returns the one to use; an exception it raises stops
     FFmpeg and propagates. FFmpeg runs inside its boundary (tasks/sandbox.py): it may read `reads`
-    and read/write only `workdir`, its working directory; it dies with us (parent-death signal, sandbox.spawn).
+    and read/write only `workdir`, its working directory; it dies with us (parent-death signal, tasks/spawning.py).
     """
     proc = sandbox.popen(
         argv,

@@ -3,7 +3,7 @@
 Each process may read its input files and what the program needs to run, read and write only a
 private folder made for it (also its working directory, empty at start), and reach no network.
 The rules are Landlock's (tasks/landlock.py), applied by a short-lived thread that then starts the
-process (`spawn`), so the follower or web process that starts FFmpeg is not restricted and no Python
+process (tasks/spawning.py), so the follower or web process that starts FFmpeg is not restricted and no Python
 runs between fork and exec. FFMPEG_SANDBOX=off runs the same process without the boundary (same
 private folder, same clean environment) and says so loudly.
 
@@ -15,23 +15,21 @@ from __future__ import annotations
 import glob
 import logging
 import os
-import select
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from tasks import landlock
+from tasks.spawning import READ, RUN, SETPRIV, program_paths, spawn
 
 log = logging.getLogger("frameshift.sandbox")
 MODES = ("landlock", "off")
 PRIVATE_PREFIX = ".frameshift-"
-# Reading a media file never needs more than this; the one place it could write is its own folder.
-READ = landlock.READ_FILE | landlock.READ_DIR
-RUN = landlock.EXECUTE | landlock.READ_FILE
+# Reading a media file never needs more than READ (tasks/spawning.py); the one place it may write is its own
+# folder.
 PRIVATE = (
     landlock.READ_FILE
     | landlock.READ_DIR
@@ -44,13 +42,6 @@ PRIVATE = (
 # devices it reads, x265's NUMA topology, and GPU render nodes (VAAPI) where a machine has them.
 SYSTEM_READ = ("/etc/ld.so.cache", "/dev/null", "/dev/urandom", "/sys/devices/system/node")
 DEVICES = ("/dev/dri", "/dev/nvidia*")
-LOADERS = ("/lib64/ld-linux*.so*", "/lib/ld-linux*.so*", "/lib/*/ld-linux*.so*", "/lib/ld-musl-*.so*")
-FALLBACK_LIBRARY_DIRS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib")
-# FFmpeg must die with the process that started it (a follower killed mid-job leaves no FFmpeg behind). That
-# death signal can only be set in the child; setpriv (util-linux, on every Debian) sets it and then execs the
-# program, which keeps Python out of the child and the start a vfork.
-SETPRIV = "setpriv"
-DEATH_SIGNAL = ("--pdeathsig", "KILL", "--")
 # FFmpeg reads nothing from its environment that it needs; a secret in ours must not reach it.
 KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 
@@ -118,42 +109,6 @@ def sandbox_state(env: dict[str, str] | None = None) -> dict[str, object]:
     return state
 
 
-@lru_cache(maxsize=16)
-def program_paths(binary: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Return (executables, library folders) that running binary needs; cached per binary."""
-    found = shutil.which(binary) or binary
-    executables = {os.path.realpath(found)}
-    with open(found, "rb") as handle:
-        head = handle.read(256)
-    if head.startswith(b"#!"):
-        # A wrapper script (tests, benchmarks): its interpreter and the real programs it may exec.
-        executables.add(os.path.realpath(head[2:].split(b"\n")[0].split()[0].decode()))
-        for name in ("ffmpeg", "ffprobe"):
-            real = shutil.which(name)
-            if real:
-                executables.add(os.path.realpath(real))
-    for pattern in LOADERS:
-        executables.update(os.path.realpath(p) for p in glob.glob(pattern))
-    folders = _library_folders(sorted(executables))
-    return tuple(sorted(executables)), folders
-
-
-def _library_folders(executables: list[str]) -> tuple[str, ...]:
-    """The folders of the shared libraries the executables load (ldd, run unconfined on our own binaries)."""
-    folders: set[str] = set()
-    for exe in executables:
-        try:
-            out = subprocess.run(["ldd", exe], capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        for line in out.splitlines():
-            parts = line.split("=>")
-            target = (parts[1] if len(parts) > 1 else parts[0]).strip().split(" (")[0].strip()
-            if target.startswith("/"):
-                folders.add(os.path.dirname(os.path.realpath(target)))
-    return tuple(sorted(folders)) or FALLBACK_LIBRARY_DIRS
-
-
 def private_folder(path: str | Path | None = None) -> Path:
     """Make an empty folder only we can use (at path, or a new one in the temporary folder): FFmpeg's
     working directory and the only place it may write. An existing path is refused, never reused."""
@@ -211,76 +166,6 @@ def popen(argv: Sequence[str], *, reads: Iterable[str], workdir: Path, **kwargs)
         return spawn(argv, ruleset, cwd=workdir, **kwargs)
     finally:
         ruleset.close()
-
-
-def spawn(argv: Sequence[str], ruleset: landlock.Ruleset | None, **kwargs) -> subprocess.Popen:
-    """Start argv through setpriv (its death signal), inside ruleset's boundary unless None; Popen's options.
-
-    A thread of its own restricts itself and starts the child, which inherits the boundary; the calling thread
-    stays unrestricted. That thread then lives as long as the child: the kernel sends the death signal when the
-    thread that started a process ends, not the whole follower. A program that is not installed raises
-    FileNotFoundError, as Popen does."""
-    program = shutil.which(argv[0])
-    if program is None:
-        raise FileNotFoundError(2, f"No such file or directory: {argv[0]!r}", argv[0])
-    setpriv = shutil.which(SETPRIV) or SETPRIV
-    if ruleset is not None:
-        executables, folders = program_paths(setpriv)
-        for exe in executables:
-            ruleset.allow(exe, RUN)
-        for folder in folders:
-            ruleset.allow(folder, READ)
-    devnull = None
-    for stream in ("stdin", "stdout", "stderr"):
-        if kwargs.get(stream) == subprocess.DEVNULL:  # the restricted thread may not open /dev/null itself
-            devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC) if devnull is None else devnull
-            kwargs[stream] = devnull
-    started: dict[str, object] = {}
-    ready = threading.Event()
-
-    def parent() -> None:
-        try:
-            if ruleset is not None:
-                ruleset.restrict_thread()
-            proc = subprocess.Popen([setpriv, *DEATH_SIGNAL, *argv], **kwargs)
-        except BaseException as exc:  # noqa: BLE001  (handed to the caller)
-            started["error"] = exc
-            ready.set()
-            return
-        started["proc"] = proc
-        ready.set()
-        outlive(proc.pid)
-
-    try:
-        threading.Thread(target=parent, name=f"parent-of-{os.path.basename(program)}", daemon=True).start()
-        ready.wait()
-    finally:
-        if devnull is not None:
-            os.close(devnull)
-    if "error" in started:
-        raise started["error"]  # type: ignore[misc]
-    return started["proc"]  # type: ignore[return-value]
-
-
-def outlive(pid: int) -> None:
-    """Return once process pid has ended, without reaping it (its Popen does that): a pidfd turns readable, or,
-    on a kernel without pidfds (FFMPEG_SANDBOX=off on Linux before 5.3), waitid with WNOWAIT returns."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return  # already ended and reaped
-    except OSError:
-        try:
-            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        except ChildProcessError:
-            pass  # reaped meanwhile by its Popen
-        return
-    try:
-        waiter = select.poll()  # not select(): a busy process may have descriptors above FD_SETSIZE
-        waiter.register(fd, select.POLLIN)
-        waiter.poll()
-    finally:
-        os.close(fd)
 
 
 def run(

@@ -1,4 +1,4 @@
-"""How every FFmpeg and ffprobe is started (tasks/sandbox.py `spawn`): from a restricted thread of its own, through
+"""How every FFmpeg and ffprobe is started (tasks/spawning.py): from a restricted thread of its own, through
 setpriv, without forking the caller's memory (real processes, real Landlock)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tasks import sandbox
+from tasks import sandbox, spawning
 from tests.support import ROOT, wait_for
 
 
@@ -109,7 +109,7 @@ def test_control_a_fork_does_fault_on_every_page():
 
 def test_a_program_that_is_not_installed_raises_file_not_found():
     with pytest.raises(FileNotFoundError):
-        sandbox.spawn(["frameshift-no-such-program"], None)
+        spawning.spawn(["frameshift-no-such-program"], None)
 
 
 def test_without_setpriv_the_follower_says_what_to_install(monkeypatch, tmp_path):
