@@ -85,16 +85,4 @@ def start(roots: list[Path], command: list[str] | None = None) -> subprocess.Pop
         "stderr": subprocess.PIPE,
         "start_new_session": True,
     }
-    problem = sandbox.startup_problem()
-    if problem:
-        raise sandbox.SandboxError(problem)
-    if sandbox.mode() == "off":
-        return spawning.spawn(command, None, **options)
-    try:
-        ruleset = build_ruleset(roots)
-    except (OSError, landlock.LandlockError) as exc:
-        raise sandbox.SandboxError(f"could not set up the probe's boundary: {exc}") from None
-    try:
-        return spawning.spawn(command, ruleset, **options)
-    finally:
-        ruleset.close()
+    return sandbox.start(command, lambda: build_ruleset(roots), "the probe's", **options)

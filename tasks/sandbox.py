@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -153,17 +153,23 @@ def build_ruleset(argv0: str, reads: Iterable[str], workdir: Path) -> landlock.R
 def popen(argv: Sequence[str], *, reads: Iterable[str], workdir: Path, **kwargs) -> subprocess.Popen:
     """Start argv inside the boundary (or, with FFMPEG_SANDBOX=off, only in its private folder)."""
     kwargs.setdefault("env", clean_env(workdir))
+    return start(argv, lambda: build_ruleset(argv[0], reads, workdir), "FFmpeg's", cwd=workdir, **kwargs)
+
+
+def start(argv: Sequence[str], rules: Callable[[], landlock.Ruleset], whose: str, **kwargs) -> subprocess.Popen:
+    """Start argv inside the ruleset rules() builds (unless FFMPEG_SANDBOX=off); Popen's options. Nothing starts
+    when the boundary cannot be set up: SandboxError says why (whose: "FFmpeg's", "the probe's")."""
     problem = startup_problem()
     if problem:
         raise SandboxError(problem)
     if mode() == "off":
-        return spawn(argv, None, cwd=workdir, **kwargs)
+        return spawn(argv, None, **kwargs)
     try:
-        ruleset = build_ruleset(argv[0], reads, workdir)
+        ruleset = rules()
     except (OSError, landlock.LandlockError) as exc:
-        raise SandboxError(f"could not set up FFmpeg's boundary: {exc}") from None
+        raise SandboxError(f"could not set up {whose} boundary: {exc}") from None
     try:
-        return spawn(argv, ruleset, cwd=workdir, **kwargs)
+        return spawn(argv, ruleset, **kwargs)
     finally:
         ruleset.close()
 
