@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.extensions import db, redis_store
+from app.extensions import core, db, redis_store
 from app.models import Attempt, Follower, Job, JobStatus
 from app.monitor import schedule_gate
 from app.monitor.reaper import CLAIM_TTL
@@ -37,7 +37,7 @@ ANY_QUEUED_JOB = select(Job.id).where(Job.status == JobStatus.QUEUED.value).limi
 
 def jobs_queued() -> bool:
     """Return True when at least one job waits in the queue (one indexed probe)."""
-    return db.session.execute(ANY_QUEUED_JOB).first() is not None
+    return core(ANY_QUEUED_JOB).first() is not None
 
 
 @dataclass
@@ -235,9 +235,12 @@ def dispatch_ready(
     return len(chosen)
 
 
+DRAINING = select(Follower.name).where(Follower.draining.is_(True))
+
+
 def draining_names() -> set[str]:
     """Return the followers an operator is draining."""
-    return set(db.session.execute(select(Follower.name).where(Follower.draining.is_(True))).scalars())
+    return set(core(DRAINING).scalars())
 
 
 def send_jobs(celery_app: Celery, chosen: list[tuple[Job, str]], sent: dict[str, int]) -> None:

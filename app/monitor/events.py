@@ -10,7 +10,7 @@ from celery import Celery
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from app.extensions import db
+from app.extensions import core, db
 from app.models import ACTIVE_VALUES, FINISHED, Follower, Job, JobStatus
 from app.monitor.reconcile import backend_states
 from app.monitor.registry import Registry
@@ -114,7 +114,7 @@ class EventHandler:
             rows = {task_id: (self.jobs_by_task[task_id], RUNNING) for task_id in task_ids}
         else:
             query = select(Job.id, Job.task_id, Job.status).where(self.by_task_ids(task_ids))
-            rows = {task_id: (job_id, status) for job_id, task_id, status in db.session.execute(query)}
+            rows = {task_id: (job_id, status) for job_id, task_id, status in core(query)}
             self.remember(task_ids, {task_id: job_id for task_id, (job_id, _) in rows.items()})
             for task_id in task_ids:
                 if rows.get(task_id, (None, None))[1] == RUNNING:
@@ -247,7 +247,7 @@ class EventHandler:
         """Forget task ids whose attempts are no longer active (ended by the reaper or a sweep); active: the task ids
         of the active jobs when the caller knows them (none out: an empty set), else read."""
         if active is None:
-            active = set(db.session.execute(select(Job.task_id).where(Job.status.in_(ACTIVE_VALUES))).scalars())
+            active = set(core(select(Job.task_id).where(Job.status.in_(ACTIVE_VALUES))).scalars())
         for task_id in [t for t in self.jobs_by_task if t not in active]:
             del self.jobs_by_task[task_id]
         for task_id in [t for t in self.written if t not in active]:

@@ -11,7 +11,7 @@ from celery import Celery
 from flask import current_app
 from sqlalchemy import select
 
-from app.extensions import db, redis_store
+from app.extensions import core, db, redis_store
 from app.models import ACTIVE, ACTIVE_VALUES, Job, JobStatus, utcnow
 from app.monitor.reconcile import FINAL_STATES, backend_state, settle
 from app.monitor.registry import Registry
@@ -90,7 +90,7 @@ def lease_gone(task_id: str | None, now: float, leases: dict[str, bool] | None, 
 
 def active_rows() -> list[Any]:
     """The columns of every job that is out (dispatched or running) that the housekeeping needs (fix 22)."""
-    return list(db.session.execute(ACTIVE_ROWS).all())
+    return list(core(ACTIVE_ROWS).all())
 
 
 def reap_lost(celery_app: Celery, registry: Registry, rows: list[Any] | None = None) -> int:

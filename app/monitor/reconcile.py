@@ -9,7 +9,7 @@ from celery import Celery
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.extensions import db
+from app.extensions import core, db
 from app.models import ACTIVE_VALUES, Follower, Job
 from app.monitor.registry import Registry
 from app.services.live import live_message, publish
@@ -102,7 +102,7 @@ def sweep(celery_app: Celery) -> int:
     attempt has ended (building every active job with its attempts was 17 % of the monitor's main thread at
     800 running jobs: py-spy, docs/benchmarks.md fix 13)."""
     active = ACTIVE_VALUES
-    rows = db.session.execute(select(Job.id, Job.task_id).where(Job.status.in_(active), Job.task_id.is_not(None)))
+    rows = core(select(Job.id, Job.task_id).where(Job.status.in_(active), Job.task_id.is_not(None)))
     by_task = {task_id: job_id for job_id, task_id in rows}
     states = backend_states(celery_app, list(by_task))
     ended_ids = [by_task[t] for t, (state, _) in states.items() if state in (*FINAL_STATES, "UNREADABLE")]

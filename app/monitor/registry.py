@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.extensions import db, redis_store
+from app.extensions import core, db, redis_store
 from app.models import ACTIVE_VALUES, Follower, Job
 from app.models.piece import Piece
 from app.monitor.follower_table import FollowerTable
@@ -230,17 +230,17 @@ class Registry(FollowerTable):
     def pieces_out() -> bool:
         """Whether any piece of a split job is out (dispatched or running): one indexed probe. With nothing out the
         reaper, the cancel enforcer and the busy counts have nothing to look at (fixes 20, 22)."""
-        return db.session.execute(_ANY_PIECE_OUT).first() is not None
+        return core(_ANY_PIECE_OUT).first() is not None
 
     def busy_counts(self, jobs: list[Any] | None = None, pieces: bool = True) -> dict[str, int]:
         """Return how many active jobs and pieces of split jobs each follower holds, from the database.
         jobs: the rows of the active jobs (reaper.active_rows) when just read; pieces=False: none is out."""
         if jobs is None:
-            rows = db.session.execute(_BUSY_JOBS)
+            rows = core(_BUSY_JOBS)
             counts = {name: count for name, count in rows if name}
         else:
             counts = dict(Counter(row.follower for row in jobs if row.follower))
-        for name, count in db.session.execute(_BUSY_PIECES) if pieces else ():
+        for name, count in core(_BUSY_PIECES) if pieces else ():
             if name:
                 counts[name] = counts.get(name, 0) + count
         return counts

@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, or_, select
 
-from app.extensions import db
+from app.extensions import core, db
 from app.models import Job
 from app.models.library import Library
 from app.services import schedules
@@ -101,7 +101,7 @@ def held_with_other_reason(closed: dict[int, str]) -> ColumnElement[bool]:
 def load() -> tuple[list[int] | None, dict[int, tuple[str, list[int]]]]:
     """Read the queue's schedule and every library's that has one (there are few libraries)."""
     queue = get_setting(QUEUE_SCHEDULE)
-    rows = db.session.execute(select(Library.id, Library.name, Library.schedule)).all()
+    rows = core(select(Library.id, Library.name, Library.schedule)).all()
     libraries = {
         library_id: (name, list(flags))
         for library_id, name, flags in rows

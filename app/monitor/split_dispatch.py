@@ -18,7 +18,7 @@ from celery import Celery
 from flask import current_app
 from sqlalchemy import exists, select, true
 
-from app.extensions import db, redis_store
+from app.extensions import core, db, redis_store
 from app.models import ACTIVE_VALUES, Job, JobStatus
 from app.models.piece import KIND_ORDER, Piece, PieceKind
 from app.monitor import schedule_gate
@@ -133,14 +133,17 @@ ANY_QUEUED_PIECE = select(Piece.id).where(Piece.status == S.QUEUED.value).limit(
 
 def pieces_queued() -> bool:
     """Return True when at least one piece of a split job waits to be sent."""
-    return db.session.execute(ANY_QUEUED_PIECE).first() is not None
+    return core(ANY_QUEUED_PIECE).first() is not None
+
+
+WORK_QUEUED = select(exists(ANY_QUEUED_JOB) | exists(ANY_QUEUED_PIECE))
 
 
 def work_queued() -> bool:
     """Return True when a job or a piece of a split job waits to be sent: both indexed probes in one statement.
     Most dispatch rounds (the once-a-second one, the one after each job's end) find neither, and the two probes
     were two statements through SQLAlchemy for each of them."""
-    return bool(db.session.execute(select(exists(ANY_QUEUED_JOB) | exists(ANY_QUEUED_PIECE))).scalar())
+    return bool(core(WORK_QUEUED).scalar())
 
 
 def queued_pieces(limit: int, closed: dict[int, str] | None = None) -> list[tuple[Piece, Job]]:

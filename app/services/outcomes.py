@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import bindparam, func, update
 
-from app.extensions import db
+from app.extensions import core, db
 from app.models import ACTIVE, FINISHED, Follower, Job, JobStatus, utcnow
 from app.services import failure_reports
 from app.services.preferences import auto_retry
@@ -76,7 +76,7 @@ def apply_running_progress(reports: list[tuple[int, str, dict[str, Any]]]) -> No
         {"b_id": job_id, "b_tid": task_id, "b_at": stamp, **{f"b_{k}": fields.get(k) for k in PROGRESS_FIELDS}}
         for job_id, task_id, fields in reports
     ]
-    db.session.execute(_RUNNING_PROGRESS, rows)
+    core(_RUNNING_PROGRESS, rows)
 
 
 def mark_succeeded(job: Job, result: dict[str, Any]) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.extensions import db
+from sqlalchemy import select
+
+from app.extensions import core, db
 from app.models import Setting
 
 QUEUE_PAUSED = "queue_paused"
@@ -13,9 +15,9 @@ QUEUE_SCHEDULE = "queue_schedule"
 
 
 def get_setting(key: str, default: Any = None) -> Any:
-    """Return a stored setting, or default."""
-    row = db.session.get(Setting, key)
-    return default if row is None else row.value
+    """Return a stored setting, or default (one column read: the monitor asks twice in each dispatch round)."""
+    row = core(select(Setting.value).where(Setting.key == key)).first()
+    return default if row is None else row[0]
 
 
 def set_setting(key: str, value: Any) -> None:
