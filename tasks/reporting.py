@@ -7,6 +7,7 @@ figures; the encode loop only hands them over.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -176,6 +177,7 @@ class EventSender:
                 sender[2] = app.events.Dispatcher(
                     app.connection_for_write(), hostname=hostname, enabled=True, buffer_while_offline=False
                 )
+                keep_client(getattr(getattr(sender[2], "producer", None), "channel", None))
             sender[2].send(kind, retry=False, **fields)
 
     def drop(self, app: Any, hostname: str) -> None:
@@ -197,6 +199,21 @@ class EventSender:
 
 
 EVENTS = EventSender()
+
+
+def keep_client(channel: Any) -> bool:
+    """Give a kombu Redis channel one redis-py client for its life; return False when the channel is not one.
+
+    Its fanout publish (every event) asks `conn_or_acquire` for a client, and with none given that builds a new
+    `redis.Redis` on the channel's connection pool each time: ~60 us warm, ~8 % of a pool process's samples over
+    short jobs (py-spy, docs/benchmarks.md fix 41). The kept client uses the same pool, so what is sent and on
+    which connections is unchanged; the channel's other calls get it too."""
+    create = getattr(channel, "_create_client", None)
+    if create is None or not hasattr(channel, "conn_or_acquire"):
+        return False
+    kept = create()
+    channel.conn_or_acquire = lambda client=None: contextlib.nullcontext(client or kept)
+    return True
 
 
 class StopCheck:

@@ -20,6 +20,7 @@ from tasks import keys
 from tasks.celery_app import celery_app
 from tasks.encoders import ffmpeg_version, usable_encoders
 from tasks.machine_load import LoadSampler
+from tasks.reporting import keep_client
 from tasks.signing import proof
 from tasks.transcode import redis_client, settings
 
@@ -114,6 +115,8 @@ def keep_advertising(hostname: str) -> None:
 def on_worker_ready(sender=None, **_: object) -> None:
     """Advertise once the worker consumes."""
     hostname = sender.hostname
+    producer = getattr(getattr(sender, "event_dispatcher", None), "producer", None)  # task events, heartbeats
+    keep_client(getattr(producer, "channel", None))  # one redis-py client for its publishes (fix 41)
     concurrency = int(getattr(sender.controller, "concurrency", 0) or 1)
     try:
         info = advertise(hostname, concurrency)

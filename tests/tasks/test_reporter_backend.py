@@ -106,3 +106,53 @@ def test_the_state_is_stored_once_a_second_and_the_event_goes_with_every_report(
     assert all(later - earlier >= reporting.STATE_EVERY - 0.01 for earlier, later in zip(times, times[1:]))
     meta = task.backend.get_task_meta("attempt-rate")
     assert meta["status"] == "PROGRESS" and meta["result"]["percent"] == encoding[-1][1]["percent"] > 10, meta
+
+
+def test_the_event_sender_keeps_one_redis_client_and_every_event_arrives(redis_server, monkeypatch):
+    """Fix 41: kombu's Redis channel built a new redis.Redis for every fanout publish. The sender's channel keeps
+    one: twenty reports build no client, and a real subscriber on the events channel receives all twenty, in
+    order, as Celery's event receiver reads them."""
+    task = celery_task(redis_server)
+    listener = redis.Redis.from_url(redis_server.url)
+    pubsub = listener.pubsub()
+    pubsub.psubscribe("/0.celeryev/task.progress")
+    assert pubsub.get_message(timeout=2)["type"] == "psubscribe"
+    EVENTS.send(task.app, "w@test", "task-progress", uuid="warm", percent=0.0)  # the dispatcher and its client
+    built = []
+    real_init = redis.Redis.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(self)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "__init__", counting_init)
+    try:
+        for number in range(20):
+            EVENTS.send(task.app, "w@test", "task-progress", uuid="attempt-keep", percent=float(number))
+    finally:
+        monkeypatch.undo()
+        EVENTS.drop_all()
+    assert built == [], f"{len(built)} redis clients built for 20 events"
+    got = []
+    deadline = time.monotonic() + 5
+    while len(got) < 21 and time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.5)
+        if message and message["type"] == "pmessage":
+            got.append(message["data"])
+    pubsub.close()
+    listener.close()
+    events = [task.app.events.Receiver(None).event_from_message(_decoded(raw))[1] for raw in got]
+    assert [e["percent"] for e in events if e["uuid"] == "attempt-keep"] == [float(n) for n in range(20)]
+    assert all(e["type"] == "task-progress" and e["hostname"] == "w@test" for e in events)
+
+
+def _decoded(raw: bytes) -> dict:
+    """The event body of one message on the events channel, as kombu's Redis transport wrote it."""
+    import base64
+    import json
+
+    envelope = json.loads(raw)
+    body = envelope["body"]
+    if envelope["properties"].get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    return json.loads(body)
