@@ -47,6 +47,10 @@ class EventHandler:
         # Task ids whose job the last progress batch found running: their progress is written by one UPDATE
         # for all of them (guarded by status and task id in SQL), not by loading each Job (fix 12).
         self.running: set[str] = set()
+        # Task id -> its SET_ONCE figures already in its job's row. A follower's reporter keeps the duration in
+        # every report once it knows it, so without this every write after the one with the duration went through
+        # the Job (a full row read and an ORM flush) instead of write_plain's one UPDATE (fix 43).
+        self.once_written: dict[str, set[str]] = {}
         self.outbox: list[dict[str, Any]] = []
 
     def handle(self, event: dict[str, Any]) -> bool:
@@ -166,7 +170,10 @@ class EventHandler:
         """Publish progress (after the batch's commit); keep it for the next database write (the job is loaded
         then, unless the caller has it; with `due`, the write is left to the caller, for the whole batch)."""
         fields = {k: event.get(k) for k in PROGRESS_FIELDS}
-        self.pending.setdefault(task_id, {"_job_id": job_id}).update({k: v for k, v in fields.items() if v is not None})
+        kept = self.once_written.get(task_id, ())  # in the row already: the write needs the other figures alone
+        self.pending.setdefault(task_id, {"_job_id": job_id}).update(
+            {k: v for k, v in fields.items() if v is not None and k not in kept}
+        )
         self.outbox.append(progress_message(job_id, event.get("hostname"), event.get("ts"), fields))
         if time.monotonic() - self.written.get(task_id, 0) >= DB_PROGRESS_INTERVAL or fields.get("argv"):
             if due is not None:
@@ -208,6 +215,7 @@ class EventHandler:
                 continue
             apply_progress(job, fields)
             self.written[tid] = time.monotonic()
+            self.once_written.setdefault(tid, set()).update(SET_ONCE & fields.keys())
             wrote = True
         return wrote
 
@@ -223,6 +231,7 @@ class EventHandler:
         """Record the end of an attempt from the result backend (the event carries only a repr)."""
         self.jobs_by_task.pop(job.task_id or "", None)
         self.written.pop(job.task_id or "", None)
+        self.once_written.pop(job.task_id or "", None)
         self.running.discard(job.task_id or "")
         if job.status_enum in FINISHED:
             return
@@ -253,3 +262,5 @@ class EventHandler:
         for task_id in [t for t in self.written if t not in active]:
             del self.written[task_id]
         self.running &= active
+        for task_id in [t for t in self.once_written if t not in active]:
+            del self.once_written[task_id]

@@ -169,3 +169,45 @@ def test_progress_of_jobs_read_running_is_not_read_again_until_a_step_ends_one(a
     db.session.expire_all()
     third = db.session.get(Job, third_id)
     assert third.status == "cancelled" and third.percent < 4.0
+
+
+def test_reports_that_keep_the_duration_are_written_by_the_one_statement_once_it_is_in_the_row(app, jobs):
+    """Fix 43: a follower's reporter keeps every figure it was given, so once the duration is known every report
+    carries it (and the argv only the first). The write that puts the duration in the row goes through the Job;
+    the later ones are write_plain's UPDATE, with no Job built, and the duration stays as it was written."""
+    from sqlalchemy import event as orm_event
+
+    from app.models import Job
+
+    first = jobs[0]
+    task_id, job_id = first.task_id, first.id
+    monitor = Monitor(app)
+    monitor.apply_events([event("task-started", task_id)])
+    monitor.apply_events([event("task-progress", task_id, stage="starting", percent=0.0, argv=["ffmpeg", "-i", "x"])])
+    time.sleep(1.05)
+    monitor.apply_events([event("task-progress", task_id, stage="starting", percent=0.0, duration=30.0)])
+    statements, loads = [], []
+
+    def executed(_conn, _cursor, statement, _params, _context, _many):
+        if statement.lstrip().upper().startswith("UPDATE JOBS"):
+            statements.append("coalesce" in statement.lower())  # write_plain's: a figure absent keeps its value
+
+    def loaded(target, _context, _attrs=None):
+        loads.append(target.id)
+
+    orm_event.listen(db.engine, "before_cursor_execute", executed)
+    orm_event.listen(Job, "load", loaded)
+    orm_event.listen(Job, "refresh", loaded)
+    try:
+        db.session.expire_all()
+        for percent in (10.0, 20.0):
+            time.sleep(1.05)
+            monitor.apply_events([event("task-progress", task_id, stage="encoding", percent=percent, duration=30.0)])
+    finally:
+        orm_event.remove(db.engine, "before_cursor_execute", executed)
+        orm_event.remove(Job, "load", loaded)
+        orm_event.remove(Job, "refresh", loaded)
+    assert loads == [], f"a report with the duration already written built the Job: {loads}"
+    assert statements == [True, True], statements  # write_plain's UPDATE, once a due report
+    job = db.session.get(Job, job_id)
+    assert (job.percent, job.duration, job.argv, job.status) == (20.0, 30.0, ["ffmpeg", "-i", "x"], "running")
