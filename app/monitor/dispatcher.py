@@ -167,17 +167,20 @@ def dispatch_ready(
     sent: dict[str, int] | None = None,
     now: datetime | None = None,
     slots: list[Slot] | None = None,
+    paused: bool | None = None,
 ) -> int:
     """Send as many waiting jobs as there are free slots; return how many were sent.
 
     Jobs that cannot go now get a waiting_reason (first REASON_SCAN in queue order). Each sent
     attempt's task id -> job id goes into sent (the event handler's index). The weekly schedules are
     judged at now (default: the leader's local clock): outside the queue's hours nothing starts, outside
-    a library's hours its jobs wait and the others go on. slots: those the round's split dispatcher left.
+    a library's hours its jobs wait and the others go on. slots: those the round's split dispatcher left;
+    paused: whether the queue is paused, when that dispatcher read it in the same round.
     """
     if not jobs_queued():
         return 0
-    paused = bool(get_setting(QUEUE_PAUSED, False))
+    if paused is None:
+        paused = bool(get_setting(QUEUE_PAUSED, False))
     gate = schedule_gate.current(now)
     off_hours = None if paused else gate.queue_reason()
     closed = {} if paused or off_hours else gate.closed()

@@ -101,7 +101,8 @@ class Monitor(Receivers):
         left: dict[str, Any] = {}  # the free slots, counted once for the round (fix 19), unless that step failed
         split = self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task, None, left)
         slots = left.get("slots") if split is not None else None
-        self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task, None, slots)
+        paused = left.get("paused") if split is not None else None
+        self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task, None, slots, paused)
         if split != 0 or split_dispatch.STARTED[0] != started:  # pieces sent (or failed to), a split job started
             self.split.poke()  # its monitor looks at the next tick; a round of whole jobs leaves it alone (fix 29)
 

@@ -200,9 +200,12 @@ def dispatch_split(
     Outside the queue's hours nothing starts; outside a library's hours neither its jobs nor the pieces of
     its running split jobs that have not started yet (running pieces go on). The schedules are judged at now.
     The free slots it leaves go into left["slots"], for the round's whole jobs (dispatch_ready): one count of
-    them a round, not two (fix 19).
+    them a round, not two (fix 19); whether the queue is paused into left["paused"] (fix 44).
     """
-    if bool(get_setting(QUEUE_PAUSED, False)):
+    paused = bool(get_setting(QUEUE_PAUSED, False))
+    if left is not None:
+        left["paused"] = paused  # for the round's whole jobs: read once a round
+    if paused:
         return 0
     slots = free_slots(registry)
     capacity = sum(s.free for s in slots)

@@ -71,3 +71,39 @@ def test_the_web_records_at_creation_only_what_the_spec_alone_decides(app, clips
         assert rows[never.id] == ("whole", None)
         assert rows[copied.id][0] == "whole" and "copied" in rows[copied.id][1]
         assert rows[auto.id] == (None, None) and rows[always.id] == (None, None)
+
+
+def test_one_round_reads_whether_the_queue_is_paused_once_and_a_paused_queue_sends_nothing(app, clips):
+    """Fix 44: the split dispatcher and the whole jobs of one round read the queue's pause setting once (it was
+    read by each); the setting still holds both back."""
+    from sqlalchemy import event as orm_event
+
+    from app.monitor.loop import Monitor
+    from app.services.settings import QUEUE_PAUSED, set_setting
+
+    with app.app_context():
+        jobs = create_jobs([str(clips["short"])] * 2, {"split": "never"})
+        monitor = Monitor(app)
+        monitor.registry = registry(slots=1)
+        reads = []
+
+        def executed(_conn, _cursor, statement, params, _context, _many):
+            if "FROM settings" in statement and QUEUE_PAUSED in str(params):
+                reads.append(statement)
+
+        orm_event.listen(db.engine, "before_cursor_execute", executed)
+        try:
+            set_setting(QUEUE_PAUSED, True)
+            reads.clear()
+            monitor.dispatch()
+            paused_reads = len(reads)
+            db.session.expire_all()
+            assert [db.session.get(Job, job.id).status for job in jobs] == ["queued", "queued"]
+            set_setting(QUEUE_PAUSED, False)
+            reads.clear()
+            monitor.dispatch()
+        finally:
+            orm_event.remove(db.engine, "before_cursor_execute", executed)
+        assert (paused_reads, len(reads)) == (1, 1), (paused_reads, reads)
+        db.session.expire_all()
+        assert sorted(db.session.get(Job, job.id).status for job in jobs) == ["dispatched", "queued"]
