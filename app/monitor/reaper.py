@@ -30,6 +30,10 @@ CLAIM_TTL = 7 * 24 * 3600  # as long as the follower's own claim
 # A running attempt renews its lease (TTL 30 s by default) about twice a second; one that has had
 # none for this long on top has stopped living even though its follower still sends heartbeats.
 LEASE_GRACE = 10.0
+# Leases are read at most this often (a pipeline of EXISTS, one a running attempt); in between the reaper judges no
+# attempt by its lease. An attempt silent for LEASE_GRACE is then given up within LEASE_GRACE + this, where the
+# once-a-second read cost ~0.3 ms of the monitor's CPU a second per running job set (docs/benchmarks.md, fix 45).
+LEASE_CHECK_EVERY = 3.0
 # The housekeeping's one read of the jobs that are out, once a second while any is (fix 22): the reaper's columns,
 # the cancel flag for the enforcer and the follower for the busy counts. Each of the three read the jobs itself
 # before (six statements a second with one job running, four of them built and keyed anew each time).
@@ -103,7 +107,11 @@ def reap_lost(celery_app: Celery, registry: Registry, rows: list[Any] | None = N
     # the reaper's cost while jobs run (docs/benchmarks.md, fix 16).
     rows = [row for row in (active_rows() if rows is None else rows) if row.follower is not None]
     running_now = {row.task_id for row in rows if row.status == JobStatus.RUNNING.value and row.task_id}
-    leases = leases_present(list(running_now)) if running_now else {}
+    leases: dict[str, bool] | None = {}
+    if running_now:
+        due = now - registry.lease_checked_at >= LEASE_CHECK_EVERY
+        leases = leases_present(list(running_now)) if due else None  # None: judge no attempt by its lease
+        registry.lease_checked_at = now if due else registry.lease_checked_at
     count = 0
     for row in rows:
         name = row.follower or "?"

@@ -68,6 +68,7 @@ class Registry(FollowerTable):
         self.redis_run: str | None = None  # Redis's run_id: a restart closes every connection, crashed or not
         # Running attempts whose lease was missing, and since when (the reaper's memory; one per monitor).
         self.lease_missing: dict[str, float] = {}
+        self.lease_checked_at = 0.0  # when the reaper last read the running attempts' leases (time.time)
         self.followers: dict[str, FollowerState] = {}
         self.written: set[str] = set()  # names this monitor has written a row for (a row gone since = forgotten)
         self.forgotten: dict[str, float] = {}  # name -> when its row was found gone: older events bring nothing back

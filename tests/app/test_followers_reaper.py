@@ -58,3 +58,27 @@ def test_a_lost_follower_with_a_started_attempt_fails_it(job):
 def test_a_live_follower_keeps_its_fresh_dispatch(job):
     assert reap_lost(get_celery(), registry(offline=False)) == 0
     assert job.status == "dispatched"
+
+
+def test_leases_are_read_every_few_seconds_and_a_silent_attempt_is_still_given_up(job, monkeypatch):
+    """Fix 45: the reaper reads the running attempts' leases at most every LEASE_CHECK_EVERY, not at every
+    once-a-second housekeeping, and judges no attempt by its lease in between; an attempt whose lease stays missing
+    for LEASE_GRACE is still given up (its follower alive, its lease gone: it stopped reporting on the job)."""
+    from app.monitor import reaper
+
+    redis_store.client.set(keys.claim(job.task_id), "w@h")
+    transition(job, JobStatus.RUNNING)
+    db.session.commit()
+    reads = []
+    real = reaper.leases_present
+    monkeypatch.setattr(reaper, "leases_present", lambda ids: reads.append(list(ids)) or real(ids))
+    reg = registry(offline=False)
+    for _ in range(3):  # three housekeepings within a second: one read
+        assert reap_lost(get_celery(), reg) == 0
+    assert reads == [[job.task_id]], reads
+    assert job.task_id in reg.lease_missing  # no lease in Redis: missing since the read
+    reg.lease_missing[job.task_id] = time.time() - reaper.LEASE_GRACE  # ... for the whole grace
+    assert reap_lost(get_celery(), reg) == 0 and len(reads) == 1  # not read again yet: nothing judged by it
+    reg.lease_checked_at -= reaper.LEASE_CHECK_EVERY
+    assert reap_lost(get_celery(), reg) == 1 and len(reads) == 2
+    assert job.status == "failed" and job.error == "follower w@h stopped reporting on this job", job.error
