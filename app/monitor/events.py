@@ -257,10 +257,7 @@ class EventHandler:
         of the active jobs when the caller knows them (none out: an empty set), else read."""
         if active is None:
             active = set(core(select(Job.task_id).where(Job.status.in_(ACTIVE_VALUES))).scalars())
-        for task_id in [t for t in self.jobs_by_task if t not in active]:
-            del self.jobs_by_task[task_id]
-        for task_id in [t for t in self.written if t not in active]:
-            del self.written[task_id]
+        for index in (self.jobs_by_task, self.written, self.once_written):
+            for task_id in [t for t in index if t not in active]:
+                del index[task_id]
         self.running &= active
-        for task_id in [t for t in self.once_written if t not in active]:
-            del self.once_written[task_id]

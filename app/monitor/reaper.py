@@ -109,9 +109,10 @@ def reap_lost(celery_app: Celery, registry: Registry, rows: list[Any] | None = N
     running_now = {row.task_id for row in rows if row.status == JobStatus.RUNNING.value and row.task_id}
     leases: dict[str, bool] | None = {}
     if running_now:
-        due = now - registry.lease_checked_at >= LEASE_CHECK_EVERY
-        leases = leases_present(list(running_now)) if due else None  # None: judge no attempt by its lease
-        registry.lease_checked_at = now if due else registry.lease_checked_at
+        leases = None  # between two reads: judge no attempt by its lease
+        if now - registry.lease_checked_at >= LEASE_CHECK_EVERY:
+            registry.lease_checked_at = now
+            leases = leases_present(list(running_now))
     count = 0
     for row in rows:
         name = row.follower or "?"
