@@ -28,8 +28,8 @@ from sqlalchemy import and_, func, or_, select
 from app.extensions import db
 from app.models import utcnow
 from app.models.library import Library, LibraryFile, MediaFacts
-from app.monitor.dispatcher import free_slots
 from app.monitor.reconcile import backend_states
+from app.monitor.slots import free_slots
 from app.services import library_rules as rules_mod
 from app.services.libraries import as_facts
 from app.services.library_walk import Seen

@@ -22,9 +22,10 @@ from app.extensions import core, db, redis_store
 from app.models import ACTIVE_VALUES, Job, JobStatus
 from app.models.piece import KIND_ORDER, Piece, PieceKind
 from app.monitor import schedule_gate
-from app.monitor.dispatcher import ANY_QUEUED_JOB, free_slots, payload_ttl, send_batch
+from app.monitor.dispatcher import ANY_QUEUED_JOB, payload_ttl, send_batch
 from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
+from app.monitor.slots import free_slots
 from app.services.live import live_message, publish_many
 from app.services.media_info import MAX_PROBES_PER_REQUEST, probe_durations
 from app.services.pieces import move

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import redis
 
-from app.monitor.dispatcher import waiting_reason
 from app.monitor.registry import FollowerState, Registry
+from app.monitor.slots import waiting_reason
 from tasks.convert import mapping_note
 from tasks.reporting import Reporter, StopCheck
 
