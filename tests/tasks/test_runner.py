@@ -70,3 +70,32 @@ def test_cancel_stops_ffmpeg_quickly_and_reports_progress(tmp_path):
     assert time.monotonic() - started < 10
     assert 0 < reports[-1].percent < 100 and reports[-1].frame > 0
     assert not ffmpeg_pids(marker)
+
+
+def test_the_loop_is_handed_whole_progress_blocks_not_lines(monkeypatch):
+    """Fix 46: FFmpeg's -progress block is ~12 lines; the reading thread hands the loop one item a block, so the
+    loop wakes once a block. Every block still gives its report, with the figures of all its lines."""
+    import queue as queue_module
+
+    from tasks import runner
+    from tasks.sandbox import private_folder
+
+    handed: list[object] = []
+
+    class Counting(queue_module.Queue):
+        def put(self, item, block=True, timeout=None):
+            handed.append(item)
+            super().put(item, block, timeout)
+
+    monkeypatch.setattr(runner.queue, "Queue", Counting)
+    argv = realtime_argv(f"blocks-{uuid.uuid4().hex[:8]}", seconds=2)
+    argv[argv.index("-re")] = "-readrate"
+    argv.insert(argv.index("-readrate") + 1, "4")
+    reports = []
+    outcome = run_ffmpeg(argv, 2.0, reports.append, lambda: False, reads=[], workdir=private_folder())
+    assert outcome.exit_code == 0
+    blocks = [item for item in handed if item is not None]
+    assert len(reports) >= 2 and reports[-1].done and reports[-1].percent == 100.0
+    assert len(blocks) == len(reports), (len(blocks), len(reports))  # one item a block, not one a line
+    assert all(block[-1].startswith("progress=") and len(block) > 5 for block in blocks)
+    assert reports[-1].frame == 20  # the frame= line of the last block reached its report
