@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -21,14 +22,17 @@ log = logging.getLogger("frameshift.monitor")
 TERMINAL_EVENTS = {"task-succeeded", "task-failed", "task-revoked", "task-rejected"}
 JOB_EVENTS = TERMINAL_EVENTS | {"task-started", "task-progress"}
 FINISHED_VALUES = frozenset(s.value for s in FINISHED)
-DB_PROGRESS_INTERVAL = 1.0
+# Progress goes live at once (the UI's bars and figures come from the live channel); the row is written at most
+# every 2 s per job, for a page loaded meanwhile and the API's readers. Once a second was ~4 writes and commits of
+# a 30 s clip's ~3.8 s job, ~0.85 ms each on the monitor (docs/benchmarks.md, fix 47).
+DB_PROGRESS_INTERVAL = 2.0
 PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size", "argv", "duration", "stage")
 RUNNING = JobStatus.RUNNING.value
 SET_ONCE = {"argv", "duration"}  # sent with the first reports: those go through apply_progress
 
 
 class EventHandler:
-    """Apply events; progress goes live at once and to the database at most once a second per job.
+    """Apply events; progress goes live at once and to the database at most every DB_PROGRESS_INTERVAL per job.
 
     A batch is applied in one transaction and its live messages are published after the commit
     (one commit per event was most of the monitor's time at scale: bench/leader_scale.py).
@@ -52,6 +56,10 @@ class EventHandler:
         # the Job (a full row read and an ORM flush) instead of write_plain's one UPDATE (fix 43).
         self.once_written: dict[str, set[str]] = {}
         self.outbox: list[dict[str, Any]] = []
+        # The receiving thread takes the progress of attempts read running (fast_progress, fix 42); this lock keeps it
+        # out while the loop applies a batch, writes progress or ends attempts by other means (the reaper, the cancel
+        # enforcer, the sweep, a reconcile: Monitor.ending), so a figure never goes live after its job's end.
+        self.lock = threading.RLock()
 
     def handle(self, event: dict[str, Any]) -> bool:
         """Apply one event (its own transaction)."""
@@ -59,11 +67,41 @@ class EventHandler:
 
     def handle_batch(self, events: list[dict[str, Any]]) -> bool:
         """Apply events in order in one transaction, then publish what changed; True when committed."""
-        self.outbox = []
-        self._apply(events)
-        db.session.commit()
-        outbox, self.outbox = self.outbox, []
-        publish_many(outbox)
+        with self.lock:
+            self.outbox = []
+            self._apply(events)
+            db.session.commit()
+            outbox, self.outbox = self.outbox, []
+            publish_many(outbox)
+        return True
+
+    def fast_progress(self, event: dict[str, Any]) -> bool:
+        """On the receiving thread: publish a progress report of an attempt the loop last read running at once, and
+        keep its figures for the loop's next write (flush); return False to leave the event to the loop.
+
+        Such a report changes no status and needs no read: on the loop it was a wake-up, a batch and a commit each,
+        ~0.45 ms of the loop's time, ~11 a 30 s clip's job (docs/benchmarks.md, fix 42). The loop keeps everything
+        else: reports of attempts it has not read running, the first (with the argv, written at once), those of a
+        follower it does not know or thinks offline. A figure the row lacks (the duration) waits in `pending` like
+        the others, and the loop's next write takes the path that records it (write_progress)."""
+        task_id = event.get("uuid")
+        state = self.registry.followers.get(event.get("hostname") or "")
+        if not task_id or state is None or state.offline:
+            return False
+        with self.lock:
+            job_id = self.jobs_by_task.get(task_id)
+            if job_id is None or task_id not in self.running or event.get("argv"):
+                return False  # the argv (the first report) is written at once, by the loop
+            kept = self.once_written.get(task_id, ())
+            when = event.get("timestamp")  # a sign of life, as Registry.seen counts every event
+            state.last_seen = max(state.last_seen, when or time.time())
+            if when:
+                state.heartbeat_at = max(state.heartbeat_at, when)
+            fields = {k: event.get(k) for k in PROGRESS_FIELDS}
+            self.pending.setdefault(task_id, {"_job_id": job_id}).update(
+                {k: v for k, v in fields.items() if v is not None and k not in kept}
+            )
+            publish_many([progress_message(job_id, event.get("hostname"), event.get("ts"), fields)])
         return True
 
     def _apply(self, events: list[dict[str, Any]]) -> None:
@@ -109,7 +147,7 @@ class EventHandler:
     def progress_only(self, events: list[dict[str, Any]]) -> None:
         """A batch of progress alone changes no status: read three columns of its jobs, not whole rows with
         their attempts (building each Job was most of a batch's cost: bench/profile_roles.py); a job is loaded
-        whole only for its database write, at most once a second (DB_PROGRESS_INTERVAL)."""
+        whole only for its database write, at most every DB_PROGRESS_INTERVAL."""
         task_ids = {event["uuid"] for event in events}
         if task_ids <= self.running and task_ids <= self.jobs_by_task.keys():
             # Jobs this monitor last read as running: no read (fix 18). Only the monitor ends a running job (the
@@ -188,10 +226,11 @@ class EventHandler:
         (one in two inline, the other here), twice the rate this class promises, at ~2.7 ms of CPU a write
         (bench/footprint.py). What is not due yet goes at the next tick that finds it due.
         """
-        now = time.monotonic()
-        due = [tid for tid in self.pending if now - self.written.get(tid, 0) >= DB_PROGRESS_INTERVAL]
-        if due and self.write_progress(due):
-            db.session.commit()
+        with self.lock:
+            now = time.monotonic()
+            due = [tid for tid in self.pending if now - self.written.get(tid, 0) >= DB_PROGRESS_INTERVAL]
+            if due and self.write_progress(due):
+                db.session.commit()
 
     def write_progress(self, task_ids: list[str], loaded: dict[int, Job] | None = None) -> bool:
         """Copy pending progress of task_ids onto their jobs (no commit); return True if any was written."""
@@ -250,14 +289,16 @@ class EventHandler:
     def forget_running(self) -> None:
         """Read the status of every job again at its next progress batch: called after a step other than an event
         (the reaper, the cancel enforcer, the sweep, a reconcile) ended attempts."""
-        self.running.clear()
+        with self.lock:
+            self.running.clear()
 
     def prune(self, active: set[str] | None = None) -> None:
         """Forget task ids whose attempts are no longer active (ended by the reaper or a sweep); active: the task ids
         of the active jobs when the caller knows them (none out: an empty set), else read."""
         if active is None:
             active = set(core(select(Job.task_id).where(Job.status.in_(ACTIVE_VALUES))).scalars())
-        for index in (self.jobs_by_task, self.written, self.once_written):
-            for task_id in [t for t in index if t not in active]:
-                del index[task_id]
-        self.running &= active
+        with self.lock:
+            for index in (self.jobs_by_task, self.written, self.once_written):
+                for task_id in [t for t in index if t not in active]:
+                    del index[task_id]
+            self.running &= active

@@ -58,7 +58,7 @@ class Monitor(Receivers):
         self._last_housekeeping = 0.0
         self.woken = False
         self.maybe_out = True  # whether a job or a piece may be out (dispatched or running); unknown at start
-        self.presence: tuple[dict[str, Any], Any] | None = None  # the tick's read of the followers' connections
+        self.presence: Any = None  # the tick's read of the followers' connections
         self._out_read = 0.0
 
     def run(self, max_seconds: float | None = None) -> None:
@@ -132,14 +132,16 @@ class Monitor(Receivers):
             events = []
             if kind == "reconnected":
                 self.registry.grace_all()  # events were missed while the stream was down
-                self.safely(reconcile, self.celery_app, self.registry)
-                self.events.forget_running()
+                with self.events.lock:  # attempts may end here: no progress of theirs goes live meanwhile (fix 42)
+                    self.safely(reconcile, self.celery_app, self.registry)
+                    self.events.forget_running()
             if item != keys.WAKE_NEW_JOBS:  # new jobs need only the round below; a split one pokes it (dispatch)
                 self.split.poke()  # a cancel or a retry from the web, or missed events: look at split jobs too
                 if getattr(self, "libraries", None) is not None:
                     self.libraries.poke()  # a library made, changed or asked to rescan: the scanner looks at once
             wake = self.woken = True  # new work from a person is sent at once, whatever DISPATCH_GAP says
         self.apply_events(events)
+        self.events_done += sum(kind != "wake" for kind, _ in batch)  # the event thread's items, applied (fix 42)
         if self.events.finished_any:
             self.events.finished_any = False
             wake = True
@@ -176,8 +178,9 @@ class Monitor(Receivers):
                 if not self.maybe_out:  # nothing out at the last read, none sent since (fix 24): nothing to settle,
                     self.safely(self.events.prune, set())  # and every attempt it remembers has ended (fix 30)
                 else:
-                    if self.safely(sweep, self.celery_app) != 0:
-                        self.events.forget_running()
+                    with self.events.lock:  # attempts may end here (fix 42)
+                        if self.safely(sweep, self.celery_app) != 0:
+                            self.events.forget_running()
                     self.safely(self.events.prune)
         if due or crashed:
             self._last_housekeeping = now
@@ -203,12 +206,15 @@ class Monitor(Receivers):
         if rows == []:
             self.registry.lease_missing.clear()  # what the reaper forgets of attempts no longer running
         else:  # some are out, or the read failed (None: the reaper and the enforcer read for themselves)
-            changed = self.safely(reap_lost, self.celery_app, self.registry, rows)  # None (failed) counts as a change
-            if changed != 0:
-                self.events.forget_running()
-            cancelled = self.safely(enforce_cancels, self.celery_app, rows if changed == 0 else None)
-            if cancelled != 0:
-                self.events.forget_running()
+            # Attempts may end here: the receiving thread publishes no progress meanwhile, and none of theirs after
+            # (forget_running, inside the lock: fix 42).
+            with self.events.lock:
+                changed = self.safely(reap_lost, self.celery_app, self.registry, rows)  # None (failed): a change
+                if changed != 0:
+                    self.events.forget_running()
+                cancelled = self.safely(enforce_cancels, self.celery_app, rows if changed == 0 else None)
+                if cancelled != 0:
+                    self.events.forget_running()
         if rows is None or changed != 0 or cancelled != 0 or pieces is None:
             return None
         return self.registry.busy_counts(rows, pieces=pieces) if rows or pieces else {}

@@ -14,7 +14,7 @@ from flask import Flask
 from kombu import Queue
 
 from app.extensions import redis_store
-from app.monitor.events import JOB_EVENTS
+from app.monitor.events import JOB_EVENTS, EventHandler
 from tasks import keys
 from tasks.outage import connection_error, redis_failed
 
@@ -67,19 +67,28 @@ class Receivers:
     inbox: queue.Queue[tuple[str, Any]]
     stopping: threading.Event
     ready: threading.Event
+    events: EventHandler
+    # Items the event thread put in the inbox, and how many of them the loop has applied and published: each counter
+    # has one writer (the event thread, the loop), and the event thread takes progress itself only when they agree.
+    events_put: int = 0
+    events_done: int = 0
 
     def receive_events(self) -> None:
-        """Thread: put every Celery event in the inbox; reconnect after broker failures."""
+        """Thread: put every Celery event in the inbox (or publish a progress report: take_event); reconnect after
+        broker failures."""
+        with self.flask_app.app_context():  # take_event publishes on this app's Redis
+            self._receive_events()
+
+    def _receive_events(self) -> None:
         interrupted = False
         while not self.stopping.is_set():
             try:
                 with self.celery_app.connection_for_read() as connection:
                     connection.ensure_connection(max_retries=1)
-                    receiver = FollowerEvents(
-                        connection, handlers={"*": lambda e: self.inbox.put(("event", e))}, app=self.celery_app
-                    )
+                    receiver = FollowerEvents(connection, handlers={"*": self.take_event}, app=self.celery_app)
                     if interrupted:
                         log.info("event stream back")
+                        self.events_put += 1
                         self.inbox.put(("reconnected", None))  # settle what happened meanwhile
                         interrupted = False
                     self.ready.set()
@@ -89,6 +98,20 @@ class Receivers:
                     return
                 broken(exc, "the monitor's event stream", "event stream interrupted (%s); reconnecting", interrupted)
                 interrupted = True
+
+    def take_event(self, event: dict[str, Any]) -> None:
+        """On the event thread: a progress report of an attempt read running goes live from here when the loop has
+        applied (and published) everything this thread gave it (EventHandler.fast_progress: fix 42), so none
+        overtakes an earlier event; everything else goes to the loop's inbox, in order. While the loop is behind (a
+        busy leader) reports go to the inbox too, where it takes many in one batch, one commit and one publish."""
+        if event.get("type") == "task-progress" and self.events_put == self.events_done:
+            try:
+                if self.events.fast_progress(event):
+                    return
+            except Exception:  # noqa: BLE001  (the loop applies it instead)
+                log.exception("progress of %s left to the loop", event.get("uuid"))
+        self.events_put += 1  # this thread alone counts up: no lock
+        self.inbox.put(("event", event))
 
     def receive_wakeups(self) -> None:
         """Thread: turn 'new work' messages from the web process into immediate dispatch."""

@@ -10,6 +10,7 @@ import pytest
 
 from app.extensions import db, redis_store
 from app.models import JobStatus
+from app.monitor.events import DB_PROGRESS_INTERVAL
 from app.monitor.loop import Monitor
 from app.services.transitions import transition
 from tasks import keys
@@ -22,7 +23,7 @@ def jobs(dispatched_jobs):
     return dispatched_jobs(["short", "other", "long"], "progress-cost")
 
 
-def test_progress_batches_load_a_job_whole_only_for_its_write_once_a_second(app, jobs):
+def test_progress_batches_load_a_job_whole_only_for_its_write_every_interval(app, jobs):
     """Progress alone changes no status: its batches read three columns, and build a Job (with its many
     columns) only when the row is due for a write; an ended job's late progress is ignored, as before."""
     from sqlalchemy import event as orm_event
@@ -62,8 +63,12 @@ def test_progress_batches_load_a_job_whole_only_for_its_write_once_a_second(app,
     assert [m for m in published if m[1] == first_id] == [("progress", first_id, p) for p in (10.0, 20.0, 30.0, 40.0)]
     assert not [m for m in published if m[1] == third_id]  # ended: its late progress is not shown
     db.session.expire_all()
-    assert (first.status, first.percent, second.percent) == ("running", 10.0, 5.0)  # the next write is a second on
-    time.sleep(1.05)
+    assert (first.status, first.percent, second.percent) == (
+        "running",
+        10.0,
+        5.0,
+    )  # the next write is DB_PROGRESS_INTERVAL on
+    time.sleep(DB_PROGRESS_INTERVAL + 0.05)
     monitor.events.flush()
     db.session.expire_all()
     assert (first.percent, second.percent, third.status) == (40.0, 20.0, "cancelled")
@@ -105,7 +110,7 @@ def test_running_jobs_progress_is_one_statement_for_the_batch_and_never_touches_
     orm_event.listen(Job, "refresh", loaded)
     try:
         db.session.expire_all()
-        time.sleep(1.05)
+        time.sleep(DB_PROGRESS_INTERVAL + 0.05)
         monitor.apply_events([event("task-progress", task_id, percent=60.0) for _, task_id in tasks[:2]])
         monitor.events.flush()  # the third's 2 %, due now: by the same statement, which finds it ended
     finally:
@@ -184,7 +189,7 @@ def test_reports_that_keep_the_duration_are_written_by_the_one_statement_once_it
     monitor = Monitor(app)
     monitor.apply_events([event("task-started", task_id)])
     monitor.apply_events([event("task-progress", task_id, stage="starting", percent=0.0, argv=["ffmpeg", "-i", "x"])])
-    time.sleep(1.05)
+    time.sleep(DB_PROGRESS_INTERVAL + 0.05)
     monitor.apply_events([event("task-progress", task_id, stage="starting", percent=0.0, duration=30.0)])
     statements, loads = [], []
 
@@ -201,7 +206,7 @@ def test_reports_that_keep_the_duration_are_written_by_the_one_statement_once_it
     try:
         db.session.expire_all()
         for percent in (10.0, 20.0):
-            time.sleep(1.05)
+            time.sleep(DB_PROGRESS_INTERVAL + 0.05)
             monitor.apply_events([event("task-progress", task_id, stage="encoding", percent=percent, duration=30.0)])
     finally:
         orm_event.remove(db.engine, "before_cursor_execute", executed)
