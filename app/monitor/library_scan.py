@@ -32,8 +32,10 @@ EVERY = 1.0  # seconds between scanner rounds (the monitor ticks twice a second)
 OUTCOMES_EVERY = 2.0
 # With no enabled library, the scanner looks for one this often (at once when the web says a library changed:
 # fix 23), and what is left of a round (replacements a crash interrupted, originals whose recycle period ended,
-# outcomes of a disabled library's last jobs) runs as often; the prober sends nothing meanwhile.
-IDLE_EVERY = 5.0
+# outcomes of a disabled library's last jobs) runs as often; the prober sends nothing meanwhile. 15 s, not 5: the
+# web's wake brings a new or changed library at once, and nothing left of a round is urgent; at 5 s the idle round
+# was ~1.4 ms of the monitor's CPU a 30 s clip's job (docs/benchmarks.md, fix 48).
+IDLE_EVERY = 15.0
 # Files taken (fingerprinted, decided, queued) per round: a new 100,000-file library is worked through
 # over many rounds instead of holding the monitor's loop (dispatch, probes, events) for minutes in one.
 TAKE_PER_ROUND = 2_000
