@@ -167,19 +167,13 @@ class Registry(FollowerTable):
         return f"it stopped answering for {silent:.0f} s" if silent is not None else "it stopped answering"
 
     @staticmethod
-    def read_presence() -> tuple[dict[str, Any], Any]:
-        """One round trip: the server's INFO (its run id tells a restart) and the names of the connected clients.
-        Raises what redis-py raises; an answer also proves Redis is reachable (the monitor's tick asks nothing
-        else for that: fix 34)."""
-        with redis_store.client.pipeline(transaction=False) as pipe:
-            pipe.info("server")
-            # Raw, not pipe.client_list(): redis-py parses every field of every client, and that was over
-            # half of the monitor's tick at rest (bench/footprint.py); only the names are needed here.
-            pipe.execute_command("CLIENT", "LIST", "TYPE", "normal")
-            server, clients = pipe.execute()
-        return server, clients
+    def read_presence() -> Any:
+        """One command: the names of the connected clients (raw, not client_list(): redis-py parses every field of
+        every client, and that was over half of the monitor's tick at rest: bench/footprint.py). Raises what redis-py
+        raises; an answer also proves Redis is reachable (the monitor's tick asks nothing else for that: fix 34)."""
+        return redis_store.client.execute_command("CLIENT", "LIST", "TYPE", "normal")
 
-    def check_presence(self, read: tuple[dict[str, Any], Any] | None = None) -> bool:
+    def check_presence(self, read: Any = None) -> bool:
         """Mark followers whose named Redis connection closed as crashed: the kernel closes a dead process's
         sockets at once, whatever the load, so this needs no short heartbeat (which a busy machine would miss).
         Missing in two polls in a row, and not stopping cleanly by its own advertisement. Return True when a
@@ -191,20 +185,31 @@ class Registry(FollowerTable):
                 read = self.read_presence()
             except Exception:  # noqa: BLE001  (cannot tell: judge nobody by it)
                 return False
-        server, clients = read
-        run_id = server.get("run_id")
-        if run_id != self.redis_run:
-            self.redis_run = run_id
-            for state in self.followers.values():
-                state.present, state.absent_polls = False, 0
-        text = clients.decode(errors="replace") if isinstance(clients, bytes) else str(clients)
+        text = read.decode(errors="replace") if isinstance(read, bytes) else str(read)
         names = set(CLIENT_NAME.findall(text))
+        judged = [
+            s
+            for s in self.followers.values()
+            if keys.presence(s.name) not in names
+            and s.present
+            and not (s.crashed or s.offline or s.stopped or s.shutting_down)
+        ]
+        if judged or self.redis_run is None:
+            # A connection is missing (or this is the first look): a restarted Redis (a new run id) lost every
+            # connection, and its followers come back when they reconnect; nobody is judged by this poll. Read only
+            # then: INFO at every poll was a fifth of the tick (fix 49).
+            try:
+                run_id = redis_store.client.info("server").get("run_id")
+            except Exception:  # noqa: BLE001  (cannot tell: judge nobody by it)
+                return False
+            if run_id != self.redis_run:
+                self.redis_run, judged = run_id, []
+                for state in self.followers.values():
+                    state.present, state.absent_polls = False, 0
         for state in self.followers.values():
             if keys.presence(state.name) in names:
                 state.present, state.absent_polls, state.crashed = True, 0, False
-                continue
-            if not state.present or state.crashed or state.offline or state.stopped or state.shutting_down:
-                continue
+        for state in judged:
             state.absent_polls += 1
             if state.absent_polls >= 2:
                 self.refresh(state)  # a clean stop has said so in its advertisement

@@ -11,6 +11,7 @@ import redis
 
 from app.monitor.loop import Monitor
 from tasks import keys
+from tests.support import wait_for
 
 
 def test_a_tick_reads_presence_once_and_sends_no_ping(app, monkeypatch):
@@ -55,3 +56,52 @@ def test_a_refused_presence_read_falls_back_to_a_ping_and_an_unreachable_redis_i
         monkeypatch.setattr(monitor.registry, "read_presence", unreachable)
         assert monitor.broker_reachable() is False
         assert monitor.broker_down, "an unreachable Redis was not taken for an outage"
+
+
+def test_the_run_id_is_read_only_when_a_connection_is_missing_and_a_new_one_judges_nobody(app, monkeypatch):
+    """Fix 49: INFO (the server's run id: a restarted Redis lost every connection) was read at every poll; it is read
+    at the first and when a present follower's connection is missing, the only polls it can change."""
+    monitor = Monitor(app)
+    registry = monitor.registry
+    infos: list[str] = []
+    original = redis.Redis.info
+    run_id: list[str | None] = [None]  # None: the server's own
+
+    def info(self, section=None, *args, **kwargs):
+        infos.append(section)
+        answer = original(self, section, *args, **kwargs)
+        return {**answer, "run_id": run_id[0]} if run_id[0] else answer
+
+    monkeypatch.setattr(redis.Redis, "info", info)
+    name = "present@host"
+    state = registry.seen(name)
+
+    def connect() -> redis.Redis:
+        named = redis.Redis.from_url(app.config["REDIS_URL"], client_name=keys.presence(name))
+        named.ping()
+        return named
+
+    def gone(named: redis.Redis) -> None:
+        named.close()
+        wait_for(lambda: keys.presence(name).encode() not in registry.read_presence(), 5, what="the connection gone")
+
+    with app.app_context():
+        named = connect()
+        assert registry.check_presence() is False and infos == ["server"]  # the first look
+        for _ in range(3):
+            assert registry.check_presence() is False
+        assert infos == ["server"] and state.present, "INFO was read while every connection was there"
+        gone(named)
+        assert registry.check_presence() is False and state.absent_polls == 1
+        assert registry.check_presence() is True and state.crashed  # two polls missing, same run: it crashed
+        assert infos == ["server"] * 3
+        named = connect()
+        assert registry.check_presence() is False and state.present and not state.crashed
+        run_id[0] = "f" * 40  # Redis restarted: every connection was lost, the followers come back when they reconnect
+        gone(named)
+        for _ in range(3):
+            assert registry.check_presence() is False, "a follower was judged by the restart of Redis"
+        assert not state.present and not state.crashed and state.absent_polls == 0
+        named = connect()
+        assert registry.check_presence() is False and state.present
+        named.close()
