@@ -163,7 +163,7 @@ def dispatch_ready(
     if undecided:
         from app.monitor.split_dispatch import decide_jobs  # it imports this module
 
-        started = decide_jobs(registry, undecided)  # the split ones start here, never whole by a race
+        started = decide_jobs(registry, undecided, messages=messages)  # split ones start here, never whole by a race
         picked = [(job_id, name) for job_id, name in picked if job_id not in started]
     chosen = [(loaded[job_id], name) for job_id, name in picked if job_id in loaded]
     send_jobs(celery_app, chosen, sent if sent is not None else {})

@@ -93,7 +93,7 @@ def start_ready(registry: Registry, capacity: int, closed: dict[int, str] | None
         .scalars()
         .all()
     )
-    return len(decide_jobs(registry, jobs))
+    return len(decide_jobs(registry, jobs, defer_whole=True))
 
 
 # How many split jobs this process has started: the monitor pokes its split monitor after a round that started one
@@ -101,16 +101,23 @@ def start_ready(registry: Registry, capacity: int, closed: dict[int, str] | None
 STARTED = [0]
 
 
-def decide_jobs(registry: Registry, jobs: list[Job]) -> set[int]:
-    """Decide each queued job (whole or split), start the split ones, commit; return the ids of the started ones.
+def decide_jobs(
+    registry: Registry, jobs: list[Job], *, defer_whole: bool = False, messages: list | None = None
+) -> set[int]:
+    """Decide each queued job (whole or split), start the split ones; return the ids of the started ones.
 
-    start_ready calls this first in every round; dispatch_ready calls it too for a job it is about to send that
-    has no decision yet (one committed by the web between the two calls of a round: sent as it was, it ran
-    whole although its spec said split=always)."""
+    start_ready calls this first in every round (defer_whole): a job that runs whole with nothing to say (no note, no
+    length read) is left undecided, for dispatch_ready to decide in the transaction that sends it; a round that
+    decided only such jobs writes and publishes nothing (fix 50: a commit and a publish a job). What it decided is
+    committed and published here. dispatch_ready passes `messages` instead: the decisions go into its own commit, and
+    the started jobs' live messages into `messages`, for it to publish after that commit (the jobs it sends whole
+    get their own). It decides every job it is about to send that has no decision yet (one committed by the web
+    between the two calls of a round, or deferred here), so none runs whole by a race against its spec."""
     slots = {job.id: fleet_slots(registry, job.required_encoder) for job in jobs if job.split_state is None}
-    read_lengths([job for job in jobs if job.id in slots and needs_length(job, slots[job.id])])
+    measured = {job.id for job in jobs if job.id in slots and needs_length(job, slots[job.id])}
+    read_lengths([job for job in jobs if job.id in measured])
     started: set[int] = set()
-    messages = []
+    changed = []
     for job in jobs:
         if job.split_state in ("split", "done"):
             split, note = True, None  # a retried split job resumes with the pieces it has
@@ -120,12 +127,17 @@ def decide_jobs(registry: Registry, jobs: list[Job]) -> set[int]:
             start_split(job)
             started.add(job.id)
             STARTED[0] += 1
+        elif defer_whole and note is None and job.id not in measured:
+            continue  # decided again, the same way, when it is sent
         else:
             job.split_state, job.split_note = "whole", note
-        messages.append(live_message(job))
-    if jobs:
+        changed.append(job)
+    if messages is not None:
+        messages.extend(live_message(job) for job in changed if job.id in started)
+    elif changed:
+        published = [live_message(job) for job in changed]
         db.session.commit()
-        publish_many(messages)
+        publish_many(published)
     return started
 
 

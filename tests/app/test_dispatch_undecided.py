@@ -107,3 +107,49 @@ def test_one_round_reads_whether_the_queue_is_paused_once_and_a_paused_queue_sen
         assert (paused_reads, len(reads)) == (1, 1), (paused_reads, reads)
         db.session.expire_all()
         assert sorted(db.session.get(Job, job.id).status for job in jobs) == ["dispatched", "queued"]
+
+
+def test_a_job_that_runs_whole_silently_is_decided_in_the_transaction_that_sends_it(app, clips):
+    """Fix 50: with one slot a split=auto job runs whole with nothing to say; the round's split step left it
+    undecided and the whole jobs' step decides it as it sends it: one write of its row and one live message (it was
+    decided, committed and published first, then written and published again as it was sent). A job whose decision
+    says something (a note) or that is split is still written by the split step, as before."""
+    from sqlalchemy import event as orm_event
+
+    from app.extensions import redis_store
+    from app.monitor.loop import Monitor
+    from app.services.live import unpack
+    from tasks import keys
+
+    with app.app_context():
+        auto = create_jobs([str(clips["short"])], {"split": "auto", "if_exists": "rename"})[0]
+        always = create_jobs([str(clips["long"])], {"split": "always"})[0]
+        assert (auto.split_state, always.split_state) == (None, None)
+        auto_id, always_id = auto.id, always.id
+        monitor = Monitor(app)
+        monitor.registry = registry(slots=1)
+        pubsub = redis_store.client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(keys.LIVE_CHANNEL)
+        pubsub.get_message(timeout=0.5)
+        writes: list[str] = []
+
+        def executed(_conn, _cursor, statement, params, *_):
+            values = list(params.values()) if isinstance(params, dict) else list(params or ())  # PostgreSQL: named
+            if statement.lstrip().upper().startswith("UPDATE JOBS") and auto_id in values:
+                writes.append(statement)
+
+        orm_event.listen(db.engine, "before_cursor_execute", executed)
+        try:
+            monitor.dispatch()
+        finally:
+            orm_event.remove(db.engine, "before_cursor_execute", executed)
+        db.session.expire_all()
+        auto, always = db.session.get(Job, auto_id), db.session.get(Job, always_id)
+        assert (auto.status, auto.split_state, auto.split_note) == ("dispatched", "whole", None)
+        assert always.status == "queued" and always.split_state is None  # no slot left for it this round
+        messages = []
+        while message := pubsub.get_message(timeout=0.5):
+            messages.extend(m for m in unpack(message["data"]) if m.get("id") == auto_id)
+        assert [m["status"] for m in messages] == ["dispatched"], messages  # (the other says why it waits)
+        assert len(writes) == 1, writes  # the dispatch's own write of the row
+        pubsub.close()
