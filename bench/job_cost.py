@@ -11,7 +11,10 @@ as the issue's per-job figure does; the rest rate is measured over --idle second
 Also printed: the same CPU per second of a job, steadier than the per-job figure across hours of a VM whose
 speed varies (docs/benchmarks.md, "4 Dec 2026").
 
-    python bench/job_cost.py [--clip 30] [--jobs 20] [--idle 20] [--keep]
+    python bench/job_cost.py [--clip 30] [--jobs 20] [--idle 20] [--flower] [--keep]
+
+With --flower, Flower is opened first (make run starts it at a person's first visit and keeps it), so its share
+is measured too; without, it is not running, as in a make run whose Flower nobody opened.
 
 Compare two commits by running this from a git worktree of each, alternating (docs/benchmarks.md, "Lean").
 """
@@ -49,6 +52,11 @@ def main() -> None:
     parser.add_argument("--clip", type=int, default=30, help="clip length in seconds (1280x720)")
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of rest measured before the jobs")
+    parser.add_argument(
+        "--flower",
+        action="store_true",
+        help="open Flower first (make run starts it at its first visit), so the jobs run with it",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: stop what was started
@@ -57,12 +65,15 @@ def main() -> None:
         quick=False,
         runs=args.jobs,
         setup=f"python scripts/run.py; {args.jobs} jobs of a {args.clip} s 1280x720 clip back to back; spec {SPEC}; "
-        "CPU (utime+stime) of each role read before the first job and after the last",
+        "CPU (utime+stime) of each role read before the first job and after the last"
+        + ("; Flower opened first" if args.flower else "; Flower not opened (make run starts it at its first visit)"),
     )
     system = MakeRun(args.keep)
     try:
         clip = make_clip(system.media / f"clip{args.clip}.mp4", seconds=args.clip, size="1280x720")
         api = system.start()
+        if args.flower:
+            print(f"Flower answered {system.open_flower()}", file=sys.stderr)
         time.sleep(5)  # start-up settles
         system.classify()
         before, t0 = system.cpu(), time.monotonic()
