@@ -71,6 +71,8 @@ class Bus:
         if found is None:
             groups = {"buffer_group": ["task"]} if buffered else {}
             found = self.app.events.Dispatcher(self.connection, hostname=hostname, enabled=True, **groups)
+            if not buffered:
+                reporting.on_progress_exchange(found)  # the reports' own exchange, as the pool's sender (fix 51)
             channel = found.producer.channel
             topics = channel._get_publish_topics
 

@@ -43,6 +43,7 @@ from kombu import Consumer  # noqa: E402
 from bench import sim_bus, sim_wire  # noqa: E402
 from bench.sim_task import _CLIENT, COUNT_LOCK, COUNTS, JOB_SECONDS, count, delivered, run, sim_app  # noqa: E402
 from tasks import keys, transcode  # noqa: E402
+from tasks.reporting import on_progress_exchange  # noqa: E402
 from tasks.worker_signals import ADVERT_EVERY, ADVERT_TTL, stamp  # noqa: E402
 
 HEARTBEAT = 2.0  # Celery's worker-heartbeat interval
@@ -95,11 +96,14 @@ class SimFollower:
         for every event made a new dispatcher and Redis client each time (in a throughput run, 4 Dec: four simulators
         119 % of a core before, 112 % after, at 330-344 jobs/s)."""
         dispatchers = _THREAD.__dict__.setdefault("dispatchers", {})
-        dispatcher = dispatchers.get(self.hostname)
+        key = (self.hostname, kind == "task-progress")  # the reports go on their own exchange, as the pool's (fix 51)
+        dispatcher = dispatchers.get(key)
         if dispatcher is None:
             connection = sim_app.connection_for_write()
             dispatcher = sim_app.events.Dispatcher(connection, hostname=self.hostname, enabled=True)
-            dispatchers[self.hostname] = dispatcher
+            if kind == "task-progress":
+                on_progress_exchange(dispatcher)
+            dispatchers[key] = dispatcher
         dispatcher.send(kind, **fields)
 
     def heartbeat(self, kind: str = "worker-heartbeat") -> None:

@@ -66,6 +66,10 @@ redis.call('SET', KEYS[2], 'given-up', 'EX', tonumber(ARGV[2]))
 return 1
 """
 FOLLOWERS = f"{PREFIX}:followers"
+# The pool's progress reports (task-progress events) travel on an event exchange of their own, not Celery's
+# `celeryev`: Flower binds every routing key of celeryev and consumed them all, ~2/3 of its events and 9.5 ms of its
+# CPU a 30 s clip's job once opened (docs/benchmarks.md, fix 51). The monitor subscribes to both.
+PROGRESS_EXCHANGE = f"{PREFIX}.progress"
 LIVE_CHANNEL = f"{PREFIX}:live"
 WAKE_CHANNEL = f"{PREFIX}:wake"
 # What a wake-up says: new jobs only (the dispatch round is all they need), or any other change from a person (a

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from celery.events.event import get_exchange
 
 from tasks import keys
 from tasks.outage import connection_error, redis_failed, redis_recovered
@@ -156,7 +157,8 @@ class EventSender:
     (py-spy, docs/benchmarks.md fix 21). A prefork pool process runs one attempt at a time and has one sender (its
     app and worker hostname); bench/simfollower.py runs many followers' slots in one process, one dispatcher per
     follower. A lock per dispatcher keeps two threads from sending on its connection at once. After a failed send
-    the dispatcher is dropped and the next report makes a new one; those inherited across a fork are left alone."""
+    the dispatcher is dropped and the next report makes a new one; those inherited across a fork are left alone.
+    It sends the pool's progress reports, on keys.PROGRESS_EXCHANGE (on_progress_exchange: not where Flower reads)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -177,6 +179,7 @@ class EventSender:
                 sender[2] = app.events.Dispatcher(
                     app.connection_for_write(), hostname=hostname, enabled=True, buffer_while_offline=False
                 )
+                on_progress_exchange(sender[2])
                 keep_client(getattr(getattr(sender[2], "producer", None), "channel", None))
             sender[2].send(kind, retry=False, **fields)
 
@@ -199,6 +202,14 @@ class EventSender:
 
 
 EVENTS = EventSender()
+
+
+def on_progress_exchange(dispatcher: Any) -> Any:
+    """Make a Celery event dispatcher publish on keys.PROGRESS_EXCHANGE instead of `celeryev` (what Flower reads),
+    as Celery makes its own event exchange for the broker's transport (a fanout one on Redis); return it. Used for
+    the pool's progress reports (EventSender) and by the simulated followers (bench/sim_bus.py)."""
+    dispatcher.exchange = get_exchange(dispatcher.connection, name=keys.PROGRESS_EXCHANGE)
+    return dispatcher
 
 
 def keep_client(channel: Any) -> bool:

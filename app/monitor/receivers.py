@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from celery import Celery
+from celery.events.event import get_exchange
 from celery.events.receiver import EventReceiver
 from flask import Flask
 from kombu import Queue
@@ -30,13 +31,17 @@ TOPICS = ("worker.*", "task.multi", *sorted(kind.replace("-", ".") for kind in J
 
 class FollowerEvents(EventReceiver):
     """Celery's event receiver, subscribed to TOPICS instead of every event: one auto-deleted queue (a Redis
-    pattern subscription) a topic, as kombu binds one routing key a fanout queue."""
+    pattern subscription) a topic, as kombu binds one routing key a fanout queue; and to the progress reports on
+    their own exchange (keys.PROGRESS_EXCHANGE, where Flower does not read: fix 51). The `task.progress` topic of
+    celeryev stays among TOPICS, for a follower of an earlier version."""
 
     def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:
+        progress = get_exchange(self.connection, name=keys.PROGRESS_EXCHANGE)
+        bindings = [(self.exchange, topic) for topic in TOPICS] + [(progress, "task.progress")]
         queues = [
             Queue(
-                f"{self.queue.name}.{topic}",
-                exchange=self.exchange,
+                f"{self.queue.name}.{exchange.name}.{topic}",
+                exchange=exchange,
                 routing_key=topic,
                 auto_delete=self.queue.auto_delete,
                 durable=self.queue.durable,
@@ -44,7 +49,7 @@ class FollowerEvents(EventReceiver):
                 message_ttl=self.queue.message_ttl,
                 expires=self.queue.expires,
             )
-            for topic in TOPICS
+            for exchange, topic in bindings
         ]
         return [Consumer(queues=queues, callbacks=[self._receive], no_ack=True, accept=self.accept)]
 

@@ -55,3 +55,57 @@ def test_the_event_thread_gets_every_applied_event_and_no_task_received(app):
         assert got == [(k, "multi@host") for k in ("task-received", "task-started", "task-succeeded")], got
     finally:
         monitor.stopping.set()
+
+
+def test_progress_reports_reach_the_monitor_on_their_own_exchange_and_not_flower(app):
+    """Fix 51: the pool's progress reports go on keys.PROGRESS_EXCHANGE. The monitor's event thread receives them
+    there; a receiver bound as Flower binds (Celery's, every routing key of celeryev) gets the worker's events and
+    none of the reports, which were ~2/3 of what Flower consumed."""
+    from tasks.reporting import EVENTS
+
+    monitor = Monitor(app)
+    celery = get_celery(app)
+    thread = threading.Thread(target=monitor.receive_events, daemon=True)
+    thread.start()
+    flower_saw: list[dict] = []
+    receivers: list = []
+    stop = threading.Event()
+
+    def flower() -> None:
+        try:
+            with celery.connection_for_read() as connection:
+                receiver = celery.events.Receiver(connection, handlers={"*": flower_saw.append})
+                receivers.append(receiver)
+                receiver.capture(limit=None, timeout=None, wakeup=False)  # until should_stop (checked every 1 s)
+        except Exception:
+            if not stop.is_set():
+                raise
+
+    flower_thread = threading.Thread(target=flower, daemon=True)
+    flower_thread.start()
+    try:
+        assert monitor.ready.wait(10)
+        with celery.connection_for_write() as connection:
+            worker = celery.events.Dispatcher(connection, hostname="progress@host", enabled=True)
+            deadline = time.monotonic() + 10
+            # Until both have subscribed: the worker's heartbeat reaches the monitor and the Flower-like receiver.
+            while not (
+                any(e.get("type") == "worker-heartbeat" for e in drain(monitor.inbox, 0.2))
+                and any(e.get("type") == "worker-heartbeat" for e in flower_saw)
+            ):
+                assert time.monotonic() < deadline, "the receivers never subscribed"
+                worker.send("worker-heartbeat", freq=2.0, active=1, processed=0)
+            for percent in (10.0, 20.0):
+                EVENTS.send(celery, "progress@host", "task-progress", uuid="t-3", percent=percent)
+            worker.send("task-started", uuid="t-3")
+            got = [(e["type"], e.get("percent")) for e in drain(monitor.inbox, 1.0)]
+        assert got == [("task-progress", 10.0), ("task-progress", 20.0), ("task-started", None)], got
+        assert "task-started" in [e["type"] for e in flower_saw]
+        assert [e for e in flower_saw if e["type"] == "task-progress"] == [], "Flower's receiver got the reports"
+    finally:
+        stop.set()
+        for receiver in receivers:
+            receiver.should_stop = True
+        flower_thread.join(5)
+        monitor.stopping.set()
+        EVENTS.drop_all()

@@ -12,7 +12,7 @@ import time
 import redis
 from celery.backends import redis as redis_backend
 
-from tasks import reporting
+from tasks import keys, reporting
 from tasks.celery_app import create_celery
 from tasks.reporting import EVENTS, Reporter
 
@@ -115,7 +115,7 @@ def test_the_event_sender_keeps_one_redis_client_and_every_event_arrives(redis_s
     task = celery_task(redis_server)
     listener = redis.Redis.from_url(redis_server.url)
     pubsub = listener.pubsub()
-    pubsub.psubscribe("/0.celeryev/task.progress")
+    pubsub.psubscribe(f"/0.{keys.PROGRESS_EXCHANGE}/task.progress")  # the reports' own exchange (fix 51)
     assert pubsub.get_message(timeout=2)["type"] == "psubscribe"
     EVENTS.send(task.app, "w@test", "task-progress", uuid="warm", percent=0.0)  # the dispatcher and its client
     built = []
