@@ -13,6 +13,9 @@ from app.monitor.slots import waiting_reason
 from tasks.convert import mapping_note
 from tasks.reporting import Reporter, StopCheck
 
+# What on_progress_exchange reads of a connection (tasks/reporting.py: the reports' own exchange, fix 51).
+REDIS_TRANSPORT = SimpleNamespace(driver_type="redis")
+
 
 def registry_with(*followers: tuple[str, list[str], bool]) -> Registry:
     """Followers as (name, encoders, online)."""
@@ -158,7 +161,7 @@ def test_the_lease_is_renewed_every_few_seconds_not_with_every_report():
         request=SimpleNamespace(id="task-1", hostname="w@h"),
         backend=SimpleNamespace(store_result=lambda *a, **k: None),
         app=SimpleNamespace(
-            connection_for_write=lambda: SimpleNamespace(release=lambda: None),
+            connection_for_write=lambda: SimpleNamespace(release=lambda: None, transport=REDIS_TRANSPORT),
             events=SimpleNamespace(Dispatcher=Dispatcher),
         ),
     )
@@ -203,7 +206,7 @@ def test_one_event_dispatcher_serves_every_attempt_of_a_process_and_a_failed_one
             closed.append(self)
 
     app = SimpleNamespace(
-        connection_for_write=lambda: SimpleNamespace(release=lambda: None),
+        connection_for_write=lambda: SimpleNamespace(release=lambda: None, transport=REDIS_TRANSPORT),
         events=SimpleNamespace(Dispatcher=Dispatcher),
     )
     client = SimpleNamespace(set=lambda key, value, ex: None)
