@@ -20,6 +20,7 @@ from app.monitor import schedule_gate
 from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
 from app.monitor.slots import Slot, draining_names, free_slots, waiting_reason
+from app.monitor.split_decide import decide_jobs
 from app.services.live import live_message, publish_many
 from app.services.settings import QUEUE_PAUSED, get_setting
 from app.services.transitions import transition
@@ -161,8 +162,6 @@ def dispatch_ready(
             messages.append(live_message(loaded[job_id]))
     undecided = [loaded[job_id] for job_id, _ in picked if job_id in loaded and loaded[job_id].split_state is None]
     if undecided:
-        from app.monitor.split_dispatch import decide_jobs  # it imports this module
-
         started = decide_jobs(registry, undecided, messages=messages)  # split ones start here, never whole by a race
         picked = [(job_id, name) for job_id, name in picked if job_id not in started]
     chosen = [(loaded[job_id], name) for job_id, name in picked if job_id in loaded]

@@ -12,7 +12,7 @@ from celery import Celery
 from flask import Flask
 
 from app.extensions import db, get_celery, redis_store
-from app.monitor import library_probe, library_scan, split_dispatch
+from app.monitor import library_probe, library_scan, split_decide
 from app.monitor.dispatcher import dispatch_ready, stop_result_subscriptions
 from app.monitor.events import EventHandler
 from app.monitor.reaper import active_rows, enforce_cancels, reap_lost
@@ -97,13 +97,13 @@ class Monitor(Receivers):
         if not self.safely(work_queued):
             return
         self.maybe_out = True  # this round may send some (fix 24)
-        started = split_dispatch.STARTED[0]
+        started = split_decide.STARTED[0]
         left: dict[str, Any] = {}  # the free slots, counted once for the round (fix 19), unless that step failed
         split = self.safely(dispatch_split, self.celery_app, self.registry, self.split.pieces_by_task, None, left)
         slots = left.get("slots") if split is not None else None
         paused = left.get("paused") if split is not None else None
         self.safely(dispatch_ready, self.celery_app, self.registry, self.events.jobs_by_task, None, slots, paused)
-        if split != 0 or split_dispatch.STARTED[0] != started:  # pieces sent (or failed to), a split job started
+        if split != 0 or split_decide.STARTED[0] != started:  # pieces sent (or failed to), a split job started
             self.split.poke()  # its monitor looks at the next tick; a round of whole jobs leaves it alone (fix 29)
 
     def take(self, timeout: float, limit: int = 500) -> list[tuple[str, Any]]:

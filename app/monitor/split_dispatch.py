@@ -1,4 +1,5 @@
-"""Dispatch for split jobs: decide which queued jobs split, start them, and send their pieces just in time.
+"""Dispatch for split jobs: start the split ones (decided in app/monitor/split_decide.py) and send their pieces just
+in time.
 
 Runs before app/monitor/dispatcher.dispatch_ready on every dispatch round: pieces of split jobs that
 are already running go first (the fleet finishes a started film before the next file), each to a
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,119 +26,17 @@ from app.monitor.dispatcher import ANY_QUEUED_JOB, payload_ttl, send_batch
 from app.monitor.reaper import CLAIM_TTL
 from app.monitor.registry import Registry
 from app.monitor.slots import free_slots
+from app.monitor.split_decide import start_ready
 from app.services.live import live_message, publish_many
-from app.services.media_info import MAX_PROBES_PER_REQUEST, probe_durations
 from app.services.pieces import move
 from app.services.settings import QUEUE_PAUSED, get_setting
-from app.services.split_jobs import decide, job_tag, needs_length, pieces_of, start_split
+from app.services.split_jobs import job_tag, pieces_of
 from tasks import keys
 from tasks.signing import sign
 
 log = logging.getLogger("frameshift.monitor")
 S = JobStatus
 HELD = " · the rest wait: "  # appended to a running split job's note while a schedule holds its pieces
-
-
-def fleet_slots(registry: Registry, need: str | None) -> int:
-    """Return the slots of every usable follower that has the encoder (what could work on one split job)."""
-    return sum(
-        s.concurrency
-        for name, s in registry.followers.items()
-        if registry.online(name) and s.trusted and not s.shutting_down and (not need or need in s.encoders)
-    )
-
-
-def input_duration(job: Job) -> Callable[[], float | None]:
-    """Return a function giving the input's length (read beforehand by read_lengths, or None when unreadable)."""
-    return lambda: job.duration
-
-
-def read_lengths(jobs: list[Job]) -> None:
-    """Read the inputs' lengths of these jobs at once: the file browser's cache first, the rest probed in parallel.
-
-    One batch per round, not one ffprobe after another on the monitor's loop (400 queued jobs on 25 followers
-    spent 24 of 27 s there when each job was probed alone).
-    """
-    wanted = [job for job in jobs if not job.duration]
-    roots = current_app.config["MEDIA_ROOTS"]
-    for first in range(0, len(wanted), MAX_PROBES_PER_REQUEST):
-        batch = wanted[first : first + MAX_PROBES_PER_REQUEST]
-        try:
-            lengths = probe_durations(sorted({job.input_path for job in batch}), roots)
-        except Exception:  # noqa: BLE001  (one refused path must not cost the others their length)
-            lengths = {}
-            for job in batch:
-                try:
-                    lengths.update(probe_durations([job.input_path], roots))
-                except Exception as exc:  # noqa: BLE001  (unreadable: it runs whole, and says so when it fails)
-                    log.warning("could not read the length of job %s's input: %s", job.id, exc)
-        for job in batch:
-            job.duration = lengths.get(job.input_path)
-
-
-def start_ready(registry: Registry, capacity: int, closed: dict[int, str] | None = None) -> int:
-    """Decide the first queued jobs not decided yet (as many as slots are free); start the split ones.
-
-    Jobs of libraries outside their hours (closed) are left for later."""
-    wanted = (Job.split_state.is_(None)) | (Job.split_state.in_(("split", "done")))
-    if closed:
-        wanted = wanted & schedule_gate.not_in(closed)
-    jobs = (
-        db.session.execute(
-            select(Job)
-            .where(Job.status == S.QUEUED.value, wanted)
-            .order_by(Job.priority.desc(), Job.position, Job.id)
-            .limit(capacity)
-        )
-        .scalars()
-        .all()
-    )
-    return len(decide_jobs(registry, jobs, defer_whole=True))
-
-
-# How many split jobs this process has started: the monitor pokes its split monitor after a round that started one
-# or sent pieces, and not after the others (fix 29).
-STARTED = [0]
-
-
-def decide_jobs(
-    registry: Registry, jobs: list[Job], *, defer_whole: bool = False, messages: list | None = None
-) -> set[int]:
-    """Decide each queued job (whole or split), start the split ones; return the ids of the started ones.
-
-    start_ready calls this first in every round (defer_whole): a job that runs whole with nothing to say (no note, no
-    length read) is left undecided, for dispatch_ready to decide in the transaction that sends it; a round that
-    decided only such jobs writes and publishes nothing (fix 50: a commit and a publish a job). What it decided is
-    committed and published here. dispatch_ready passes `messages` instead: the decisions go into its own commit, and
-    the started jobs' live messages into `messages`, for it to publish after that commit (the jobs it sends whole
-    get their own). It decides every job it is about to send that has no decision yet (one committed by the web
-    between the two calls of a round, or deferred here), so none runs whole by a race against its spec."""
-    slots = {job.id: fleet_slots(registry, job.required_encoder) for job in jobs if job.split_state is None}
-    measured = {job.id for job in jobs if job.id in slots and needs_length(job, slots[job.id])}
-    read_lengths([job for job in jobs if job.id in measured])
-    started: set[int] = set()
-    changed = []
-    for job in jobs:
-        if job.split_state in ("split", "done"):
-            split, note = True, None  # a retried split job resumes with the pieces it has
-        else:
-            split, note = decide(job, slots[job.id], input_duration(job))
-        if split:
-            start_split(job)
-            started.add(job.id)
-            STARTED[0] += 1
-        elif defer_whole and note is None and job.id not in measured:
-            continue  # decided again, the same way, when it is sent
-        else:
-            job.split_state, job.split_note = "whole", note
-        changed.append(job)
-    if messages is not None:
-        messages.extend(live_message(job) for job in changed if job.id in started)
-    elif changed:
-        published = [live_message(job) for job in changed]
-        db.session.commit()
-        publish_many(published)
-    return started
 
 
 ANY_QUEUED_PIECE = select(Piece.id).where(Piece.status == S.QUEUED.value).limit(1)

@@ -46,8 +46,8 @@ def test_with_nothing_split_the_monitor_looks_every_quiet_period_or_when_poked(a
 def test_a_dispatch_round_pokes_the_split_monitor_only_when_split_work_moved(app, monkeypatch):
     """Every dispatch round poked the split monitor, so a stream of whole jobs made it read the pieces and the split
     jobs at the next tick each time (fix 29). Now a round pokes it when pieces were sent (or sending them failed)
-    or a split job started (split_dispatch.decide_jobs counts those, in either step of the round)."""
-    from app.monitor import loop, split_dispatch
+    or a split job started (split_decide.decide_jobs counts those, in either step of the round)."""
+    from app.monitor import loop, split_decide
 
     monitor = loop.Monitor(app)
     pokes: list[int] = []
@@ -58,7 +58,7 @@ def test_a_dispatch_round_pokes_the_split_monitor_only_when_split_work_moved(app
 
     def whole_jobs(*args, start_split=False):
         if start_split:  # as decide_jobs does when a job it is about to send must be split after all
-            split_dispatch.STARTED[0] += 1
+            split_decide.STARTED[0] += 1
 
     monkeypatch.setattr(loop, "dispatch_ready", whole_jobs)
     with app.app_context():
