@@ -13,25 +13,21 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import core, db
 from app.models import ACTIVE_VALUES, FINISHED, Follower, Job, JobStatus
+from app.monitor.progress_rows import DB_PROGRESS_INTERVAL, PROGRESS_FIELDS, SET_ONCE, ProgressRows
 from app.monitor.reconcile import backend_states
 from app.monitor.registry import Registry
 from app.services.live import live_message, progress_message, publish_many
-from app.services.outcomes import apply_progress, apply_running_progress, end_attempt, mark_running
+from app.services.outcomes import end_attempt, mark_running
 
 log = logging.getLogger("frameshift.monitor")
 TERMINAL_EVENTS = {"task-succeeded", "task-failed", "task-revoked", "task-rejected"}
 JOB_EVENTS = TERMINAL_EVENTS | {"task-started", "task-progress"}
 FINISHED_VALUES = frozenset(s.value for s in FINISHED)
-# Progress goes live at once (the UI's bars and figures come from the live channel); the row is written at most
-# every 2 s per job, for a page loaded meanwhile and the API's readers. Once a second was ~4 writes and commits of
-# a 30 s clip's ~3.8 s job, ~0.85 ms each on the monitor (docs/benchmarks.md, fix 47).
-DB_PROGRESS_INTERVAL = 2.0
-PROGRESS_FIELDS = ("percent", "fps", "speed", "eta", "out_size", "argv", "duration", "stage")
+__all__ = ["DB_PROGRESS_INTERVAL", "JOB_EVENTS", "PROGRESS_FIELDS", "SET_ONCE", "EventHandler"]
 RUNNING = JobStatus.RUNNING.value
-SET_ONCE = {"argv", "duration"}  # sent with the first reports: those go through apply_progress
 
 
-class EventHandler:
+class EventHandler(ProgressRows):
     """Apply events; progress goes live at once and to the database at most every DB_PROGRESS_INTERVAL per job.
 
     A batch is applied in one transaction and its live messages are published after the commit
@@ -58,7 +54,7 @@ class EventHandler:
         self.outbox: list[dict[str, Any]] = []
         # The receiving thread takes the progress of attempts read running (fast_progress, fix 42); this lock keeps it
         # out while the loop applies a batch, writes progress or ends attempts by other means (the reaper, the cancel
-        # enforcer, the sweep, a reconcile: Monitor.ending), so a figure never goes live after its job's end.
+        # enforcer, the sweep, a reconcile: Monitor holds it around each), so a figure never goes live after its end.
         self.lock = threading.RLock()
 
     def handle(self, event: dict[str, Any]) -> bool:
@@ -92,15 +88,8 @@ class EventHandler:
             job_id = self.jobs_by_task.get(task_id)
             if job_id is None or task_id not in self.running or event.get("argv"):
                 return False  # the argv (the first report) is written at once, by the loop
-            kept = self.once_written.get(task_id, ())
-            when = event.get("timestamp")  # a sign of life, as Registry.seen counts every event
-            state.last_seen = max(state.last_seen, when or time.time())
-            if when:
-                state.heartbeat_at = max(state.heartbeat_at, when)
-            fields = {k: event.get(k) for k in PROGRESS_FIELDS}
-            self.pending.setdefault(task_id, {"_job_id": job_id}).update(
-                {k: v for k, v in fields.items() if v is not None and k not in kept}
-            )
+            state.heard(event.get("timestamp"))  # a sign of life, as Registry.seen counts every event
+            fields = self.keep(job_id, task_id, event)
             publish_many([progress_message(job_id, event.get("hostname"), event.get("ts"), fields)])
         return True
 
@@ -207,64 +196,13 @@ class EventHandler:
     ) -> None:
         """Publish progress (after the batch's commit); keep it for the next database write (the job is loaded
         then, unless the caller has it; with `due`, the write is left to the caller, for the whole batch)."""
-        fields = {k: event.get(k) for k in PROGRESS_FIELDS}
-        kept = self.once_written.get(task_id, ())  # in the row already: the write needs the other figures alone
-        self.pending.setdefault(task_id, {"_job_id": job_id}).update(
-            {k: v for k, v in fields.items() if v is not None and k not in kept}
-        )
+        fields = self.keep(job_id, task_id, event)
         self.outbox.append(progress_message(job_id, event.get("hostname"), event.get("ts"), fields))
         if time.monotonic() - self.written.get(task_id, 0) >= DB_PROGRESS_INTERVAL or fields.get("argv"):
             if due is not None:
                 due[task_id] = None
             else:
                 self.write_progress([task_id], {job_id: job} if job is not None else None)
-
-    def flush(self) -> None:
-        """Write pending progress whose job was last written DB_PROGRESS_INTERVAL ago or more.
-
-        The loop calls this twice a second; writing every pending job each time wrote each progress event
-        (one in two inline, the other here), twice the rate this class promises, at ~2.7 ms of CPU a write
-        (bench/footprint.py). What is not due yet goes at the next tick that finds it due.
-        """
-        with self.lock:
-            now = time.monotonic()
-            due = [tid for tid in self.pending if now - self.written.get(tid, 0) >= DB_PROGRESS_INTERVAL]
-            if due and self.write_progress(due):
-                db.session.commit()
-
-    def write_progress(self, task_ids: list[str], loaded: dict[int, Job] | None = None) -> bool:
-        """Copy pending progress of task_ids onto their jobs (no commit); return True if any was written."""
-        batch = {tid: self.pending.pop(tid) for tid in task_ids if self.pending.get(tid)}
-        if not batch:
-            return False
-        wrote = False
-        if loaded is None:
-            plain = [tid for tid, fields in batch.items() if tid in self.running and not SET_ONCE & fields.keys()]
-            if plain:
-                self.write_plain({tid: batch.pop(tid) for tid in plain})
-                wrote = True
-        if not batch:
-            return wrote
-        if loaded is None:
-            ids = {fields["_job_id"] for fields in batch.values()}
-            loaded = {job.id: job for job in db.session.execute(select(Job).where(Job.id.in_(ids))).scalars()}
-        for tid, fields in batch.items():
-            job = loaded.get(fields.pop("_job_id"))
-            if job is None or job.task_id != tid or job.status_enum in FINISHED:
-                continue
-            apply_progress(job, fields)
-            self.written[tid] = time.monotonic()
-            self.once_written.setdefault(tid, set()).update(SET_ONCE & fields.keys())
-            wrote = True
-        return wrote
-
-    def write_plain(self, batch: dict[str, dict[str, Any]]) -> None:
-        """The figures of running jobs in one UPDATE for all of them (outcomes.apply_running_progress). Loading
-        and flushing each Job was most of the monitor's time at 200 slots (py-spy, docs/benchmarks.md fix 12)."""
-        now = time.monotonic()
-        apply_running_progress([(fields["_job_id"], tid, fields) for tid, fields in batch.items()])
-        for tid in batch:
-            self.written[tid] = now
 
     def finish(self, job: Job, kind: str, event: dict[str, Any], result: tuple[str, Any]) -> None:
         """Record the end of an attempt from the result backend (the event carries only a repr)."""

@@ -54,6 +54,12 @@ class FollowerState:
     absent_polls: int = 0
     crashed: bool = False
 
+    def heard(self, when: float | None) -> None:
+        """A sign of life sent at `when` (its own clock; now when it gave none)."""
+        self.last_seen = max(self.last_seen, when or time.time())
+        if when:
+            self.heartbeat_at = max(self.heartbeat_at, when)
+
     @property
     def trusted(self) -> bool:
         """Return True when it proved it holds our SHARED_TOKEN and refused nothing since it started."""
@@ -84,9 +90,7 @@ class Registry(FollowerTable):
             self.forgotten.pop(name, None)  # a sign of life since: it reappears
             state = self.followers[name] = FollowerState(name=name)
             self.refresh(state)
-        state.last_seen = max(state.last_seen, when or time.time())
-        if when:
-            state.heartbeat_at = max(state.heartbeat_at, when)
+        state.heard(when)
         state.offline = False
         return state
 

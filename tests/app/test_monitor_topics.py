@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from app.extensions import get_celery
 from app.monitor.events import JOB_EVENTS
@@ -27,19 +28,40 @@ def drain(inbox: queue.Queue, seconds: float) -> list[dict]:
     return got
 
 
-def test_the_event_thread_gets_every_applied_event_and_no_task_received(app):
+def event_thread(app) -> Monitor:
+    """A monitor whose real event thread runs (its loop does not: what the thread takes stays in the inbox)."""
     monitor = Monitor(app)
+    threading.Thread(target=monitor.receive_events, daemon=True).start()
+    assert monitor.ready.wait(10)
+    return monitor
+
+
+def monitor_heard(monitor: Monitor) -> Callable[[], bool]:
+    """Whether a worker's heartbeat has reached the monitor's inbox yet (what is drained meanwhile is dropped)."""
+    heard: list[dict] = []
+
+    def check() -> bool:
+        heard.extend(e for e in drain(monitor.inbox, 0.2) if e.get("type") == "worker-heartbeat")
+        return bool(heard)
+
+    return check
+
+
+def beat_until(worker, *heard: Callable[[], bool]) -> None:
+    """Send the worker's heartbeat until every receiver has heard one: their subscriptions are made."""
+    deadline = time.monotonic() + 10
+    while not all([check() for check in heard]):
+        assert time.monotonic() < deadline, "the event thread never subscribed"
+        worker.send("worker-heartbeat", freq=2.0, active=0, processed=0)
+
+
+def test_the_event_thread_gets_every_applied_event_and_no_task_received(app):
+    monitor = event_thread(app)
     celery = get_celery(app)
-    thread = threading.Thread(target=monitor.receive_events, daemon=True)
-    thread.start()
     try:
-        assert monitor.ready.wait(10)
         with celery.connection_for_write() as connection:
             dispatcher = celery.events.Dispatcher(connection, hostname="topics@host", enabled=True)
-            deadline = time.monotonic() + 10
-            while not any(e.get("type") == "worker-heartbeat" for e in drain(monitor.inbox, 0.2)):
-                assert time.monotonic() < deadline, "the event thread never subscribed"
-                dispatcher.send("worker-heartbeat", freq=2.0, active=0, processed=0)
+            beat_until(dispatcher, monitor_heard(monitor))
             sent = ["task-received", "worker-online", *sorted(JOB_EVENTS), "worker-offline"]
             for kind in sent:
                 dispatcher.send(kind, uuid="t-1")
@@ -63,10 +85,8 @@ def test_progress_reports_reach_the_monitor_on_their_own_exchange_and_not_flower
     none of the reports, which were ~2/3 of what Flower consumed."""
     from tasks.reporting import EVENTS
 
-    monitor = Monitor(app)
+    monitor = event_thread(app)
     celery = get_celery(app)
-    thread = threading.Thread(target=monitor.receive_events, daemon=True)
-    thread.start()
     flower_saw: list[dict] = []
     receivers: list = []
     stop = threading.Event()
@@ -84,17 +104,10 @@ def test_progress_reports_reach_the_monitor_on_their_own_exchange_and_not_flower
     flower_thread = threading.Thread(target=flower, daemon=True)
     flower_thread.start()
     try:
-        assert monitor.ready.wait(10)
         with celery.connection_for_write() as connection:
             worker = celery.events.Dispatcher(connection, hostname="progress@host", enabled=True)
-            deadline = time.monotonic() + 10
-            # Until both have subscribed: the worker's heartbeat reaches the monitor and the Flower-like receiver.
-            while not (
-                any(e.get("type") == "worker-heartbeat" for e in drain(monitor.inbox, 0.2))
-                and any(e.get("type") == "worker-heartbeat" for e in flower_saw)
-            ):
-                assert time.monotonic() < deadline, "the receivers never subscribed"
-                worker.send("worker-heartbeat", freq=2.0, active=1, processed=0)
+            flower_heard = lambda: any(e.get("type") == "worker-heartbeat" for e in flower_saw)  # noqa: E731
+            beat_until(worker, monitor_heard(monitor), flower_heard)
             for percent in (10.0, 20.0):
                 EVENTS.send(celery, "progress@host", "task-progress", uuid="t-3", percent=percent)
             worker.send("task-started", uuid="t-3")
